@@ -1,0 +1,1 @@
+export type { InsertOptions, QueryOptions, QueryParams, StorageDriver } from './types.ts';
