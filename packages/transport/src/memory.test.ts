@@ -1,0 +1,4 @@
+import { runTransportContract } from './contract.ts';
+import { createMemoryTransport } from './memory.ts';
+
+runTransportContract('memory', () => createMemoryTransport(), { brokers: [], checkUnreachable: false });
