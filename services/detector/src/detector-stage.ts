@@ -1,0 +1,101 @@
+import { errorCode, errorMessage } from '@mamori/core';
+import type { MamoriDetection, MamoriEvent } from '@mamori/events';
+import { Gauge, type Registry } from '@mamori/metrics';
+import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
+import type { ConsumedBatch, OutgoingMessage } from '@mamori/transport';
+import type { Analytic } from './analytics/types.ts';
+
+export interface DetectorCodecs {
+  decodeEvent(bytes: Buffer): MamoriEvent;
+  encodeDetection(detection: MamoriDetection): Buffer;
+}
+
+export interface DetectorStageOptions {
+  eventsTopic: string;
+  detectionsTopic: string;
+  analytics: readonly Analytic[];
+  codecs: DetectorCodecs;
+  registry: Registry;
+  /** Events up to this much older than the newest seen still count. @default 5000 */
+  allowedLatenessMs: number;
+  /** With no input for this long (wall clock), every open episode is closed and reported. @default 10000 */
+  idleCloseMs: number;
+}
+
+/**
+ * Feeds normalized events to every analytic in event time. The watermark is the newest event time
+ * seen minus the allowed lateness; episodes that went quiet before it are closed. When the input
+ * goes idle, all episodes close, so a finished attack is reported with its final count.
+ */
+export class DetectorStage implements Stage {
+  readonly name = 'detector';
+  readonly inputTopics: readonly string[];
+  readonly outputTopics: readonly string[];
+  private maxEventTime = Number.NEGATIVE_INFINITY;
+  private lastInputAt = Date.now();
+  private idleClosed = true;
+  private readonly stateGauge: Gauge<'analytic'>;
+
+  constructor(private readonly options: DetectorStageOptions) {
+    this.inputTopics = [options.eventsTopic];
+    this.outputTopics = [options.detectionsTopic];
+    this.stateGauge = new Gauge({
+      name: 'mamori_detector_state_entities',
+      help: 'Entities (e.g. sources) an analytic holds state for.',
+      labelNames: ['analytic'],
+      registers: [options.registry],
+      collect: () => {
+        for (const analytic of options.analytics) this.stateGauge.set({ analytic: analytic.ruleId }, analytic.size());
+      },
+    });
+  }
+
+  async process(batch: ConsumedBatch): Promise<StageResult> {
+    const detections: MamoriDetection[] = [];
+    const deadLetters: DeadLetter[] = [];
+    for (const message of batch.messages) {
+      let event: MamoriEvent;
+      try {
+        if (!message.value) throw new Error('record has no value');
+        event = this.options.codecs.decodeEvent(message.value);
+      } catch (error) {
+        deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? 'AVRO_DECODE_FAILED' : errorCode(error), reason: errorMessage(error) });
+        continue;
+      }
+      if (event.time > this.maxEventTime) this.maxEventTime = event.time;
+      try {
+        for (const analytic of this.options.analytics) detections.push(...analytic.observe(event));
+      } catch (error) {
+        // A defect in one analytic must not stall the partition: the event is dead-lettered with the reason.
+        deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED', reason: errorMessage(error) });
+      }
+    }
+    if (batch.messages.length > 0) {
+      this.lastInputAt = Date.now();
+      this.idleClosed = false;
+    }
+    const watermark = this.maxEventTime - this.options.allowedLatenessMs;
+    for (const analytic of this.options.analytics) detections.push(...analytic.advance(watermark, Date.now()));
+    return { outputs: [this.toOutput(detections)], deadLetters };
+  }
+
+  async tick(now: number, final: boolean): Promise<StageResult> {
+    if (this.idleClosed) return { outputs: [], deadLetters: [] };
+    if (!final && now - this.lastInputAt < this.options.idleCloseMs) return { outputs: [], deadLetters: [] };
+    const detections: MamoriDetection[] = [];
+    for (const analytic of this.options.analytics) detections.push(...analytic.advance(Number.POSITIVE_INFINITY, now));
+    this.idleClosed = true;
+    return { outputs: [this.toOutput(detections)], deadLetters: [] };
+  }
+
+  private toOutput(detections: MamoriDetection[]): { topic: string; messages: OutgoingMessage[] } {
+    return {
+      topic: this.options.detectionsTopic,
+      messages: detections.map((d) => ({
+        key: `${d.org_id}|${d.entity.value}`,
+        value: this.options.codecs.encodeDetection(d),
+        headers: { 'mamori.rule_id': d.rule_id },
+      })),
+    };
+  }
+}
