@@ -1,1 +1,1 @@
-export {};
+export { ChdbStorage, createChdbStorage, openChdbPath, type ChdbStorageOptions } from './chdb-storage.ts';

@@ -25,6 +25,11 @@ export interface InsertOptions {
 export interface StorageDriver {
   /** 'chdb' or 'clickhouse'. */
   readonly name: string;
+  /**
+   * The database holding Mamori's tables (a plain identifier, e.g. `mamori`). Migrations and
+   * repositories qualify every table with it, so the same SQL runs on chDB and on a server.
+   */
+  readonly database: string;
   /** Opens the session or connection and checks that the engine answers. */
   connect(): Promise<void>;
   /** Runs a statement that returns no rows (DDL, ALTER, INSERT ... SELECT). */

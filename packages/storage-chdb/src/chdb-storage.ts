@@ -1,0 +1,193 @@
+import { resolve } from 'node:path';
+import type { InsertOptions, QueryOptions, QueryParams, StorageDriver } from '@mamori/storage';
+import { StorageError, appendSettings, assertIdentifier, storageErrorFromEngine, timeoutSetting } from '@mamori/storage';
+
+type ChdbModule = typeof import('chdb');
+type ChdbSession = InstanceType<ChdbModule['Session']>;
+
+/** Options of {@link createChdbStorage}. */
+export interface ChdbStorageOptions {
+  /**
+   * Data directory of the embedded engine. A process can hold only one: every ChdbStorage of the
+   * process must name the same path (they share one session).
+   */
+  path: string;
+  /** Database of Mamori's tables. @default 'mamori' */
+  database?: string;
+}
+
+interface OpenSession {
+  path: string;
+  session: ChdbSession;
+  users: number;
+}
+
+// chDB runs one engine per process and one data directory per engine: a process-wide registry
+// hands the same session to every driver and refuses a second directory.
+let registry: OpenSession | undefined;
+let opening: Promise<OpenSession> | undefined;
+
+async function acquire(path: string): Promise<OpenSession> {
+  if (opening !== undefined) await opening.catch(() => undefined);
+  if (registry !== undefined) {
+    if (registry.path !== path) {
+      throw new StorageError(
+        'CHDB_PATH_CONFLICT',
+        `chDB is already open on ${registry.path} in this process; it cannot also open ${path} ` +
+          '(one data directory per process: use the same path everywhere, or close the other storage first)',
+      );
+    }
+    registry.users += 1;
+    return registry;
+  }
+  opening = (async () => {
+    let chdb: ChdbModule;
+    try {
+      chdb = await import('chdb');
+    } catch (error) {
+      throw new StorageError('CLICKHOUSE_UNREACHABLE', `cannot load chDB: ${(error as Error).message}`, { cause: error, retryable: false });
+    }
+    try {
+      // JSON formats quote 64-bit integers, as a ClickHouse server does by default.
+      const session = new chdb.Session(path, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] });
+      registry = { path, session, users: 1 };
+      return registry;
+    } catch (error) {
+      throw new StorageError('CLICKHOUSE_UNREACHABLE', `cannot open chDB data directory ${path}: ${(error as Error).message}`, {
+        cause: error,
+        retryable: false,
+      });
+    }
+  })();
+  try {
+    return await opening;
+  } finally {
+    opening = undefined;
+  }
+}
+
+function release(open: OpenSession): void {
+  open.users -= 1;
+  if (open.users === 0 && registry === open) {
+    registry = undefined;
+    open.session.close();
+  }
+}
+
+/** Path of the chDB data directory open in this process, if any. */
+export function openChdbPath(): string | undefined {
+  return registry?.path;
+}
+
+function wrap(operation: 'query' | 'insert', error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  const e = error as { message?: unknown; code?: unknown; clickhouseCode?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(error);
+  if (e.code === 'CHDB_CLOSED' || e.code === 'CHDB_CONNECTION') {
+    return new StorageError('CLICKHOUSE_UNREACHABLE', `chDB: ${message}`, { cause: error });
+  }
+  if (e.code === 'CHDB_TIMEOUT') return new StorageError('CLICKHOUSE_TIMEOUT', `chDB: ${message}`, { cause: error });
+  const code = typeof e.clickhouseCode === 'number' ? e.clickhouseCode : undefined;
+  return storageErrorFromEngine(operation, message, code, error);
+}
+
+function serializeRows(rows: readonly Record<string, unknown>[]): Buffer {
+  try {
+    return Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
+  } catch {
+    // BigInt values: written as JSON strings, which ClickHouse parses into integer columns.
+    return Buffer.from(rows.map((r) => JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).join('\n'));
+  }
+}
+
+/**
+ * {@link StorageDriver} over embedded ClickHouse (chDB). Keep it on the main thread: chDB crashes
+ * when loaded in a worker thread. chDB is imported on `connect()`, not when this module loads.
+ */
+export class ChdbStorage implements StorageDriver {
+  readonly name = 'chdb';
+  readonly database: string;
+  readonly path: string;
+  private open: OpenSession | undefined;
+
+  constructor(options: ChdbStorageOptions) {
+    this.path = resolve(options.path);
+    this.database = assertIdentifier('database', options.database ?? 'mamori');
+  }
+
+  async connect(): Promise<void> {
+    if (this.open !== undefined) return;
+    this.open = await acquire(this.path);
+    try {
+      await this.ping();
+    } catch (error) {
+      release(this.open);
+      this.open = undefined;
+      throw error;
+    }
+  }
+
+  private session(): ChdbSession {
+    if (this.open === undefined) {
+      throw new StorageError('STORAGE_NOT_CONNECTED', `chDB storage on ${this.path} is not connected (call connect() first, or it was closed)`);
+    }
+    return this.open.session;
+  }
+
+  async exec(sql: string, params: QueryParams = {}, options: QueryOptions = {}): Promise<void> {
+    await this.run(sql, params, options);
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: QueryParams = {}, options: QueryOptions = {}): Promise<T[]> {
+    const text = await this.run(sql, params, options);
+    if (text === '') return [];
+    const rows: T[] = [];
+    for (const line of text.split('\n')) if (line !== '') rows.push(JSON.parse(line) as T);
+    return rows;
+  }
+
+  private async run(sql: string, params: QueryParams, options: QueryOptions): Promise<string> {
+    const session = this.session();
+    const statement = appendSettings(sql, timeoutSetting(options.timeoutMs));
+    try {
+      const result =
+        Object.keys(params).length === 0
+          ? await session.queryAsync(statement, { format: 'JSONEachRow' })
+          : await session.queryBindAsync(statement, params, { format: 'JSONEachRow' });
+      return result.text();
+    } catch (error) {
+      throw wrap('query', error);
+    }
+  }
+
+  async insert(table: string, rows: readonly Record<string, unknown>[], options: InsertOptions = {}): Promise<void> {
+    const session = this.session();
+    const target = `${this.database}.${assertIdentifier('table', table)}`;
+    if (rows.length === 0) return;
+    const settings: Record<string, string> = {};
+    if (options.deduplicationToken !== undefined) settings['insert_deduplication_token'] = options.deduplicationToken;
+    try {
+      // Raw JSONEachRow bytes: the engine parses them on its own threads, and unlike the object
+      // form this path accepts per-insert settings (the deduplication token).
+      await session.insert({ table: target, values: serializeRows(rows), format: 'JSONEachRow', settings });
+    } catch (error) {
+      throw wrap('insert', error);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1 AS ok');
+  }
+
+  async close(): Promise<void> {
+    if (this.open === undefined) return;
+    const open = this.open;
+    this.open = undefined;
+    release(open);
+  }
+}
+
+/** Creates a (not yet connected) chDB storage driver. */
+export function createChdbStorage(options: ChdbStorageOptions): ChdbStorage {
+  return new ChdbStorage(options);
+}
