@@ -1,1 +1,2 @@
-export {};
+export { createKafkajsTransport, type KafkajsTransportConfig } from './transport.ts';
+export type { KafkajsConsumerTuning } from './consumer.ts';

@@ -42,8 +42,13 @@ export interface ConsumedBatch {
 export interface ProducerOptions {
   /** Client id shown in broker logs and metrics. @default 'mamori' */
   clientId?: string;
-  /** Wait at most this long to fill a batch before sending. @default 5 */
+  /**
+   * Wait at most this long to fill a batch before sending. Adapters without a client-side queue
+   * (kafkajs: one request per `send`) ignore it. @default 5
+   */
   lingerMs?: number;
+  /** Record batch compression. @default 'none' */
+  compression?: 'none' | 'gzip';
 }
 
 /**

@@ -1,0 +1,90 @@
+import { withTimeout } from '@mamori/core';
+import type { Admin, TopicSpec } from '@mamori/transport';
+import type { Admin as KafkaAdmin, Kafka } from 'kafkajs';
+import { protocolType, wrapError } from './errors.ts';
+
+export class KafkajsAdmin implements Admin {
+  private readonly admin: KafkaAdmin;
+
+  constructor(
+    kafka: Kafka,
+    private readonly brokers: readonly string[],
+    private readonly connectTimeoutMs: number,
+  ) {
+    this.admin = kafka.admin();
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await withTimeout(this.admin.connect(), this.connectTimeoutMs, `connect timed out after ${this.connectTimeoutMs} ms`);
+    } catch (error) {
+      await this.admin.disconnect().catch(() => undefined);
+      throw wrapError(error, 'KAFKA_UNREACHABLE', 'admin connect', this.brokers);
+    }
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    try {
+      const existing = new Set(await this.admin.listTopics());
+      const wanted = new Map<string, TopicSpec>();
+      for (const spec of specs) if (!existing.has(spec.topic) && !wanted.has(spec.topic)) wanted.set(spec.topic, spec);
+      if (wanted.size === 0) return;
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: [...wanted.values()].map((spec) => ({
+          topic: spec.topic,
+          numPartitions: spec.partitions ?? 1,
+          replicationFactor: spec.replicationFactor ?? -1,
+          configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    } catch (error) {
+      // Another service created it between our list and create: that is the outcome we wanted.
+      if (protocolType(error) === 'TOPIC_ALREADY_EXISTS') return;
+      throw wrapError(error, 'KAFKA_ADMIN_FAILED', 'ensureTopics', this.brokers);
+    }
+  }
+
+  async listTopics(): Promise<string[]> {
+    try {
+      return await this.admin.listTopics();
+    } catch (error) {
+      throw wrapError(error, 'KAFKA_ADMIN_FAILED', 'listTopics', this.brokers);
+    }
+  }
+
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    if (topics.length === 0) return;
+    try {
+      const existing = new Set(await this.admin.listTopics());
+      const present = topics.filter((t) => existing.has(t));
+      if (present.length > 0) await this.admin.deleteTopics({ topics: present, timeout: 10_000 });
+    } catch (error) {
+      if (protocolType(error) === 'UNKNOWN_TOPIC_OR_PARTITION') return;
+      throw wrapError(error, 'KAFKA_ADMIN_FAILED', 'deleteTopics', this.brokers);
+    }
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]> {
+    try {
+      const result = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+      const partitions = result.find((t) => t.topic === topic)?.partitions ?? [];
+      return partitions.map((p) => ({ partition: p.partition, offset: p.offset })).sort((a, b) => a.partition - b.partition);
+    } catch (error) {
+      throw wrapError(error, 'KAFKA_ADMIN_FAILED', `committedOffsets(${groupId}, ${topic})`, this.brokers);
+    }
+  }
+
+  async endOffsets(topic: string): Promise<{ partition: number; offset: string }[]> {
+    try {
+      const offsets = await this.admin.fetchTopicOffsets(topic);
+      return offsets.map((p) => ({ partition: p.partition, offset: p.high })).sort((a, b) => a.partition - b.partition);
+    } catch (error) {
+      throw wrapError(error, 'KAFKA_ADMIN_FAILED', `endOffsets(${topic})`, this.brokers);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.admin.disconnect();
+  }
+}
