@@ -148,7 +148,7 @@ export function detectionToClickHouse(row: DetectionRow): Record<string, unknown
 
 /** Column list that {@link detectionFromClickHouse} reads (timestamps as epoch ms). */
 export const DETECTION_SELECT_COLUMNS = `detection_id, org_id, rule_id, rule_version, title, severity, confidence,
-tactics, techniques, entity_type, entity_value, toString(src_ip) AS src_ip,
+tactics, techniques, entity_type, entity_value, toString(src_ip) AS src_ip_text,
 toUnixTimestamp64Milli(first_seen) AS first_seen_ms, toUnixTimestamp64Milli(last_seen) AS last_seen_ms,
 toUnixTimestamp64Milli(detected_at) AS detected_at_ms, count, summary, evidence_event_ids, evidence_json,
 attributes, ruleset_checksum, version`;
@@ -180,7 +180,7 @@ export function detectionFromClickHouse(r: Readonly<Record<string, unknown>>): D
     rulesetChecksum: String(r['ruleset_checksum']),
     version: num(r['version']),
   };
-  const ip = fromStoredIp(r['src_ip']);
+  const ip = fromStoredIp(r['src_ip_text']);
   if (ip !== '::') row.srcIp = ip;
   return row;
 }

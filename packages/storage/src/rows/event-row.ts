@@ -106,7 +106,7 @@ export function eventToClickHouse(row: EventRow): Record<string, unknown> {
 /** Column list that {@link eventFromClickHouse} reads (timestamps as epoch ms). */
 export const EVENT_SELECT_COLUMNS = `event_id, org_id, sensor_id, source_format, event_class,
 toUnixTimestamp64Milli(time) AS time_ms, toUnixTimestamp64Milli(ingest_time) AS ingest_time_ms,
-toString(src_ip) AS src_ip, src_port, toString(dst_ip) AS dst_ip, dst_port, protocol,
+toString(src_ip) AS src_ip_text, src_port, toString(dst_ip) AS dst_ip_text, dst_port, protocol,
 bytes_out, bytes_in, packets_out, packets_in, duration_ms, conn_state, community_id,
 raw_topic, raw_partition, raw_offset, attributes`;
 
@@ -120,9 +120,9 @@ export function eventFromClickHouse(r: Readonly<Record<string, unknown>>): Event
     eventClass: String(r['event_class']),
     time: num(r['time_ms']),
     ingestTime: num(r['ingest_time_ms']),
-    srcIp: fromStoredIp(r['src_ip']),
+    srcIp: fromStoredIp(r['src_ip_text']),
     srcPort: num(r['src_port']),
-    dstIp: fromStoredIp(r['dst_ip']),
+    dstIp: fromStoredIp(r['dst_ip_text']),
     dstPort: num(r['dst_port']),
     protocol: String(r['protocol']),
     bytesOut: num(r['bytes_out']),

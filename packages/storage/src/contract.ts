@@ -1,0 +1,280 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StorageError } from './errors.ts';
+import { migrate, migrationChecksum, migrationStatus } from './migrate.ts';
+import { MIGRATIONS } from './migrations/index.ts';
+import { getDetection, insertDetections, listDetections } from './repositories/detections.ts';
+import { insertEvents, listEvents } from './repositories/events.ts';
+import { toDetectionRow, type DetectionRow } from './rows/detection-row.ts';
+import { toEventRow, type EventRow } from './rows/event-row.ts';
+import type { StorageDriver } from './types.ts';
+
+const INJECTIONS = ["' OR 1=1 --", '`; DROP TABLE events; --', "x'); DROP DATABASE system; --", '\\\'\n\t{x:String}'];
+
+/**
+ * The behaviour every StorageDriver adapter must show, as vitest tests, on a real engine. Each run
+ * works in its own database (random suffix) and drops it at the end, so runs can share a server.
+ * `makeDriver(database)` returns an unconnected driver for that database.
+ */
+export function runStorageContract(name: string, makeDriver: (database: string) => StorageDriver | Promise<StorageDriver>): void {
+  describe(`storage contract: ${name}`, () => {
+    const database = `mamori_contract_${randomBytes(4).toString('hex')}`;
+    let driver: StorageDriver;
+    const base = Date.now() - 60 * 60_000;
+
+    beforeAll(async () => {
+      driver = await makeDriver(database);
+      await driver.connect();
+    });
+
+    afterAll(async () => {
+      if (driver === undefined) return;
+      await driver.exec(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
+      await driver.close();
+    });
+
+    const event = (i: number, overrides: Partial<EventRow> = {}): EventRow =>
+      toEventRow({
+        eventId: `ev-${i}`,
+        orgId: i % 2 === 0 ? 'org-a' : 'org-b',
+        sensorId: 'sensor-1',
+        sourceFormat: 'zeek-conn',
+        eventClass: 'flow',
+        time: base + i * 1000,
+        ingestTime: base + i * 1000 + 5,
+        srcIp: i % 3 === 0 ? '2001:db8::7' : `10.0.0.${i % 250}`,
+        srcPort: 40000 + i,
+        dstIp: '192.0.2.1',
+        dstPort: 443,
+        protocol: 'tcp',
+        bytesOut: 1000 + i,
+        bytesIn: 2 ** 40 + i,
+        packetsOut: 3,
+        packetsIn: 4,
+        durationMs: 120,
+        connState: 'SF',
+        communityId: `1:c${i}`,
+        rawTopic: 'mamori.raw.zeek',
+        rawPartition: 2,
+        rawOffset: 10_000 + i,
+        attributes: { 'zeek.uid': `C${i}`, service: 'ssl' },
+        ...overrides,
+      });
+
+    const detection = (i: number, overrides: Partial<DetectionRow> = {}): DetectionRow =>
+      toDetectionRow({
+        detectionId: `det-${String(i).padStart(3, '0')}`,
+        orgId: i % 2 === 0 ? 'org-a' : 'org-b',
+        ruleId: i % 3 === 0 ? 'port-scan' : 'beaconing',
+        ruleVersion: 2,
+        title: `detection ${i}`,
+        severity: (['info', 'low', 'medium', 'high', 'critical'] as const)[i % 5] ?? 'info',
+        confidence: 0.9,
+        tactics: ['discovery'],
+        techniques: ['T1046'],
+        entityType: 'ip',
+        entityValue: `10.0.0.${i}`,
+        srcIp: i === 7 ? '2001:db8::7' : `10.0.0.${i}`,
+        firstSeen: base + i * 1000,
+        lastSeen: base + i * 1000 + 500,
+        detectedAt: base + i * 1000 + 600,
+        count: i + 1,
+        summary: `summary ${i}`,
+        evidenceEventIds: [`ev-${i}`],
+        evidenceJson: JSON.stringify({ ports: [22, 80] }),
+        attributes: { k: 'v' },
+        rulesetChecksum: 'abc123',
+        version: 1,
+        ...overrides,
+      });
+
+    it('migrates, and a second run applies nothing', async () => {
+      const first = await migrate(driver);
+      expect(first.applied.map((m) => m.id)).toEqual(MIGRATIONS.map((m) => m.id));
+      const second = await migrate(driver);
+      expect(second.applied).toEqual([]);
+      expect(second.alreadyApplied).toBe(MIGRATIONS.length);
+      const status = await migrationStatus(driver);
+      expect(status.map((s) => s.state)).toEqual(MIGRATIONS.map(() => 'applied'));
+      const tables = await driver.query<{ name: string }>(
+        'SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name',
+        { db: database },
+      );
+      expect(tables.map((t) => t.name)).toEqual(['detections', 'events', 'schema_migrations']);
+    });
+
+    it('refuses an applied migration whose statements changed', async () => {
+      const edited = MIGRATIONS.map((m) => (m.id === 1 ? { ...m, statements: [...m.statements, 'SELECT 1'] } : m));
+      expect(migrationChecksum(edited[0]!)).not.toBe(migrationChecksum(MIGRATIONS[0]!));
+      await expect(migrate(driver, { migrations: edited })).rejects.toMatchObject({ code: 'STORAGE_MIGRATION_CHECKSUM_MISMATCH' });
+      const status = await migrationStatus(driver, { migrations: edited });
+      expect(status[0]?.state).toBe('checksum_mismatch');
+    });
+
+    it('reports pending migrations on an empty database', async () => {
+      const status = await migrationStatus(driver, { database: `${database}_absent` });
+      expect(status.every((s) => s.state === 'pending')).toBe(true);
+    });
+
+    it('inserts events and reads them back unchanged', async () => {
+      const rows = Array.from({ length: 30 }, (_, i) => event(i));
+      await insertEvents(driver, rows);
+      const back = await listEvents(driver, { limit: 1000 });
+      expect(back).toHaveLength(30);
+      const byId = new Map(back.map((r) => [r.eventId, r]));
+      for (const row of rows) expect(byId.get(row.eventId)).toEqual(row);
+      expect(back[0]?.eventId).toBe('ev-29');
+    });
+
+    it('filters events by org, time, source and destination address', async () => {
+      expect((await listEvents(driver, { orgIds: ['org-a'], limit: 1000 })).every((r) => r.orgId === 'org-a')).toBe(true);
+      expect(await listEvents(driver, { orgIds: [] })).toEqual([]);
+      const window = await listEvents(driver, { since: base + 10_000, until: base + 20_000, limit: 1000 });
+      expect(window.map((r) => r.eventId).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `ev-${i + 10}`).sort());
+      const v6 = await listEvents(driver, { srcIp: '2001:db8::7', limit: 1000 });
+      expect(v6.map((r) => r.eventId).sort()).toEqual(['ev-0', 'ev-12', 'ev-15', 'ev-18', 'ev-21', 'ev-24', 'ev-27', 'ev-3', 'ev-6', 'ev-9']);
+      expect((await listEvents(driver, { srcIp: '10.0.0.4' })).map((r) => r.eventId)).toEqual(['ev-4']);
+      expect(await listEvents(driver, { dstIp: '192.0.2.2' })).toEqual([]);
+      expect(await listEvents(driver, { limit: 5 })).toHaveLength(5);
+    });
+
+    it('collapses a replayed event batch to one row per event', async () => {
+      const replay = Array.from({ length: 30 }, (_, i) => event(i, { ingestTime: base + 999_999 }));
+      await insertEvents(driver, replay);
+      const back = await listEvents(driver, { limit: 1000 });
+      expect(back).toHaveLength(30);
+      expect(back.every((r) => r.ingestTime === base + 999_999)).toBe(true);
+    });
+
+    it('drops a retried insert with the same deduplication token', async () => {
+      const rows = Array.from({ length: 5 }, (_, i) => event(100 + i));
+      const count = async (): Promise<number> =>
+        Number((await driver.query<{ n: string }>(`SELECT count() AS n FROM ${database}.events`))[0]?.n);
+      const before = await count();
+      await insertEvents(driver, rows, { deduplicationToken: 'batch-100' });
+      await insertEvents(driver, rows, { deduplicationToken: 'batch-100' });
+      expect(await count()).toBe(before + 5);
+      await insertEvents(driver, rows, { deduplicationToken: 'batch-100-b' });
+      expect(await count()).toBe(before + 10);
+    });
+
+    it('inserts detections and lists them newest first with every filter', async () => {
+      const rows = Array.from({ length: 25 }, (_, i) => detection(i));
+      await insertDetections(driver, rows);
+
+      const all = await listDetections(driver, { limit: 1000 });
+      expect(all.detections).toHaveLength(25);
+      expect(all.nextCursor).toBeUndefined();
+      expect(all.detections.map((d) => d.detectionId)).toEqual(rows.map((d) => d.detectionId).reverse());
+      expect(all.detections.find((d) => d.detectionId === 'det-007')).toEqual(rows[7]);
+
+      const orgA = await listDetections(driver, { orgIds: ['org-a'] });
+      expect(orgA.detections.map((d) => d.orgId)).toEqual(Array(13).fill('org-a'));
+      expect((await listDetections(driver, { orgIds: ['org-a', 'org-b'] })).detections).toHaveLength(25);
+      expect((await listDetections(driver, { orgIds: [] })).detections).toEqual([]);
+
+      const window = await listDetections(driver, { since: base + 5_000, until: base + 10_000 });
+      expect(window.detections.map((d) => d.detectionId)).toEqual(['det-009', 'det-008', 'det-007', 'det-006', 'det-005']);
+
+      const high = await listDetections(driver, { minSeverity: 'high' });
+      expect(high.detections.every((d) => d.severity === 'high' || d.severity === 'critical')).toBe(true);
+      expect(high.detections).toHaveLength(10);
+
+      const scans = await listDetections(driver, { ruleId: 'port-scan' });
+      expect(scans.detections.map((d) => d.detectionId)).toEqual(['det-024', 'det-021', 'det-018', 'det-015', 'det-012', 'det-009', 'det-006', 'det-003', 'det-000']);
+
+      expect((await listDetections(driver, { srcIp: '10.0.0.3' })).detections.map((d) => d.detectionId)).toEqual(['det-003']);
+      expect((await listDetections(driver, { srcIp: '2001:db8::7' })).detections.map((d) => d.detectionId)).toEqual(['det-007']);
+
+      const combined = await listDetections(driver, { orgIds: ['org-b'], minSeverity: 'medium', ruleId: 'beaconing', since: base });
+      expect(combined.detections.map((d) => d.detectionId)).toEqual(['det-023', 'det-019', 'det-017', 'det-013', 'det-007']);
+    });
+
+    it('pages with a cursor without gaps or repeats', async () => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 10; page += 1) {
+        const result = await listDetections(driver, { limit: 7, ...(cursor === undefined ? {} : { cursor }) });
+        seen.push(...result.detections.map((d) => d.detectionId));
+        cursor = result.nextCursor;
+        if (cursor === undefined) break;
+      }
+      expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => `det-${String(24 - i).padStart(3, '0')}`));
+      await expect(listDetections(driver, { cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+    });
+
+    it('gets one detection, scoped by org', async () => {
+      expect((await getDetection(driver, 'det-004'))?.title).toBe('detection 4');
+      expect((await getDetection(driver, 'det-004', ['org-a']))?.orgId).toBe('org-a');
+      expect(await getDetection(driver, 'det-004', ['org-b'])).toBeUndefined();
+      expect(await getDetection(driver, 'det-004', [])).toBeUndefined();
+      expect(await getDetection(driver, 'det-404')).toBeUndefined();
+    });
+
+    it('reads the latest version of an updated detection, and one row for a replay', async () => {
+      await insertDetections(driver, [detection(4, { version: 5, title: 'updated', count: 99, lastSeen: base + 4_000 + 900 })]);
+      await insertDetections(driver, [detection(4, { version: 3, title: 'stale' })]);
+      await insertDetections(driver, Array.from({ length: 25 }, (_, i) => (i === 4 ? detection(4, { version: 5, title: 'updated', count: 99, lastSeen: base + 4_900 }) : detection(i))));
+      const got = await getDetection(driver, 'det-004');
+      expect(got?.title).toBe('updated');
+      expect(got?.count).toBe(99);
+      expect((await listDetections(driver, { limit: 1000 })).detections).toHaveLength(25);
+    });
+
+    it('treats injection strings in every parameter as plain values', async () => {
+      for (const text of INJECTIONS) {
+        expect((await listDetections(driver, { ruleId: text })).detections).toEqual([]);
+        expect((await listDetections(driver, { orgIds: [text, 'org-none'] })).detections).toEqual([]);
+        expect(await getDetection(driver, text)).toBeUndefined();
+        expect(await getDetection(driver, 'det-001', [text])).toBeUndefined();
+        const echo = await driver.query<{ v: string }>('SELECT {v:String} AS v', { v: text });
+        expect(echo).toEqual([{ v: text }]);
+      }
+      await expect(listDetections(driver, { srcIp: "' OR 1=1 --" })).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+      // Stored as values too, and everything is still there.
+      await insertDetections(driver, [detection(900, { ruleId: INJECTIONS[1]!, title: INJECTIONS[0]!, srcIp: '10.0.0.90' })]);
+      const stored = await listDetections(driver, { ruleId: INJECTIONS[1]! });
+      expect(stored.detections.map((d) => d.title)).toEqual([INJECTIONS[0]]);
+      expect(await listEvents(driver, { limit: 1000 })).toHaveLength(35);
+    });
+
+    it('rejects bad arguments before they reach the engine', async () => {
+      await expect(listDetections(driver, { limit: 1001 })).rejects.toBeInstanceOf(StorageError);
+      await expect(listDetections(driver, { limit: 0 })).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+      await expect(driver.insert('events; DROP TABLE x', [{}])).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+    });
+
+    it('stops a query at its timeout with CLICKHOUSE_TIMEOUT', async () => {
+      const error = await driver
+        .query('SELECT sum(cityHash64(number)) AS s FROM numbers(100000000000)', {}, { timeoutMs: 300 })
+        .then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(StorageError);
+      expect(error).toMatchObject({ code: 'CLICKHOUSE_TIMEOUT', clickhouseCode: 159, retryable: true });
+      // The driver is usable afterwards.
+      expect(await driver.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    });
+
+    it('maps engine errors to StorageError codes with ClickHouse codes', async () => {
+      await expect(driver.query('SELEC 1')).rejects.toMatchObject({ code: 'CLICKHOUSE_QUERY_FAILED', clickhouseCode: 62, retryable: false });
+      await expect(driver.query(`SELECT * FROM ${database}.missing_table`)).rejects.toMatchObject({
+        code: 'CLICKHOUSE_QUERY_FAILED',
+        clickhouseCode: 60,
+      });
+      await expect(driver.query('SELECT {n:UInt8} AS n', { n: 'not a number' })).rejects.toMatchObject({ code: 'CLICKHOUSE_QUERY_FAILED' });
+      await expect(driver.insert('missing_table', [{ a: 1 }])).rejects.toMatchObject({ code: 'CLICKHOUSE_INSERT_FAILED', clickhouseCode: 60 });
+      await expect(driver.insert('events', [{ event_id: 'x', src_ip: 'not an ip' }])).rejects.toMatchObject({ code: 'CLICKHOUSE_INSERT_FAILED' });
+    });
+
+    it('answers ping and refuses use after close', async () => {
+      await driver.ping();
+      const other = await makeDriver(database);
+      await expect(other.query('SELECT 1')).rejects.toMatchObject({ code: 'STORAGE_NOT_CONNECTED' });
+      await other.connect();
+      await other.ping();
+      await other.close();
+      await expect(other.query('SELECT 1')).rejects.toMatchObject({ code: 'STORAGE_NOT_CONNECTED' });
+      // Closing a second driver leaves the first one working.
+      await driver.ping();
+    });
+  });
+}
