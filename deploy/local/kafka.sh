@@ -470,10 +470,10 @@ cmd_status() {
 cmd_run() {
   local parent=$PPID
   cmd_start "$@"
-  local stopping=0
+  RUN_STOPPING=0
   on_signal() {
-    [ "$stopping" -eq 0 ] || return 0
-    stopping=1
+    [ "$RUN_STOPPING" -eq 0 ] || return 0
+    RUN_STOPPING=1
     cmd_stop --data "$DATA_DIR" >/dev/null 2>&1 || true
     info "stopped (data $DATA_DIR)"
     exit 0
