@@ -1,0 +1,202 @@
+import type avsc from 'avsc';
+import { CodecError } from './errors.ts';
+import type { MamoriDetection, MamoriEvent } from './model.ts';
+import { loadSchemas, schemaVersion, type SchemaVersion } from './schemas.ts';
+
+/** Single-object encoding marker (Avro spec): C3 01. */
+const MAGIC_0 = 0xc3;
+const MAGIC_1 = 0x01;
+const SINGLE_OBJECT_HEADER = 10;
+const CONFLUENT_HEADER = 5;
+
+/**
+ * Finds a writer schema by Confluent Schema Registry id. The registry client plugs in here; resolve
+ * `undefined` (or reject) for an unknown id.
+ */
+export interface SchemaLookup {
+  byId(id: number): Promise<avsc.Type | undefined>;
+}
+
+export interface CodecOptions {
+  /** Folder holding the `.avsc` files. @default the repository's `schemas/` */
+  schemasDir?: string;
+  /** Reader schema (what `decode` returns, what `encode` writes). @default the newest version in the folder */
+  reader?: SchemaVersion;
+  /** Extra writer schemas accepted by `decode`, besides every version in the folder. @default [] */
+  writers?: readonly SchemaVersion[];
+  /** Resolves Confluent-framed schema ids in `decodeAsync`. @default none: Confluent ids must be registered */
+  lookup?: SchemaLookup;
+}
+
+interface Writer {
+  /** undefined when the writer is the reader: decode without resolution. */
+  readonly resolver: avsc.Resolver | undefined;
+  readonly label: string;
+}
+
+/**
+ * Avro codec for one record (all its versions). Encodes in single-object encoding with the reader
+ * schema; decodes single-object encoding from any known version, and Confluent framing for ids
+ * registered or found through the lookup. Every failure is a CodecError.
+ */
+export class RecordCodec<T> {
+  /** The schema `encode` writes and `decode` returns. */
+  readonly schema: SchemaVersion;
+  private readonly byFingerprint = new Map<string, Writer>();
+  private readonly byId = new Map<number, Writer>();
+  private readonly pendingIds = new Map<number, Promise<void>>();
+  private readonly lookup: SchemaLookup | undefined;
+  private readonly sameAsReader: Writer;
+  private scratch: Buffer;
+
+  constructor(fullName: string, options: CodecOptions = {}) {
+    const set = loadSchemas(options.schemasDir);
+    this.schema = options.reader ?? set.latest(fullName);
+    if (this.schema.fullName !== fullName) {
+      throw new CodecError('SCHEMA_INCOMPATIBLE', `reader schema is ${this.schema.fullName}, expected ${fullName}`);
+    }
+    this.lookup = options.lookup;
+    for (const writer of [...set.versions(fullName), ...(options.writers ?? [])]) this.addWriter(writer);
+    this.addWriter(this.schema);
+    this.sameAsReader = { resolver: undefined, label: `fingerprint ${this.schema.fingerprintHex}` };
+    this.scratch = this.newScratch(4096);
+  }
+
+  /** Accepts single-object data written with `writer` from now on. */
+  addWriter(writer: SchemaVersion): void {
+    this.byFingerprint.set(writer.fingerprintHex, this.writerFor(writer.type, `fingerprint ${writer.fingerprintHex}`));
+  }
+
+  /** Accepts Confluent-framed data with schema `id` written with `type`. */
+  registerId(id: number, type: avsc.Type): void {
+    this.byId.set(id, this.writerFor(schemaVersion(type, 0, `schema id ${id}`).type, `schema id ${id}`));
+  }
+
+  /** Single-object encoding of `value` with the reader schema: C3 01, fingerprint (LE), body. */
+  encode(value: T): Buffer {
+    let end: number;
+    try {
+      end = this.schema.type.encode(value, this.scratch, SINGLE_OBJECT_HEADER);
+      if (end < 0) {
+        this.scratch = this.newScratch((this.scratch.length - end) * 2);
+        end = this.schema.type.encode(value, this.scratch, SINGLE_OBJECT_HEADER);
+      }
+    } catch (cause) {
+      throw new CodecError('AVRO_ENCODE_FAILED', `value does not match ${this.schema.fullName}: ${this.invalidPaths(value)}`, { cause });
+    }
+    const out = Buffer.allocUnsafe(end);
+    this.scratch.copy(out, 0, 0, end);
+    return out;
+  }
+
+  /**
+   * Decodes single-object encoding of any known version, or Confluent framing of a registered id,
+   * into the reader schema. Synchronous: use `decodeAsync` when Confluent ids may need a lookup.
+   */
+  decode(buf: Buffer): T {
+    let writer: Writer | undefined;
+    let start: number;
+    if (buf.length >= SINGLE_OBJECT_HEADER && buf[0] === MAGIC_0 && buf[1] === MAGIC_1) {
+      // Most data is written with the reader schema: compare bytes before building a map key.
+      if (this.schema.fingerprint.compare(buf, 2, SINGLE_OBJECT_HEADER) === 0) {
+        writer = this.sameAsReader;
+      } else {
+        const key = buf.toString('hex', 2, SINGLE_OBJECT_HEADER);
+        writer = this.byFingerprint.get(key);
+        if (!writer) throw new CodecError('SCHEMA_UNKNOWN', `unknown ${this.schema.fullName} schema fingerprint ${key}`);
+      }
+      start = SINGLE_OBJECT_HEADER;
+    } else if (buf.length >= CONFLUENT_HEADER && buf[0] === 0) {
+      const id = buf.readUInt32BE(1);
+      writer = this.byId.get(id);
+      if (!writer) throw new CodecError('SCHEMA_UNKNOWN', `unknown ${this.schema.fullName} schema id ${id}${this.lookup ? ' (not looked up yet: use decodeAsync)' : ''}`);
+      start = CONFLUENT_HEADER;
+    } else {
+      throw new CodecError('AVRO_DECODE_FAILED', `not Avro single-object or Confluent framing (${buf.length} bytes)`);
+    }
+    let result: { value: unknown; offset: number };
+    try {
+      result = this.schema.type.decode(buf, start, writer.resolver);
+    } catch (cause) {
+      throw new CodecError('AVRO_DECODE_FAILED', `invalid ${this.schema.fullName} body (${writer.label})`, { cause });
+    }
+    if (result.offset < 0) throw new CodecError('AVRO_DECODE_FAILED', `truncated ${this.schema.fullName} (${writer.label}, ${buf.length} bytes)`);
+    if (result.offset !== buf.length) {
+      throw new CodecError('AVRO_DECODE_FAILED', `${buf.length - result.offset} trailing bytes after ${this.schema.fullName} (${writer.label})`);
+    }
+    return result.value as T;
+  }
+
+  /** Like `decode`, first resolving an unseen Confluent schema id through the lookup. */
+  async decodeAsync(buf: Buffer): Promise<T> {
+    if (this.lookup && buf.length >= CONFLUENT_HEADER && buf[0] === 0) {
+      const id = buf.readUInt32BE(1);
+      if (!this.byId.has(id)) await this.resolveId(id);
+    }
+    return this.decode(buf);
+  }
+
+  private resolveId(id: number): Promise<void> {
+    let pending = this.pendingIds.get(id);
+    if (!pending) {
+      pending = this.fetchId(id).finally(() => this.pendingIds.delete(id));
+      this.pendingIds.set(id, pending);
+    }
+    return pending;
+  }
+
+  private async fetchId(id: number): Promise<void> {
+    let type: avsc.Type | undefined;
+    try {
+      type = await this.lookup?.byId(id);
+    } catch (cause) {
+      throw new CodecError('SCHEMA_LOOKUP_FAILED', `looking up schema id ${id} failed`, { cause, retryable: true });
+    }
+    if (!type) throw new CodecError('SCHEMA_UNKNOWN', `schema id ${id} is unknown to the registry`);
+    this.registerId(id, type);
+  }
+
+  private writerFor(writerType: avsc.Type, label: string): Writer {
+    const reader = this.schema.type;
+    if (writerType === reader || JSON.stringify(writerType.schema()) === this.schema.canonical) {
+      return { resolver: undefined, label };
+    }
+    try {
+      return { resolver: reader.createResolver(writerType), label };
+    } catch (cause) {
+      throw new CodecError('SCHEMA_INCOMPATIBLE', `cannot read ${writerType.name ?? writerType.typeName} (${label}) as ${this.schema.fullName}`, { cause });
+    }
+  }
+
+  private newScratch(size: number): Buffer {
+    const scratch = Buffer.allocUnsafe(size);
+    scratch[0] = MAGIC_0;
+    scratch[1] = MAGIC_1;
+    this.schema.fingerprint.copy(scratch, 2);
+    return scratch;
+  }
+
+  private invalidPaths(value: unknown): string {
+    const paths: string[] = [];
+    try {
+      this.schema.type.isValid(value, { errorHook: (path: string[]) => paths.push(path.join('.') || '<root>') });
+    } catch {
+      return 'not a record';
+    }
+    return paths.length > 0 ? `invalid ${paths.slice(0, 5).join(', ')}` : 'invalid value';
+  }
+}
+
+/** Codec for `mamori.Event` (schemas/mamori.event.v*.avsc). */
+export class EventCodec extends RecordCodec<MamoriEvent> {
+  constructor(options: CodecOptions = {}) {
+    super('mamori.Event', options);
+  }
+}
+
+/** Codec for `mamori.Detection` (schemas/mamori.detection.v*.avsc). */
+export class DetectionCodec extends RecordCodec<MamoriDetection> {
+  constructor(options: CodecOptions = {}) {
+    super('mamori.Detection', options);
+  }
+}
