@@ -1,1 +1,4 @@
-export {};
+export { buildWriter } from './app.ts';
+export { loadWriterConfig, type WriterConfig } from './config.ts';
+export { WriterStage, type WriterDeps } from './writer-stage.ts';
+export { detectionRow, eventRow } from './rows.ts';

@@ -126,7 +126,7 @@ export class PortScanAnalytic implements Analytic {
     const episode = state.episode;
     if (episode) {
       this.extend(episode, event, hostsOnPort, portsOnHost);
-      if (event.time - episode.lastReported >= this.config.updateIntervalMs) return [this.report(state, episode, event.time)];
+      if (event.time - episode.lastReported >= this.config.updateIntervalMs) return [this.report(state, episode, Date.now())];
       return [];
     }
     const horizontal = hostsOnPort >= this.config.horizontalMinHosts;
@@ -174,7 +174,7 @@ export class PortScanAnalytic implements Analytic {
     }
     this.addEvidence(episode, trigger);
     state.episode = episode;
-    return this.report(state, episode, trigger.time);
+    return this.report(state, episode, Date.now());
   }
 
   private extend(episode: Episode, event: MamoriEvent, hostsOnPort: number, portsOnHost: number): void {
@@ -222,7 +222,7 @@ export class PortScanAnalytic implements Analytic {
       src_ip: state.srcIp,
       first_seen: episode.firstSeen,
       last_seen: episode.lastSeen,
-      detected_at: Math.max(detectedAt, episode.lastSeen),
+      detected_at: detectedAt,
       count: episode.count,
       summary:
         `${state.srcIp} made ${episode.count} unanswered or refused connection attempts to ${hosts} hosts and ${ports} ports; ` +

@@ -1,0 +1,63 @@
+import { isAbsolute, resolve } from 'node:path';
+import { EnvReader, type Env } from '@mamori/core';
+
+/** Settings shared by every service a `mamori` process runs. Documented in docs/configuration.md. */
+export interface RuntimeConfig {
+  /** KAFKA_BROKERS: comma-separated host:port. @default '127.0.0.1:9092' */
+  kafkaBrokers: string[];
+  /** MAMORI_TRANSPORT: Kafka client. @default 'kafkajs' (docs/benchmarks.md) */
+  transport: 'kafkajs' | 'rdkafka';
+  /** MAMORI_TOPIC_PARTITIONS: partitions of topics Mamori creates. @default 3 */
+  topicPartitions: number;
+  /** MAMORI_REPLICATION_FACTOR: replication of topics Mamori creates; unset = broker default. */
+  replicationFactor: number | undefined;
+  storage:
+    | { kind: 'chdb'; path: string; database: string }
+    | { kind: 'clickhouse'; url: string; database: string; username: string | undefined; password: string | undefined };
+  /** METRICS_HOST / METRICS_PORT: the ops server (/metrics, /healthz, /readyz). @default 127.0.0.1:9464 */
+  metricsHost: string;
+  metricsPort: number;
+  /** SHUTDOWN_TIMEOUT_MS: bound on draining at SIGTERM. @default 30000 */
+  shutdownTimeoutMs: number;
+  /** MAMORI_DEFAULT_ORG: organization of records from sensors without a registry entry. @default 'default' */
+  defaultOrg: string;
+}
+
+export function loadRuntimeConfig(env: Env, cwd = process.cwd()): Readonly<RuntimeConfig> {
+  const r = new EnvReader(env);
+  const brokers = r.list('KAFKA_BROKERS', ['127.0.0.1:9092']);
+  for (const broker of brokers) {
+    if (!/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/.test(broker)) r.problem(`KAFKA_BROKERS entry ${JSON.stringify(broker)} must be host:port, e.g. 127.0.0.1:9092`);
+  }
+  const database = r.string('CLICKHOUSE_DATABASE', 'mamori');
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(database)) r.problem(`CLICKHOUSE_DATABASE=${JSON.stringify(database)} must be a plain identifier`);
+  const url = r.optionalString('CLICKHOUSE_URL');
+  let storage: RuntimeConfig['storage'];
+  if (url !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      r.problem(`CLICKHOUSE_URL is not a valid http(s) URL (e.g. http://127.0.0.1:8123); unset it to use embedded chDB`);
+    }
+    storage = { kind: 'clickhouse', url, database, username: r.optionalString('CLICKHOUSE_USER'), password: r.optionalString('CLICKHOUSE_PASSWORD') };
+  } else {
+    const dir = r.string('MAMORI_DATA_DIR', '.mamori/data');
+    storage = { kind: 'chdb', path: resolve(isAbsolute(dir) ? dir : resolve(cwd, dir), 'chdb'), database };
+  }
+  const rf = r.integer('MAMORI_REPLICATION_FACTOR', 0, { min: 0, max: 16 });
+  return r.done({
+    kafkaBrokers: brokers,
+    transport: r.oneOf('MAMORI_TRANSPORT', ['kafkajs', 'rdkafka'] as const, 'kafkajs'),
+    topicPartitions: r.integer('MAMORI_TOPIC_PARTITIONS', 3, { min: 1, max: 1024 }),
+    replicationFactor: rf === 0 ? undefined : rf,
+    storage,
+    metricsHost: r.string('METRICS_HOST', '127.0.0.1'),
+    metricsPort: r.integer('METRICS_PORT', 9464, { min: 0, max: 65_535 }),
+    shutdownTimeoutMs: r.integer('SHUTDOWN_TIMEOUT_MS', 30_000, { min: 1000, max: 600_000 }),
+    defaultOrg: r.string('MAMORI_DEFAULT_ORG', 'default'),
+  });
+}

@@ -1,0 +1,128 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, MamoriError, createLogger, errorMessage } from '@mamori/core';
+import { migrate, migrationStatus } from '@mamori/storage';
+import { createStorage } from './adapters.ts';
+import { loadRuntimeConfig } from './config.ts';
+import { runDemo } from './demo.ts';
+import { createApiKey } from './keys.ts';
+import { parseServiceNames, startServices } from './runtime.ts';
+import { onShutdownSignal } from './signals.ts';
+import { runSimulate } from './simulate.ts';
+
+const HELP = `mamori: active cyber defense telemetry pipeline
+
+Usage:
+  mamori run <service...|all>     run services in this process: ingest normalizer detector writer query-api
+                                  (all = normalizer detector writer query-api)
+  mamori demo [--rate N] [--duration SECONDS] [--exit]
+                                  local Kafka, all services, simulated traffic with attacks; prints detections
+  mamori simulate [--rate N] [--duration SECONDS] [--seed N] [--no-attacks]
+                                  produce simulated Zeek conn logs to Kafka
+  mamori db migrate | db status   apply or list ClickHouse migrations
+  mamori keys create --id ID --role viewer|analyst|approver|admin --orgs ORG[,ORG]|*
+                                  make an API key: prints the MAMORI_API_KEYS entry and the bearer token
+  mamori help
+
+Configuration is read from the environment; see docs/configuration.md.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const say = (line: string) => process.stderr.write(`mamori: ${line}\n`);
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${HELP}\n`);
+      return 0;
+    case 'run': {
+      const names = parseServiceNames(rest);
+      const config = loadRuntimeConfig(process.env);
+      const logger = createLogger({ name: 'mamori' });
+      const running = await startServices(names, config, process.env, { logger, progress: say });
+      say(`running ${names.join(', ')}; metrics on http://${config.metricsHost}:${running.metricsPort}/metrics`);
+      onShutdownSignal(() => running.close(), config.shutdownTimeoutMs, say);
+      await new Promise<never>(() => undefined);
+      return 0;
+    }
+    case 'demo': {
+      const { values } = parseArgs({ args: rest, options: { rate: { type: 'string' }, duration: { type: 'string' }, exit: { type: 'boolean' } } });
+      return runDemo({
+        rate: positiveInt('--rate', values.rate, 400),
+        durationS: positiveInt('--duration', values.duration, 60),
+        exitWhenDone: values.exit ?? false,
+        say,
+      });
+    }
+    case 'simulate': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { rate: { type: 'string' }, duration: { type: 'string' }, seed: { type: 'string' }, 'no-attacks': { type: 'boolean' } },
+      });
+      const config = loadRuntimeConfig(process.env);
+      return runSimulate(config, {
+        rate: positiveInt('--rate', values.rate, 200),
+        durationS: positiveInt('--duration', values.duration, 60),
+        seed: positiveInt('--seed', values.seed, 1),
+        attacks: !(values['no-attacks'] ?? false),
+        say,
+      });
+    }
+    case 'db': {
+      const sub = rest[0];
+      if (sub !== 'migrate' && sub !== 'status') throw new ConfigError('usage: mamori db migrate | mamori db status');
+      const config = loadRuntimeConfig(process.env);
+      const storage = await createStorage(config);
+      await storage.connect();
+      try {
+        if (sub === 'migrate') {
+          const result = await migrate(storage, { database: config.storage.database });
+          say(`applied ${result.applied.length} migration(s)${result.applied.length ? `: ${result.applied.join(', ')}` : ''}`);
+        } else {
+          for (const m of await migrationStatus(storage, { database: config.storage.database })) {
+            process.stdout.write(`${JSON.stringify(m)}\n`);
+          }
+        }
+      } finally {
+        await storage.close();
+      }
+      return 0;
+    }
+    case 'keys': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { id: { type: 'string' }, role: { type: 'string' }, orgs: { type: 'string' } },
+      });
+      if (positionals[0] !== 'create') throw new ConfigError('usage: mamori keys create --id ID --role ROLE --orgs ORGS');
+      const key = createApiKey(values.id ?? 'analyst', values.role ?? 'viewer', values.orgs ?? '*');
+      process.stdout.write(`MAMORI_API_KEYS entry (server side, holds only a hash):\n  ${key.entry}\nBearer token (give to the client, shown once):\n  ${key.token}\n`);
+      return 0;
+    }
+    default:
+      throw new ConfigError(`unknown command ${JSON.stringify(command)}; see mamori help`);
+  }
+}
+
+function positiveInt(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${flag} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`mamori: ${error.message}\n`);
+      process.exit(2);
+    }
+    const code = error instanceof MamoriError ? ` [${error.code}]` : '';
+    process.stderr.write(`mamori: ${errorMessage(error)}${code}\n`);
+    if (process.env['LOG_LEVEL'] === 'debug') console.error(error);
+    process.exit(1);
+  },
+);

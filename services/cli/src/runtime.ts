@@ -1,0 +1,175 @@
+import { Lifecycle, createLogger, type Env, type Logger } from '@mamori/core';
+import { DetectionCodec, EventCodec } from '@mamori/events';
+import { OpsServer, createRegistry, type Registry } from '@mamori/metrics';
+import { StageRunner, TOPICS, type Stage } from '@mamori/pipeline';
+import { migrate, type StorageDriver } from '@mamori/storage';
+import type { Producer, Transport } from '@mamori/transport';
+import { buildDetector, loadDetectorConfig } from '@mamori/detector';
+import { buildNormalizer, loadNormalizerConfig } from '@mamori/normalizer';
+import { buildWriter, loadWriterConfig } from '@mamori/writer';
+import { buildQueryApi, loadQueryApiConfig } from '@mamori/query-api';
+import { buildIngest, loadIngestConfig, type IngestService } from '@mamori/ingest';
+import { ConfigError } from '@mamori/core';
+import { createStorage, createTransport } from './adapters.ts';
+import type { RuntimeConfig } from './config.ts';
+
+export const SERVICE_NAMES = ['ingest', 'normalizer', 'detector', 'writer', 'query-api'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+/** What `mamori run all` starts: the processing pipeline and the API (ingest runs where sensors are). */
+export const ALL_SERVICES: readonly ServiceName[] = ['normalizer', 'detector', 'writer', 'query-api'];
+
+export function parseServiceNames(args: readonly string[]): ServiceName[] {
+  if (args.length === 0) throw new ConfigError(`name the services to run: ${SERVICE_NAMES.join(', ')}, or all`);
+  const names = new Set<ServiceName>();
+  for (const arg of args) {
+    if (arg === 'all') ALL_SERVICES.forEach((n) => names.add(n));
+    else if ((SERVICE_NAMES as readonly string[]).includes(arg)) names.add(arg as ServiceName);
+    else throw new ConfigError(`unknown service ${JSON.stringify(arg)}; choose from ${SERVICE_NAMES.join(', ')}, or all`);
+  }
+  return SERVICE_NAMES.filter((n) => names.has(n));
+}
+
+/** A running set of services in this process. */
+export interface RunningServices {
+  readonly registry: Registry;
+  readonly metricsPort: number;
+  /** Set when query-api runs. */
+  readonly apiUrl: string | undefined;
+  readonly transport: Transport;
+  readonly storage: StorageDriver | undefined;
+  readonly ingest: IngestService | undefined;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Called with progress lines while starting (the demo shows them). */
+  progress?: (line: string) => void;
+}
+
+/**
+ * Starts the named services in this process with one shared producer, one metrics registry and one
+ * ops server. The same builders run each service alone or all together.
+ */
+export async function startServices(names: readonly ServiceName[], config: RuntimeConfig, env: Env, options: StartOptions = {}): Promise<RunningServices> {
+  const logger = options.logger ?? createLogger({ name: 'mamori' });
+  const progress = options.progress ?? (() => undefined);
+  const lifecycle = new Lifecycle();
+  const has = (n: ServiceName) => names.includes(n);
+
+  // Read every service's config first, so all mistakes are reported before anything starts.
+  const detectorConfig = has('detector') ? loadDetectorConfig(env) : undefined;
+  const normalizerConfig = has('normalizer') ? loadNormalizerConfig(env) : undefined;
+  const writerConfig = has('writer') ? loadWriterConfig(env) : undefined;
+  const apiConfig = has('query-api') ? loadQueryApiConfig(env) : undefined;
+  const ingestConfig = has('ingest') ? loadIngestConfig(env) : undefined;
+
+  if (config.storage.kind === 'chdb' && has('query-api') !== has('writer')) {
+    throw new ConfigError(
+      'embedded chDB keeps one data directory per process, so writer and query-api must run in the same process ' +
+        '(mamori run writer query-api), or set CLICKHOUSE_URL to use a ClickHouse server',
+    );
+  }
+
+  const registry = createRegistry();
+  const ops = new OpsServer({ registry, port: config.metricsPort, host: config.metricsHost });
+  let metricsPort: number;
+  try {
+    metricsPort = await ops.listen();
+  } catch (error) {
+    throw new ConfigError(`cannot serve metrics on ${config.metricsHost}:${config.metricsPort} (${(error as Error).message}); set METRICS_PORT to a free port`, { cause: error });
+  }
+  lifecycle.register('ops server', () => ops.close());
+
+  try {
+    progress(`connecting to Kafka at ${config.kafkaBrokers.join(',')} (${config.transport})`);
+    const transport = await createTransport(config);
+    const admin = transport.admin();
+    await admin.connect();
+    try {
+      const spec = (topic: string) => ({ topic, partitions: config.topicPartitions, ...(config.replicationFactor ? { replicationFactor: config.replicationFactor } : {}) });
+      await admin.ensureTopics([TOPICS.rawZeekConn, TOPICS.events, TOPICS.detections, TOPICS.deadLetter].map(spec));
+    } finally {
+      await admin.close();
+    }
+    const producer: Producer = transport.producer({ clientId: 'mamori' });
+    await producer.connect();
+    lifecycle.register('producer', () => producer.close());
+
+    let storage: StorageDriver | undefined;
+    if (has('writer') || has('query-api')) {
+      progress(config.storage.kind === 'chdb' ? `opening embedded ClickHouse (chDB) at ${config.storage.path}` : `connecting to ClickHouse at ${new URL(config.storage.url).origin}`);
+      storage = await createStorage(config);
+      await storage.connect();
+      lifecycle.register('storage', () => storage!.close());
+      const applied = await migrate(storage, { database: config.storage.database });
+      progress(`database ${config.storage.database} ready (${applied.applied.length} migrations applied)`);
+    }
+
+    const eventCodec = new EventCodec();
+    const detectionCodec = new DetectionCodec();
+    const stages: Stage[] = [];
+    if (normalizerConfig) stages.push(buildNormalizer(normalizerConfig, { eventCodec, defaultOrg: config.defaultOrg }));
+    if (detectorConfig) {
+      stages.push(
+        buildDetector(detectorConfig, {
+          registry,
+          codecs: { decodeEvent: (b) => eventCodec.decode(b), encodeDetection: (d) => detectionCodec.encode(d) },
+        }),
+      );
+    }
+    if (writerConfig && storage) stages.push(buildWriter(writerConfig, { storage, eventCodec, detectionCodec }));
+
+    for (const stage of stages) {
+      const runner = new StageRunner({
+        stage,
+        transport,
+        producer,
+        registry,
+        logger: logger.child({ stage: stage.name }),
+        maxBatchSize: stage.name === 'writer' ? writerConfig?.maxBatchRecords : stage.name === 'detector' ? detectorConfig?.maxBatchRecords : normalizerConfig?.maxBatchRecords,
+      });
+      await runner.start();
+      ops.addReadinessCheck(stage.name, () => runner.isReady());
+      lifecycle.register(stage.name, () => runner.close(config.shutdownTimeoutMs));
+      progress(`${stage.name} consuming ${stage.inputTopics.join(', ')}`);
+    }
+
+    let apiUrl: string | undefined;
+    if (apiConfig && storage) {
+      const app = await buildQueryApi(apiConfig, { storage, logger: logger.child({ service: 'query-api' }), registry });
+      try {
+        apiUrl = await app.listen({ host: apiConfig.host, port: apiConfig.port });
+      } catch (error) {
+        throw new ConfigError(`cannot serve the API on ${apiConfig.host}:${apiConfig.port} (${(error as Error).message}); set API_PORT to a free port`, { cause: error });
+      }
+      lifecycle.register('query-api', () => app.close());
+      ops.addReadinessCheck('query-api', () => true);
+      progress(`query-api listening on ${apiUrl}`);
+    }
+
+    let ingest: IngestService | undefined;
+    if (ingestConfig) {
+      ingest = buildIngest(ingestConfig, { producer, registry, logger: logger.child({ service: 'ingest' }) });
+      await ingest.start();
+      lifecycle.register('ingest', () => ingest!.close());
+      ops.addReadinessCheck('ingest', () => true);
+    }
+
+    return {
+      registry,
+      metricsPort,
+      apiUrl,
+      transport,
+      storage,
+      ingest,
+      close: () => {
+        ops.markShuttingDown();
+        return lifecycle.close();
+      },
+    };
+  } catch (error) {
+    await lifecycle.close().catch(() => undefined);
+    throw error;
+  }
+}

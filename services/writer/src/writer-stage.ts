@@ -1,0 +1,61 @@
+import { errorCode, errorMessage } from '@mamori/core';
+import type { DetectionCodec, EventCodec } from '@mamori/events';
+import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
+import { insertDetections, insertEvents, type DetectionRow, type EventRow, type StorageDriver } from '@mamori/storage';
+import type { ConsumedBatch, ConsumedMessage } from '@mamori/transport';
+import type { WriterConfig } from './config.ts';
+import { detectionRow, eventRow } from './rows.ts';
+
+export interface WriterDeps {
+  storage: StorageDriver;
+  eventCodec: EventCodec;
+  detectionCodec: DetectionCodec;
+}
+
+/**
+ * Writes each consumed batch to ClickHouse in one insert per table. The batch is acknowledged (and
+ * its offsets committed) only after ClickHouse acknowledged the insert; if ClickHouse is down the
+ * batch fails and comes back after a back-off. Replays are harmless: both tables replace by id.
+ * A record that cannot be decoded or converted is dead-lettered with the reason.
+ */
+export class WriterStage implements Stage {
+  readonly name = 'writer';
+  readonly inputTopics: readonly string[];
+  readonly outputTopics: readonly string[] = [];
+
+  constructor(
+    private readonly config: WriterConfig,
+    private readonly deps: WriterDeps,
+  ) {
+    this.inputTopics = [config.eventsTopic, config.detectionsTopic];
+  }
+
+  async process(batch: ConsumedBatch): Promise<StageResult> {
+    const events: EventRow[] = [];
+    const detections: DetectionRow[] = [];
+    const deadLetters: DeadLetter[] = [];
+    for (const message of batch.messages) {
+      try {
+        if (message.topic === this.config.detectionsTopic) detections.push(detectionRow(this.deps.detectionCodec.decode(value(message))));
+        else events.push(eventRow(this.deps.eventCodec.decode(value(message))));
+      } catch (error) {
+        deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? 'WRITER_RECORD_INVALID' : errorCode(error), reason: errorMessage(error) });
+      }
+    }
+    // Both inserts must succeed before the batch is acknowledged; a failure rejects the whole batch.
+    await Promise.all([insertEvents(this.deps.storage, events), insertDetections(this.deps.storage, detections)]);
+    return {
+      outputs: [],
+      deadLetters,
+      sunk: [
+        { target: 'clickhouse.events', count: events.length },
+        { target: 'clickhouse.detections', count: detections.length },
+      ],
+    };
+  }
+}
+
+function value(message: ConsumedMessage): Buffer {
+  if (!message.value) throw new Error('record has no value');
+  return message.value;
+}
