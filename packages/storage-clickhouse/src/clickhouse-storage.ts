@@ -1,4 +1,4 @@
-import { ClickHouseError, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { InsertOptions, QueryOptions, QueryParams, StorageDriver } from '@mamori/storage';
 import { StorageError, assertIdentifier, storageErrorFromEngine, timeoutSetting } from '@mamori/storage';
 import { parseClickHouseUrl } from './url.ts';
@@ -83,6 +83,8 @@ export class ClickHouseStorage implements StorageDriver {
       max_open_connections: this.maxOpenConnections,
       application: 'mamori',
       clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+      // Every failure reaches the caller as a typed StorageError, which is logged once there.
+      log: { level: ClickHouseLogLevel.OFF },
     });
     try {
       await this.ping();
