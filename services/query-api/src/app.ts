@@ -112,7 +112,7 @@ export async function buildQueryApi(config: QueryApiConfig, deps: QueryApiDeps):
             min_severity: { type: 'string', enum: [...SEVERITIES] },
             rule_id: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' },
             src_ip: { type: 'string', maxLength: 45 },
-            limit: { type: 'integer', minimum: 1, maximum: config.maxPageSize, default: 100 },
+            limit: { type: 'integer', minimum: 1, maximum: config.maxPageSize, default: Math.min(100, config.maxPageSize) },
             cursor: { type: 'string', maxLength: 512 },
           },
         },
@@ -137,7 +137,7 @@ export async function buildQueryApi(config: QueryApiConfig, deps: QueryApiDeps):
           ...(q.rule_id ? { ruleId: q.rule_id } : {}),
           ...(q.src_ip ? { srcIp: q.src_ip } : {}),
           ...(q.cursor ? { cursor: q.cursor } : {}),
-          limit: q.limit ?? 100,
+          limit: q.limit ?? Math.min(100, config.maxPageSize),
         },
         { timeoutMs: config.queryTimeoutMs },
       );
