@@ -92,6 +92,13 @@ cmd_fetch() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") >/dev/null 2>&1; }
 
+# Alive and not a zombie (an init that does not reap would otherwise keep a dead broker "running").
+pid_alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  case "$(ps -p "$1" -o stat= 2>/dev/null || true)" in *Z*) return 1 ;; esac
+  return 0
+}
+
 # The command line a live pid runs, or nothing.
 pid_args() { ps -p "$1" -o args= 2>/dev/null || true; }
 
@@ -277,7 +284,7 @@ node_failed() {
 stop_pid() {
   local pid="$1" waited=0
   kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do
+  while pid_alive "$pid"; do
     if [ "$waited" -ge $((STOP_GRACE_S * 5)) ]; then
       info "pid $pid ignored SIGTERM for ${STOP_GRACE_S}s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
