@@ -91,13 +91,41 @@ function wrap(operation: 'query' | 'insert', error: unknown): StorageError {
   return storageErrorFromEngine(operation, message, code, error);
 }
 
-function serializeRows(rows: readonly Record<string, unknown>[]): Buffer {
+function stringify(value: unknown): string {
   try {
-    return Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
+    return JSON.stringify(value);
   } catch {
     // BigInt values: written as JSON strings, which ClickHouse parses into integer columns.
-    return Buffer.from(rows.map((r) => JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).join('\n'));
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
   }
+}
+
+/**
+ * Serializes rows for a raw insert. When every row has the first row's keys (what the
+ * repositories produce), JSONCompactEachRow with an explicit column list: positional arrays are
+ * about 2.5x smaller than keyed objects and took about half the time to serialize and to parse
+ * (bench/storage.bench.ts). Otherwise JSONEachRow, where each row names its own columns.
+ */
+export function serializeRows(rows: readonly Record<string, unknown>[]): {
+  values: Buffer;
+  format: 'JSONEachRow' | 'JSONCompactEachRow';
+  columns?: string[];
+} {
+  const first = rows[0];
+  const columns = first === undefined ? [] : Object.keys(first);
+  const lines: string[] = [];
+  for (const row of rows) {
+    let n = 0;
+    for (const key in row) if (Object.hasOwn(row, key)) n += 1;
+    if (n !== columns.length) break;
+    const values = columns.map((c) => row[c]);
+    if (values.some((v, i) => v === undefined && !Object.hasOwn(row, columns[i] ?? ''))) break;
+    lines.push(stringify(values));
+  }
+  if (lines.length === rows.length && columns.length > 0) {
+    return { values: Buffer.from(lines.join('\n')), format: 'JSONCompactEachRow', columns };
+  }
+  return { values: Buffer.from(rows.map(stringify).join('\n')), format: 'JSONEachRow' };
 }
 
 /**
@@ -167,9 +195,10 @@ export class ChdbStorage implements StorageDriver {
     const settings: Record<string, string> = {};
     if (options.deduplicationToken !== undefined) settings['insert_deduplication_token'] = options.deduplicationToken;
     try {
-      // Raw JSONEachRow bytes: the engine parses them on its own threads, and unlike the object
-      // form this path accepts per-insert settings (the deduplication token).
-      await session.insert({ table: target, values: serializeRows(rows), format: 'JSONEachRow', settings });
+      // Raw bytes: the engine parses them on its own threads, and unlike the object form this
+      // path accepts per-insert settings (the deduplication token).
+      const payload = serializeRows(rows);
+      await session.insert({ table: target, ...payload, settings });
     } catch (error) {
       throw wrap('insert', error);
     }
