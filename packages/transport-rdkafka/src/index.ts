@@ -1,1 +1,1 @@
-export {};
+export { createRdkafkaTransport, type RdkafkaTransportConfig } from './transport.ts';
