@@ -1,0 +1,5 @@
+import type { SensorFormat } from './types.ts';
+import { zeekConnFormat } from './zeek-conn/index.ts';
+
+/** Every sensor format the normalizer knows: one line per format. */
+export const FORMATS: readonly SensorFormat[] = [zeekConnFormat];

@@ -1,0 +1,35 @@
+import type { MamoriEvent } from '@mamori/events';
+import type { NormalizeError } from './errors.ts';
+
+/** What the runner knows about a raw record besides its bytes. */
+export interface DecodeContext {
+  /** Raw topic, `telemetry.raw.<source>.<type>`. */
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly sensorId: string;
+  readonly orgId: string;
+  /** When the record entered the pipeline (Kafka timestamp), epoch ms. */
+  readonly ingestTime: number;
+}
+
+/** Everything one raw record turned into: zero or more events and zero or more per-line errors. */
+export interface DecodeResult {
+  readonly events: MamoriEvent[];
+  readonly errors: NormalizeError[];
+}
+
+/**
+ * A sensor format: how the bytes of one raw topic become events. Adding one is a folder under
+ * `formats/` (index.ts, decode.ts, fixtures/, README.md) plus one line in `registry.ts`.
+ */
+export interface SensorFormat {
+  /** Stable id, also written to `MamoriEvent.source_format`, e.g. `zeek.conn`. */
+  readonly id: string;
+  /** Raw topics carrying this format. */
+  readonly topics: readonly string[];
+  /** Records larger than this are refused with RECORD_TOO_LARGE before parsing. @default 1048576 */
+  readonly maxRecordBytes?: number;
+  /** Pure and synchronous; reports bad input in the result instead of throwing. */
+  decode(bytes: Buffer, ctx: DecodeContext): DecodeResult;
+}

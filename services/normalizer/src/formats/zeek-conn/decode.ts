@@ -1,0 +1,209 @@
+import { isIPv6 } from 'node:net';
+import type { MamoriEvent } from '@mamori/events';
+import { eventIdAt, eventIdPrefix, type FnvState } from '../event-id.ts';
+import { NormalizeError } from '../errors.ts';
+import type { DecodeContext, DecodeResult } from '../types.ts';
+
+export const ZEEK_CONN_FORMAT_ID = 'zeek.conn';
+
+type Json = Record<string, unknown>;
+
+/** Fields mapped onto event columns; every other field goes to `attributes` as a string. */
+const MAPPED = new Set([
+  'ts', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'id_orig_h', 'id_orig_p', 'id_resp_h', 'id_resp_p', 'id',
+  'proto', 'duration', 'orig_bytes', 'resp_bytes', 'orig_pkts', 'resp_pkts', 'conn_state', 'community_id',
+]);
+
+class FieldError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+  }
+}
+
+const ID_KEYS = {
+  orig_h: ['id.orig_h', 'id_orig_h'],
+  orig_p: ['id.orig_p', 'id_orig_p'],
+  resp_h: ['id.resp_h', 'id_resp_h'],
+  resp_p: ['id.resp_p', 'id_resp_p'],
+} as const;
+
+/** Zeek writes `id.orig_h`; some shippers flatten to `id_orig_h` or nest under `id`. */
+function idField(o: Json, name: keyof typeof ID_KEYS): unknown {
+  const [dottedKey, underscoredKey] = ID_KEYS[name];
+  const dotted = o[dottedKey];
+  if (dotted !== undefined) return dotted;
+  const underscored = o[underscoredKey];
+  if (underscored !== undefined) return underscored;
+  const id = o['id'];
+  return id !== null && typeof id === 'object' ? (id as Json)[name] : undefined;
+}
+
+function isIPv4(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i === n ? 46 : s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || value > 255 || ++parts > 4) return false;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      // No leading zeros ("010" is octal to some parsers): ambiguity we refuse.
+      if (digits === 1 && value === 0) return false;
+      value = value * 10 + (c - 48);
+      digits++;
+    } else {
+      return false;
+    }
+  }
+  return parts === 4;
+}
+
+function address(value: unknown, field: string): string {
+  if (typeof value === 'string' && (isIPv4(value) || (value.includes(':') && isIPv6(value)))) return value;
+  throw new FieldError(field, `${field} is not an IP address: ${JSON.stringify(value)}`);
+}
+
+function port(value: unknown, field: string): number {
+  const n = typeof value === 'string' && value !== '' ? Number(value) : value;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535) return n;
+  throw new FieldError(field, `${field} is not a port (0..65535): ${JSON.stringify(value)}`);
+}
+
+/** Optional non-negative number: absent or null (Zeek's unset) is 0. */
+function nonNegative(o: Json, field: string): number {
+  const value = o[field];
+  if (value === undefined || value === null) return 0;
+  const n = typeof value === 'string' && value !== '' ? Number(value) : value;
+  if (typeof n === 'number' && Number.isFinite(n) && n >= 0) return n;
+  throw new FieldError(field, `${field} is not a non-negative number: ${JSON.stringify(value)}`);
+}
+
+/** Zeek `ts`: epoch seconds (float, microsecond precision) or an ISO 8601 string; to epoch ms. */
+function count(o: Json, field: string): number {
+  return Math.round(nonNegative(o, field));
+}
+
+function timestamp(value: unknown): number {
+  let ms = Number.NaN;
+  if (typeof value === 'number') {
+    ms = Math.floor(Math.round(value * 1e6) / 1000);
+  } else if (typeof value === 'string') {
+    const numeric = Number(value);
+    ms = value !== '' && Number.isFinite(numeric) ? Math.floor(Math.round(numeric * 1e6) / 1000) : Date.parse(value);
+  }
+  if (Number.isFinite(ms)) return ms;
+  throw new FieldError('ts', `ts is not epoch seconds or an ISO time: ${JSON.stringify(value)}`);
+}
+
+function optionalString(o: Json, field: string): string | null {
+  const value = o[field];
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') return value;
+  throw new FieldError(field, `${field} is not a string: ${JSON.stringify(value)}`);
+}
+
+function attributeValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',');
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** One parsed Zeek conn object to an event; throws FieldError for the caller to report. */
+export function connToEvent(o: Json, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number): MamoriEvent {
+  const proto = o['proto'];
+  if (typeof proto !== 'string' || proto === '') throw new FieldError('proto', `proto is missing or not a string: ${JSON.stringify(proto)}`);
+  const durationS = nonNegative(o, 'duration');
+  const attributes: Record<string, string> = {};
+  for (const key in o) {
+    if (!MAPPED.has(key)) {
+      const value = o[key];
+      if (value !== undefined && value !== null) attributes[key] = attributeValue(value);
+    }
+  }
+  return {
+    event_id: eventIdAt(prefix, line),
+    event_class: 'network_activity',
+    time: timestamp(o['ts']),
+    ingest_time: ctx.ingestTime,
+    org_id: ctx.orgId,
+    sensor_id: ctx.sensorId,
+    source_format: ZEEK_CONN_FORMAT_ID,
+    src_ip: address(idField(o, 'orig_h'), 'id.orig_h'),
+    src_port: port(idField(o, 'orig_p'), 'id.orig_p'),
+    dst_ip: address(idField(o, 'resp_h'), 'id.resp_h'),
+    dst_port: port(idField(o, 'resp_p'), 'id.resp_p'),
+    protocol: proto.toLowerCase(),
+    bytes_out: count(o, 'orig_bytes'),
+    bytes_in: count(o, 'resp_bytes'),
+    packets_out: count(o, 'orig_pkts'),
+    packets_in: count(o, 'resp_pkts'),
+    duration_ms: Math.round(durationS * 1000),
+    conn_state: optionalString(o, 'conn_state'),
+    community_id: optionalString(o, 'community_id'),
+    raw: { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset },
+    attributes,
+  };
+}
+
+function parseObject(text: string, line: number): Json | NormalizeError {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    return new NormalizeError('PARSE_FAILED', `line ${line}: not JSON (${(cause as Error).message})`, { line, cause });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return new NormalizeError('PARSE_FAILED', `line ${line}: not a JSON object`, { line });
+  }
+  return value as Json;
+}
+
+function convert(o: Json, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number, out: DecodeResult): void {
+  try {
+    out.events.push(connToEvent(o, ctx, prefix, line));
+  } catch (error) {
+    if (!(error instanceof FieldError)) throw error;
+    out.errors.push(new NormalizeError('FIELD_INVALID', `line ${line}: ${error.message}`, { line, field: error.field }));
+  }
+}
+
+/**
+ * Zeek conn JSON to events. A record holds one JSON object (possibly pretty-printed) or NDJSON lines;
+ * line i becomes the event with id FNV-1a(topic:partition:offset:i). Blank lines are skipped (they
+ * keep their index). A bad line yields an error for that line only.
+ */
+export function decodeZeekConn(bytes: Buffer, ctx: DecodeContext): DecodeResult {
+  const out: DecodeResult = { events: [], errors: [] };
+  const text = bytes.toString('utf8');
+  const prefix = eventIdPrefix(ctx.topic, ctx.partition, ctx.offset);
+  let start = 0;
+  let line = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const chunk = text.slice(start, end).trim();
+    if (chunk !== '') {
+      const parsed = parseObject(chunk, line);
+      if (parsed instanceof NormalizeError) {
+        // A single pretty-printed object spans lines: retry on the whole record before giving up.
+        if (line === 0 && end < text.length) {
+          const whole = parseObject(text.trim(), 0);
+          if (!(whole instanceof NormalizeError)) {
+            convert(whole, ctx, prefix, 0, out);
+            return out;
+          }
+        }
+        out.errors.push(parsed);
+      } else {
+        convert(parsed, ctx, prefix, line, out);
+      }
+    }
+    start = end + 1;
+    line++;
+  }
+  return out;
+}
