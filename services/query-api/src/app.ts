@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { Logger } from '@mamori/core';
 import { Counter, Histogram, type Registry } from '@mamori/metrics';
 import { SEVERITIES, StorageError, getDetection, listDetections, type DetectionRow, type Severity, type StorageDriver } from '@mamori/storage';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticate, hasRole, type Principal, type Role } from './auth.ts';
 import type { QueryApiConfig } from './config.ts';
 
@@ -39,7 +39,7 @@ const timeParam = { type: 'string', maxLength: 40, description: 'ISO 8601 time o
  */
 export async function buildQueryApi(config: QueryApiConfig, deps: QueryApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger,
+    loggerInstance: deps.logger as FastifyBaseLogger,
     disableRequestLogging: true,
     bodyLimit: config.bodyLimitBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },

@@ -1,0 +1,67 @@
+import type { Logger } from '@mamori/core';
+import { errorMessage } from '@mamori/core';
+import type { Registry } from '@mamori/metrics';
+import { stageMetrics } from '@mamori/metrics';
+import type { Producer } from '@mamori/transport';
+import type { IngestConfig } from './config.ts';
+import { produceSimulation } from './simulation-producer.ts';
+import { createSimulator, type AttackSpec } from './simulator/index.ts';
+
+export interface IngestDeps {
+  producer: Producer;
+  registry: Registry;
+  logger: Logger;
+}
+
+export interface IngestService {
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A port scan of each kind every ten minutes of simulated time, starting after two minutes. */
+export function recurringAttacks(everyMs = 600_000, horizon = 24 * 3_600_000): AttackSpec[] {
+  const attacks: AttackSpec[] = [];
+  for (let at = 120_000; at < horizon; at += everyMs) {
+    attacks.push({ kind: 'horizontal_scan', at, targets: 60, ports: [445], durationMs: 20_000 });
+    attacks.push({ kind: 'vertical_scan', at: at + everyMs / 2, ports: 120, durationMs: 15_000 });
+  }
+  return attacks;
+}
+
+/**
+ * The ingest service. Today it hosts the Zeek conn traffic simulator, producing realistic sensor
+ * lines to the raw topic in real time; sensor entry points (HTTP bulk, syslog, NetFlow) join it here.
+ */
+export function buildIngest(config: IngestConfig, deps: IngestDeps): IngestService {
+  const abort = new AbortController();
+  const metrics = stageMetrics(deps.registry);
+  let running: Promise<void> | undefined;
+  return {
+    async start() {
+      const simulator = createSimulator({
+        seed: config.simulatorSeed,
+        startTime: Date.now(),
+        ratePerSecond: config.simulatorRate,
+        attacks: config.simulatorAttacks ? recurringAttacks() : [],
+      });
+      let produced = 0;
+      running = produceSimulation(deps.producer, simulator, {
+        topic: config.rawTopic,
+        sensorId: config.sensorId,
+        ratePerSecond: config.simulatorRate,
+        signal: abort.signal,
+        onProgress: (stats) => {
+          metrics.emitted.inc({ stage: 'ingest', topic: config.rawTopic }, stats.produced - produced);
+          produced = stats.produced;
+        },
+      }).then(
+        () => undefined,
+        (error: unknown) => deps.logger.error({ err: error, error_code: 'INGEST_PRODUCE_FAILED' }, `simulator stopped: ${errorMessage(error)}`),
+      );
+    },
+    async close() {
+      abort.abort();
+      await running;
+    },
+  };
+}
