@@ -233,7 +233,8 @@ launch_node() {
   local detach=""
   command -v setsid >/dev/null 2>&1 && detach="setsid"
   java_cmd "$dir"
-  $detach bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/kafka.pid" \
+  # The pid file appears whole (write then rename): a reader never sees it empty.
+  $detach bash -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1"; shift; exec "$@"' _ "$dir/kafka.pid" \
     "${JAVA_CMD[@]}" kafka.Kafka "$dir/server.properties" \
     </dev/null >"$dir/stdout.log" 2>&1 &
 }
@@ -253,7 +254,8 @@ wait_node() {
       && port_open "$port"; then
       return 0
     fi
-    if [ -z "$pid" ] && [ -f "$dir/kafka.pid" ]; then
+    # Failed only when the recorded process is really gone (not while the wrapper is still exec'ing java).
+    if [ -z "$pid" ] && [ -s "$dir/kafka.pid" ] && ! kill -0 "$(cat "$dir/kafka.pid" 2>/dev/null || echo 0)" 2>/dev/null; then
       node_failed "$id" "exited during startup"
       return 1
     fi

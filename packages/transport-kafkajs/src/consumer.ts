@@ -55,7 +55,10 @@ export class KafkajsConsumer implements Consumer {
     });
     this.consumer.on(CRASH, ({ payload }) => {
       if (this.closing) return;
-      this.logger.error({ err: payload.error, groupId: options.groupId, restart: payload.restart }, 'kafka consumer crashed');
+      // A crash kafkajs recovers from by restarting (e.g. the group coordinator still loading) is a warning.
+      const context = { err: payload.error, groupId: options.groupId, restart: payload.restart };
+      if (payload.restart) this.logger.warn(context, 'kafka consumer restarting after a retriable error');
+      else this.logger.error(context, 'kafka consumer crashed');
     });
     const clear = (): void => {
       this.assigned = [];

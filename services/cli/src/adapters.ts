@@ -1,3 +1,4 @@
+import type { Logger } from '@mamori/core';
 import type { StorageDriver } from '@mamori/storage';
 import type { Transport } from '@mamori/transport';
 import type { RuntimeConfig } from './config.ts';
@@ -6,8 +7,8 @@ import type { RuntimeConfig } from './config.ts';
  * Builds the configured adapters. Native addons (node-rdkafka, chDB) are imported only when chosen,
  * so a process that needs neither never loads them.
  */
-export async function createTransport(config: RuntimeConfig): Promise<Transport> {
-  const settings = { brokers: config.kafkaBrokers, clientId: 'mamori' };
+export async function createTransport(config: RuntimeConfig, logger?: Logger): Promise<Transport> {
+  const settings = { brokers: config.kafkaBrokers, clientId: 'mamori', ...(logger ? { logger } : {}) };
   if (config.transport === 'rdkafka') {
     const { createRdkafkaTransport } = await import('@mamori/transport-rdkafka');
     return createRdkafkaTransport(settings);

@@ -83,7 +83,9 @@ export async function startServices(names: readonly ServiceName[], config: Runti
 
   try {
     progress(`connecting to Kafka at ${config.kafkaBrokers.join(',')} (${config.transport})`);
-    const transport = await createTransport(config);
+    // Kafka clients are chatty at info level (joins, rebalances): warnings and up unless debugging.
+    const kafkaLogger = logger.child({ component: 'kafka' }, { level: logger.levelVal <= 20 || logger.levelVal > 40 ? logger.level : 'warn' });
+    const transport = await createTransport(config, kafkaLogger);
     const admin = transport.admin();
     await admin.connect();
     try {

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { Logger } from '@mamori/core';
 import { Counter, Histogram, type Registry } from '@mamori/metrics';
 import { SEVERITIES, StorageError, getDetection, listDetections, type DetectionRow, type Severity, type StorageDriver } from '@mamori/storage';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticate, hasRole, type Principal, type Role } from './auth.ts';
 import type { QueryApiConfig } from './config.ts';
 
@@ -40,7 +40,8 @@ const timeParam = { type: 'string', maxLength: 40, description: 'ISO 8601 time o
 export async function buildQueryApi(config: QueryApiConfig, deps: QueryApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Normal operation logs nothing per request; metrics count requests.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
