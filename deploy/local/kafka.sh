@@ -8,7 +8,8 @@
 #   kafka.sh run   [start options]                   foreground; stops its brokers on SIGINT/SIGTERM/parent exit
 #
 # Environment: MAMORI_HOME (default <repo>/.mamori), MAMORI_KAFKA_CACHE (default $MAMORI_HOME/kafka),
-# MAMORI_KAFKA_START_TIMEOUT_S (default 90), MAMORI_KAFKA_HEAP (default 512m), JAVA (default: java on PATH).
+# MAMORI_KAFKA_START_TIMEOUT_S (default 90), MAMORI_KAFKA_HEAP (default 512m), JAVA (default: java on PATH),
+# MVN (default: mvn on PATH).
 # See docs/local-kafka.md.
 set -euo pipefail
 
@@ -25,6 +26,7 @@ POM="$SCRIPT_DIR/kafka/pom.xml"
 START_TIMEOUT_S="${MAMORI_KAFKA_START_TIMEOUT_S:-90}"
 HEAP="${MAMORI_KAFKA_HEAP:-512m}"
 JAVA_BIN="${JAVA:-java}"
+MVN_BIN="${MVN:-mvn}"
 # Controller (KRaft quorum) ports sit this far above the client ports.
 CONTROLLER_PORT_OFFSET=100
 STOP_GRACE_S=20
@@ -33,7 +35,7 @@ die() { echo "kafka.sh: error: $*" >&2; exit 1; }
 info() { echo "kafka.sh: $*" >&2; }
 
 usage() {
-  sed -n '2,12p' "$SELF" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$SELF" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- prerequisites
@@ -52,8 +54,8 @@ require_java() {
 }
 
 require_mvn() {
-  command -v mvn >/dev/null 2>&1 \
-    || die "no 'mvn' on PATH; it is needed once to fetch Kafka $KAFKA_VERSION jars (install maven 3.6+, or copy a filled $LIBS_DIR from another machine and create $LIBS_MARKER)"
+  command -v "$MVN_BIN" >/dev/null 2>&1 \
+    || die "no 'mvn' on PATH (or MVN); it is needed once to fetch Kafka $KAFKA_VERSION jars (install maven 3.6+, or copy a filled $LIBS_DIR from another machine and create $LIBS_MARKER)"
 }
 
 # ---------------------------------------------------------------- fetch
@@ -71,7 +73,7 @@ cmd_fetch() {
   tmp="$(mktemp -d "$DIST_DIR/libs.tmp.XXXXXX")"
   log="$DIST_DIR/mvn-fetch.log"
   info "fetching Kafka $KAFKA_VERSION jars with Maven into $LIBS_DIR (once)"
-  if ! mvn -q -B -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$log" 2>&1; then
+  if ! "$MVN_BIN" -q -B -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$log" 2>&1; then
     rm -rf "$tmp"
     tail -n 15 "$log" >&2 || true
     die "Maven could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION (full log: $log); check network access to Maven Central or the mirror in ~/.m2/settings.xml, then rerun 'kafka.sh fetch'"

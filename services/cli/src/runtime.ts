@@ -80,6 +80,9 @@ export async function startServices(names: readonly ServiceName[], config: Runti
     throw new ConfigError(`cannot serve metrics on ${config.metricsHost}:${config.metricsPort} (${(error as Error).message}); set METRICS_PORT to a free port`, { cause: error });
   }
   lifecycle.register('ops server', () => ops.close());
+  // Not ready until every requested service has started.
+  let started = false;
+  ops.addReadinessCheck('startup', () => started);
 
   try {
     progress(`connecting to Kafka at ${config.kafkaBrokers.join(',')} (${config.transport})`);
@@ -158,6 +161,7 @@ export async function startServices(names: readonly ServiceName[], config: Runti
       ops.addReadinessCheck('ingest', () => true);
     }
 
+    started = true;
     return {
       registry,
       metricsPort,
