@@ -1,4 +1,16 @@
 /**
+ * Codes core itself defines; listed in docs/errors.md (a test keeps the two in step).
+ *
+ * - `CONFIG_INVALID`: a {@link ConfigError}: bad environment, command line or listen address at boot.
+ * - `INTERNAL`: what {@link errorCode} reports for anything that is not a MamoriError (a bug or an
+ *   unwrapped third-party error).
+ */
+export const CORE_ERROR_CODES = ['CONFIG_INVALID', 'INTERNAL'] as const;
+
+/** One of {@link CORE_ERROR_CODES}. */
+export type CoreErrorCode = (typeof CORE_ERROR_CODES)[number];
+
+/**
  * Base of every typed error in Mamori. `code` is stable (listed in docs/errors.md and used as a
  * metric label), `retryable` tells runners whether trying again can help.
  */
@@ -17,14 +29,14 @@ export class MamoriError extends Error {
 /** A configuration problem found at boot; the message names the key and the fix. */
 export class ConfigError extends MamoriError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('CONFIG_INVALID', message, options);
+    super('CONFIG_INVALID' satisfies CoreErrorCode, message, options);
     this.name = 'ConfigError';
   }
 }
 
 /** The error's stable code, or `INTERNAL` for anything not raised by Mamori. */
 export function errorCode(error: unknown): string {
-  return error instanceof MamoriError ? error.code : 'INTERNAL';
+  return error instanceof MamoriError ? error.code : ('INTERNAL' satisfies CoreErrorCode);
 }
 
 export function isRetryable(error: unknown): boolean {

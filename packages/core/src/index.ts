@@ -1,4 +1,4 @@
-export { MamoriError, ConfigError, errorCode, errorMessage, isRetryable } from './errors.ts';
+export { CORE_ERROR_CODES, MamoriError, ConfigError, errorCode, errorMessage, isRetryable, type CoreErrorCode } from './errors.ts';
 export { EnvReader, deepFreeze, type Env } from './config.ts';
 export { createLogger, silentLogger, type Logger } from './logger.ts';
 export { Lifecycle, sleep, withTimeout, type Closeable } from './lifecycle.ts';

@@ -1,12 +1,13 @@
 import avsc from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { DetectionCodec, EventCodec, RecordCodec } from './codec.ts';
+import { withEventDefaults } from './defaults.ts';
 import { CodecError } from './errors.ts';
 import type { MamoriDetection, MamoriEvent } from './model.ts';
 import { loadSchemas, schemaVersion } from './schemas.ts';
 
 function sampleEvent(overrides: Partial<MamoriEvent> = {}): MamoriEvent {
-  return {
+  return withEventDefaults({
     event_id: '9f2c1a7be0d34c55',
     event_class: 'network_activity',
     time: 1_700_000_000_123,
@@ -29,7 +30,7 @@ function sampleEvent(overrides: Partial<MamoriEvent> = {}): MamoriEvent {
     raw: { topic: 'telemetry.raw.zeek.conn', partition: 3, offset: 9_007_199_254 },
     attributes: { uid: 'CAbc123', service: 'ssl' },
     ...overrides,
-  };
+  });
 }
 
 function sampleDetection(): MamoriDetection {

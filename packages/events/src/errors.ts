@@ -1,19 +1,26 @@
 import { MamoriError } from '@mamori/core';
 
-/** Stable codes raised by the Avro codecs; listed in docs/errors.md. */
-export type CodecErrorCode =
-  /** The writer schema (fingerprint or registry id) is not known to this codec. */
-  | 'SCHEMA_UNKNOWN'
-  /** The writer schema is known but cannot be resolved to the reader schema. */
-  | 'SCHEMA_INCOMPATIBLE'
-  /** A schema file could not be read or parsed. */
-  | 'SCHEMA_INVALID'
-  /** The schema lookup (registry) failed; trying again may help. */
-  | 'SCHEMA_LOOKUP_FAILED'
-  /** The bytes are not a valid encoding: wrong framing, truncated, trailing bytes or garbage. */
-  | 'AVRO_DECODE_FAILED'
-  /** The value does not match the schema. */
-  | 'AVRO_ENCODE_FAILED';
+/**
+ * Stable codes raised by the Avro codecs; listed in docs/errors.md (a test keeps the two in step).
+ *
+ * - `SCHEMA_UNKNOWN`: the writer schema (fingerprint or registry id) is not known to this codec.
+ * - `SCHEMA_INCOMPATIBLE`: the writer schema is known but cannot be resolved to the reader schema.
+ * - `SCHEMA_INVALID`: a schema file could not be read or parsed.
+ * - `SCHEMA_LOOKUP_FAILED`: the schema lookup (registry) failed; trying again may help.
+ * - `AVRO_DECODE_FAILED`: the bytes are not a valid encoding: wrong framing, truncated, trailing bytes or garbage.
+ * - `AVRO_ENCODE_FAILED`: the value does not match the schema.
+ */
+export const CODEC_ERROR_CODES = [
+  'SCHEMA_UNKNOWN',
+  'SCHEMA_INCOMPATIBLE',
+  'SCHEMA_INVALID',
+  'SCHEMA_LOOKUP_FAILED',
+  'AVRO_DECODE_FAILED',
+  'AVRO_ENCODE_FAILED',
+] as const;
+
+/** One of {@link CODEC_ERROR_CODES}. */
+export type CodecErrorCode = (typeof CODEC_ERROR_CODES)[number];
 
 /** Every failure of a codec: never a bare Error, never a crash. */
 export class CodecError extends MamoriError {

@@ -46,9 +46,10 @@ describe('CRC-64-AVRO', () => {
 });
 
 describe('loadSchemas', () => {
-  it('finds v1 of Event and Detection in the repository folder', () => {
+  it('finds the latest Event and Detection in the repository folder', () => {
     const set = loadSchemas();
-    expect(set.latest('mamori.Event').version).toBe(1);
+    expect(set.latest('mamori.Event').version).toBe(2);
+    expect(set.versions('mamori.Event').map((v) => v.version)).toEqual([1, 2]);
     expect(set.latest('mamori.Detection').version).toBe(1);
     expect(() => set.latest('mamori.Nope')).toThrow(/no schema/);
   });

@@ -1,7 +1,8 @@
-export { CodecError, type CodecErrorCode } from './errors.ts';
+export { CODEC_ERROR_CODES, CodecError, type CodecErrorCode } from './errors.ts';
 export { crc64Avro, crc64AvroLE } from './fingerprint.ts';
 export { DEFAULT_SCHEMAS_DIR, loadSchemas, schemaVersion, type SchemaSet, type SchemaVersion } from './schemas.ts';
 export { RecordCodec, EventCodec, DetectionCodec, type CodecOptions, type SchemaLookup } from './codec.ts';
+export { withEventDefaults } from './defaults.ts';
 export {
   SEVERITIES,
   type Severity,
@@ -9,4 +10,16 @@ export {
   type MamoriDetection,
   type RawRef,
   type EvidenceRef,
+  type Asset,
+  type Geo,
+  type ProcessInfo,
+  type DnsInfo,
+  type HttpInfo,
+  type TlsInfo,
+  type SshInfo,
+  type SmbInfo,
+  type AuthInfo,
+  type FileInfo,
+  type RegistryInfo,
+  type AlertInfo,
 } from './model.ts';

@@ -14,7 +14,7 @@ export type {
   Transport,
   TransportConfig,
 } from './types.ts';
-export { TransportError, type TransportErrorCode } from './errors.ts';
+export { TRANSPORT_ERROR_CODES, TransportError, type TransportErrorCode } from './errors.ts';
 export { redeliveryDelayMs, type BackoffOptions } from './backoff.ts';
 export { murmur2, partitionForKey } from './murmur2.ts';
 export { MemoryBroker, createMemoryTransport } from './memory.ts';

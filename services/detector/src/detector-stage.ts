@@ -5,6 +5,17 @@ import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
 import type { ConsumedBatch, OutgoingMessage } from '@mamori/transport';
 import type { Analytic } from './analytics/types.ts';
 
+/**
+ * Dead-letter codes this stage sets itself; listed in docs/errors.md. A decode failure that is already
+ * a MamoriError (e.g. a CodecError `SCHEMA_UNKNOWN`) keeps its own code.
+ *
+ * - `AVRO_DECODE_FAILED`: the event could not be decoded and the error carried no code of its own
+ *   (e.g. the record has no value); also a CodecErrorCode.
+ * - `DETECTOR_ANALYTIC_FAILED`: an analytic threw on the event (a defect, reported instead of stalling).
+ */
+export const STAGE_ERROR_CODES = ['AVRO_DECODE_FAILED', 'DETECTOR_ANALYTIC_FAILED'] as const;
+type StageErrorCode = (typeof STAGE_ERROR_CODES)[number];
+
 export interface DetectorCodecs {
   decodeEvent(bytes: Buffer): MamoriEvent;
   encodeDetection(detection: MamoriDetection): Buffer;
@@ -59,7 +70,7 @@ export class DetectorStage implements Stage {
         if (!message.value) throw new Error('record has no value');
         event = this.options.codecs.decodeEvent(message.value);
       } catch (error) {
-        deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? 'AVRO_DECODE_FAILED' : errorCode(error), reason: errorMessage(error) });
+        deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? ('AVRO_DECODE_FAILED' satisfies StageErrorCode) : errorCode(error), reason: errorMessage(error) });
         continue;
       }
       if (event.time > this.maxEventTime) this.maxEventTime = event.time;
@@ -67,7 +78,7 @@ export class DetectorStage implements Stage {
         for (const analytic of this.options.analytics) detections.push(...analytic.observe(event));
       } catch (error) {
         // A defect in one analytic must not stall the partition: the event is dead-lettered with the reason.
-        deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED', reason: errorMessage(error) });
+        deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED' satisfies StageErrorCode, reason: errorMessage(error) });
       }
     }
     if (batch.messages.length > 0) {

@@ -7,6 +7,14 @@ import type { IngestConfig } from './config.ts';
 import { produceSimulation } from './simulation-producer.ts';
 import { createSimulator, type AttackSpec } from './simulator/index.ts';
 
+/**
+ * Error codes ingest logs (as `error_code`); listed in docs/errors.md.
+ *
+ * - `INGEST_PRODUCE_FAILED`: the simulator's producer failed for good and simulation stopped.
+ */
+export const INGEST_ERROR_CODES = ['INGEST_PRODUCE_FAILED'] as const;
+type IngestErrorCode = (typeof INGEST_ERROR_CODES)[number];
+
 export interface IngestDeps {
   producer: Producer;
   registry: Registry;
@@ -56,7 +64,7 @@ export function buildIngest(config: IngestConfig, deps: IngestDeps): IngestServi
         },
       }).then(
         () => undefined,
-        (error: unknown) => deps.logger.error({ err: error, error_code: 'INGEST_PRODUCE_FAILED' }, `simulator stopped: ${errorMessage(error)}`),
+        (error: unknown) => deps.logger.error({ err: error, error_code: 'INGEST_PRODUCE_FAILED' satisfies IngestErrorCode }, `simulator stopped: ${errorMessage(error)}`),
       );
     },
     async close() {

@@ -35,6 +35,6 @@ export function normalizeRecord(format: SensorFormat, bytes: Buffer, ctx: Decode
   }
 }
 
-export { NormalizeError, type NormalizeErrorCode } from './formats/errors.ts';
+export { NORMALIZE_ERROR_CODES, NormalizeError, type NormalizeErrorCode } from './formats/errors.ts';
 export { FORMATS } from './formats/registry.ts';
 export type { DecodeContext, DecodeResult, SensorFormat } from './formats/types.ts';

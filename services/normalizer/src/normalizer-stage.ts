@@ -4,6 +4,16 @@ import type { ConsumedBatch, OutgoingMessage } from '@mamori/transport';
 import type { NormalizerConfig } from './config.ts';
 import { formatForTopic, normalizeRecord } from './normalize.ts';
 
+/**
+ * Dead-letter codes this stage sets itself (the rest are `NormalizeErrorCode`s); listed in
+ * docs/errors.md.
+ *
+ * - `FORMAT_UNKNOWN`: no format is registered for the record's topic (also a NormalizeErrorCode).
+ * - `RECORD_EMPTY`: the record has no value (a tombstone or an empty produce).
+ */
+export const STAGE_ERROR_CODES = ['FORMAT_UNKNOWN', 'RECORD_EMPTY'] as const;
+type StageErrorCode = (typeof STAGE_ERROR_CODES)[number];
+
 /** Header naming the sensor that wrote a raw record (set by ingest entry points). */
 export const SENSOR_ID_HEADER = 'mamori.sensor_id';
 
@@ -37,11 +47,11 @@ export class NormalizerStage implements Stage {
     for (const message of batch.messages) {
       const format = formatForTopic(message.topic);
       if (!format) {
-        deadLetters.push({ message, code: 'FORMAT_UNKNOWN', reason: `no format is registered for topic ${message.topic}` });
+        deadLetters.push({ message, code: 'FORMAT_UNKNOWN' satisfies StageErrorCode, reason: `no format is registered for topic ${message.topic}` });
         continue;
       }
       if (!message.value || message.value.length === 0) {
-        deadLetters.push({ message, code: 'RECORD_EMPTY', reason: 'record has no value' });
+        deadLetters.push({ message, code: 'RECORD_EMPTY' satisfies StageErrorCode, reason: 'record has no value' });
         continue;
       }
       const sensorId = message.headers[SENSOR_ID_HEADER]?.toString('utf8') || message.key?.toString('utf8') || 'unknown';

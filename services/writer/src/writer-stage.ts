@@ -6,6 +6,16 @@ import type { ConsumedBatch, ConsumedMessage } from '@mamori/transport';
 import type { WriterConfig } from './config.ts';
 import { detectionRow, eventRow } from './rows.ts';
 
+/**
+ * Dead-letter codes this stage sets itself; listed in docs/errors.md. A record whose decode or row
+ * conversion failed with a MamoriError (CodecError, StorageError) keeps that error's code.
+ *
+ * - `WRITER_RECORD_INVALID`: the record could not be turned into a row for a reason without a code
+ *   of its own (e.g. it has no value).
+ */
+export const STAGE_ERROR_CODES = ['WRITER_RECORD_INVALID'] as const;
+type StageErrorCode = (typeof STAGE_ERROR_CODES)[number];
+
 export interface WriterDeps {
   storage: StorageDriver;
   eventCodec: EventCodec;
@@ -39,7 +49,7 @@ export class WriterStage implements Stage {
         if (message.topic === this.config.detectionsTopic) detections.push(detectionRow(this.deps.detectionCodec.decode(value(message))));
         else events.push(eventRow(this.deps.eventCodec.decode(value(message))));
       } catch (error) {
-        deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? 'WRITER_RECORD_INVALID' : errorCode(error), reason: errorMessage(error) });
+        deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? ('WRITER_RECORD_INVALID' satisfies StageErrorCode) : errorCode(error), reason: errorMessage(error) });
       }
     }
     // Both inserts must succeed before the batch is acknowledged; a failure rejects the whole batch.

@@ -1,17 +1,19 @@
 import { MamoriError } from '@mamori/core';
 
-/** Stable codes of records the normalizer cannot turn into events; listed in docs/errors.md. */
-export type NormalizeErrorCode =
-  /** The bytes are not the format's syntax (not JSON, not an object, cut short). */
-  | 'PARSE_FAILED'
-  /** A field is missing or has an impossible value (address, port, timestamp, negative count). */
-  | 'FIELD_INVALID'
-  /** The record exceeds the format's size limit and was not parsed. */
-  | 'RECORD_TOO_LARGE'
-  /** No format is registered for the record's topic. */
-  | 'FORMAT_UNKNOWN'
-  /** The format's decoder threw: a bug, reported instead of stopping the stream. */
-  | 'FORMAT_FAILED';
+/**
+ * Stable codes of records the normalizer cannot turn into events; listed in docs/errors.md (a test
+ * keeps the two in step).
+ *
+ * - `PARSE_FAILED`: the bytes are not the format's syntax (not JSON, not an object, cut short).
+ * - `FIELD_INVALID`: a field is missing or has an impossible value (address, port, timestamp, negative count).
+ * - `RECORD_TOO_LARGE`: the record exceeds the format's size limit and was not parsed.
+ * - `FORMAT_UNKNOWN`: no format is registered for the record's topic.
+ * - `FORMAT_FAILED`: the format's decoder threw: a bug, reported instead of stopping the stream.
+ */
+export const NORMALIZE_ERROR_CODES = ['PARSE_FAILED', 'FIELD_INVALID', 'RECORD_TOO_LARGE', 'FORMAT_UNKNOWN', 'FORMAT_FAILED'] as const;
+
+/** One of {@link NORMALIZE_ERROR_CODES}. */
+export type NormalizeErrorCode = (typeof NORMALIZE_ERROR_CODES)[number];
 
 /**
  * One record (or one line of it) that could not be normalized. Returned, never thrown, on the hot

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { EventCodec } from '@mamori/events';
+import { EventCodec, withEventDefaults } from '@mamori/events';
 import { describe, expect, it } from 'vitest';
 import type { DecodeContext } from '../types.ts';
 import { zeekConnFormat } from './index.ts';
@@ -49,7 +49,7 @@ describe('zeek.conn golden fixtures', () => {
     const codec = new EventCodec();
     for (const input of inputs) {
       for (const event of zeekConnFormat.decode(readFileSync(join(FIXTURES, input)), ctx).events) {
-        expect({ ...codec.decode(codec.encode(event)) }).toEqual(event);
+        expect({ ...codec.decode(codec.encode(event)) }).toEqual(withEventDefaults(event));
       }
     }
   });
