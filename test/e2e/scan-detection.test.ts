@@ -99,14 +99,18 @@ describe('sensor to analyst: port scans', () => {
     const events = normalizedEvents();
     const attackProbes = (src: string) => records.filter((r) => r.label !== 'benign' && (JSON.parse(r.line) as Record<string, unknown>)['id.orig_h'] === src).length;
 
-    // Poll until both detections have reached their final count (the detector closes episodes when input goes idle).
+    const lastAttackProbe = (src: string) =>
+      Math.max(...records.filter((r) => r.label !== 'benign' && (JSON.parse(r.line) as Record<string, unknown>)['id.orig_h'] === src).map((r) => r.sensorTime));
+
+    // Poll until both detections have reached their final version: the detector reports an episode as
+    // it grows and a last time when it closes (input idle), so earlier versions may be read first.
     let detections: ApiDetection[] = [];
     const deadline = Date.now() + 120_000;
     for (;;) {
       detections = await apiDetections();
       const done = attackers.every((src) => {
         const d = detections.find((x) => x.src_ip === src);
-        return d !== undefined && d.count === expectedCount(events, src, d);
+        return d !== undefined && Date.parse(d.last_seen) >= lastAttackProbe(src) && d.count === expectedCount(events, src, d);
       });
       if (done || Date.now() > deadline) break;
       await sleep(1000);

@@ -27,7 +27,7 @@ describe('schema compatibility gate', () => {
             const readerFields = new Set((reader.type as unknown as { fields: { name: string }[] }).fields.map((f) => f.name));
             for (const field of (writer.type as unknown as { fields: { name: string }[] }).fields) {
               if (!readerFields.has(field.name)) continue;
-              expect(JSON.stringify(decoded[field.name])).toBe(JSON.stringify((value as Record<string, unknown>)[field.name]));
+              expect(JSON.stringify(decoded[field.name])).toBe(JSON.stringify((value as unknown as Record<string, unknown>)[field.name]));
             }
           }
         });
