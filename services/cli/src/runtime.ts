@@ -89,14 +89,6 @@ export async function startServices(names: readonly ServiceName[], config: Runti
     // Kafka clients are chatty at info level (joins, rebalances): warnings and up unless debugging.
     const kafkaLogger = logger.child({ component: 'kafka' }, { level: logger.levelVal <= 20 || logger.levelVal > 40 ? logger.level : 'warn' });
     const transport = await createTransport(config, kafkaLogger);
-    const admin = transport.admin();
-    await admin.connect();
-    try {
-      const spec = (topic: string) => ({ topic, partitions: config.topicPartitions, ...(config.replicationFactor ? { replicationFactor: config.replicationFactor } : {}) });
-      await admin.ensureTopics([TOPICS.rawZeekConn, TOPICS.events, TOPICS.detections, TOPICS.deadLetter].map(spec));
-    } finally {
-      await admin.close();
-    }
     const producer: Producer = transport.producer({ clientId: 'mamori' });
     await producer.connect();
     lifecycle.register('producer', () => producer.close());
@@ -124,6 +116,18 @@ export async function startServices(names: readonly ServiceName[], config: Runti
       );
     }
     if (writerConfig && storage) stages.push(buildWriter(writerConfig, { storage, eventCodec, detectionCodec }));
+
+    // Create every topic these services read or write (configured names included) before consuming.
+    const topics = new Set<string>([TOPICS.deadLetter, TOPICS.rawZeekConn]);
+    for (const stage of stages) for (const topic of [...stage.inputTopics, ...stage.outputTopics]) topics.add(topic);
+    const admin = transport.admin();
+    await admin.connect();
+    try {
+      const spec = (topic: string) => ({ topic, partitions: config.topicPartitions, ...(config.replicationFactor ? { replicationFactor: config.replicationFactor } : {}) });
+      await admin.ensureTopics([...topics].map(spec));
+    } finally {
+      await admin.close();
+    }
 
     for (const stage of stages) {
       const runner = new StageRunner({
