@@ -32,4 +32,10 @@ export interface SensorFormat {
   readonly maxRecordBytes?: number;
   /** Pure and synchronous; reports bad input in the result instead of throwing. */
   decode(bytes: Buffer, ctx: DecodeContext): DecodeResult;
+  /**
+   * Content detection for `mamori normalize` / `mamori import`: whether a file whose first bytes
+   * (decompressed, up to 64 KiB, as UTF-8) are `head` holds this format. File names never decide.
+   * Returns a confidence in 0..1; the highest wins, 0 means "not mine".
+   */
+  sniff?(head: string): number;
 }
