@@ -18,6 +18,8 @@ export interface TransportBenchOptions {
   messages?: number;
   /** @default 3 */
   partitions?: number;
+  /** Runs per adapter, alternating the adapters; each cell shows every run and the median in bold. @default 3 (env BENCH_TRANSPORT_RUNS) */
+  runs?: number;
 }
 
 interface Result {
@@ -26,6 +28,8 @@ interface Result {
   produce1000: number;
   consume: number;
   consumeBatches: number;
+  /** Process CPU-seconds (all threads: librdkafka's included) over both produce phases and the consume. */
+  cpuSeconds: number;
 }
 
 async function produceRate(transport: Transport, topic: string, messages: readonly OutgoingMessage[], perSend: number): Promise<number> {
@@ -68,12 +72,14 @@ async function benchAdapter(name: string, transport: Transport, count: number, p
   const topic = `bench-transport-${name}-${randomBytes(4).toString('hex')}`;
   await admin.ensureTopics([{ topic, partitions, replicationFactor: 1 }]);
   try {
+    const cpu0 = process.cpuUsage();
     const value = randomBytes(100).toString('hex'); // 200 bytes
     const messages: OutgoingMessage[] = Array.from({ length: count }, (_, i) => ({ key: `host-${i % 1024}`, value }));
     const produce100 = await produceRate(transport, topic, messages, 100);
     const produce1000 = await produceRate(transport, topic, messages, 1000);
     const consumed = await consumeRate(transport, topic, 2 * count);
-    return { adapter: name, produce100, produce1000, consume: consumed.rate, consumeBatches: consumed.batches };
+    const cpu = process.cpuUsage(cpu0);
+    return { adapter: name, produce100, produce1000, consume: consumed.rate, consumeBatches: consumed.batches, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
   } finally {
     await admin.deleteTopics([topic]).catch(() => undefined);
     await admin.close();
@@ -82,21 +88,66 @@ async function benchAdapter(name: string, transport: Transport, count: number, p
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-/** Runs the benchmark for both adapters and returns a markdown table. */
-export async function benchTransport(brokers: string[], options: TransportBenchOptions = {}): Promise<string> {
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** "a / b / **median**": every run in order, the median (or the run nearest it, for an even count) in bold. */
+function cell(values: readonly number[], show: (n: number) => string = fmt): string {
+  const m = median(values);
+  let best = 0;
+  values.forEach((v, i) => {
+    if (Math.abs(v - m) < Math.abs(values[best]! - m)) best = i;
+  });
+  return values.map((v, i) => (i === best ? `**${show(v)}**` : show(v))).join(' / ');
+}
+
+/** Median of one field of an adapter's runs (for conclusions drawn by the caller). */
+export interface TransportMedians {
+  adapter: string;
+  produce100: number;
+  produce1000: number;
+  consume: number;
+}
+
+/** Runs the benchmark for both adapters and returns a markdown table (and the medians). */
+export async function benchTransportDetailed(brokers: string[], options: TransportBenchOptions = {}): Promise<{ markdown: string; medians: TransportMedians[] }> {
   const count = options.messages ?? Number(process.env['BENCH_TRANSPORT_MESSAGES'] ?? 200_000);
   const partitions = options.partitions ?? 3;
-  const results: Result[] = [];
-  results.push(await benchAdapter('kafkajs', createKafkajsTransport({ brokers, clientId: 'bench' }), count, partitions));
-  results.push(await benchAdapter('rdkafka', createRdkafkaTransport({ brokers, clientId: 'bench' }), count, partitions));
-  const lines = [
-    `${fmt(count)} records of 200 bytes per produce phase, ${partitions} partitions, acks=all + idempotence; consume reads all ${fmt(2 * count)} with maxBatchSize 1000 and a commit per batch.`,
-    '',
-    '| Adapter | Produce, 100 per send (msg/s) | Produce, 1000 per send (msg/s) | Consume + commit per batch (msg/s) | Batches |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...results.map((r) => `| ${r.adapter} | ${fmt(r.produce100)} | ${fmt(r.produce1000)} | ${fmt(r.consume)} | ${fmt(r.consumeBatches)} |`),
+  const runs = options.runs ?? Number(process.env['BENCH_TRANSPORT_RUNS'] ?? 3);
+  const adapters = [
+    { name: 'kafkajs', label: 'kafkajs', create: () => createKafkajsTransport({ brokers, clientId: 'bench' }) },
+    { name: 'rdkafka', label: 'node-rdkafka', create: () => createRdkafkaTransport({ brokers, clientId: 'bench' }) },
   ];
-  return lines.join('\n');
+  const results = new Map<string, Result[]>(adapters.map((a) => [a.name, []]));
+  for (let run = 0; run < runs; run++) {
+    // Alternate which adapter goes first, so a burst of load elsewhere does not always hit the same one.
+    const order = run % 2 === 0 ? adapters : [...adapters].reverse();
+    for (const a of order) results.get(a.name)!.push(await benchAdapter(a.name, a.create(), count, partitions));
+  }
+  const medians: TransportMedians[] = adapters.map((a) => {
+    const rs = results.get(a.name)!;
+    return { adapter: a.label, produce100: median(rs.map((r) => r.produce100)), produce1000: median(rs.map((r) => r.produce1000)), consume: median(rs.map((r) => r.consume)) };
+  });
+  const lines = [
+    `${fmt(count)} records of 200 bytes per produce phase, ${partitions} partitions, acks=all + idempotence; consume reads all ${fmt(2 * count)} with maxBatchSize 1000 and a commit per batch. ` +
+      `${runs} runs per adapter (adapters alternating), every run shown, median in bold. CPU: this process's CPU-seconds for the whole run (both produce phases and the consume; librdkafka's threads included).`,
+    '',
+    '| Adapter | Produce, 100 per send (msg/s) | Produce, 1000 per send (msg/s) | Consume + commit per batch (msg/s) | Client CPU-seconds |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...adapters.map((a) => {
+      const rs = results.get(a.name)!;
+      return `| ${a.label} | ${cell(rs.map((r) => r.produce100))} | ${cell(rs.map((r) => r.produce1000))} | ${cell(rs.map((r) => r.consume))} | ${cell(rs.map((r) => r.cpuSeconds), (n) => n.toFixed(1))} |`;
+    }),
+  ];
+  return { markdown: lines.join('\n'), medians };
+}
+
+/** Runs the benchmark for both adapters and returns a markdown table. */
+export async function benchTransport(brokers: string[], options: TransportBenchOptions = {}): Promise<string> {
+  return (await benchTransportDetailed(brokers, options)).markdown;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
