@@ -26,6 +26,11 @@ export interface CodecOptions {
   writers?: readonly SchemaVersion[];
   /** Resolves Confluent-framed schema ids in `decodeAsync`. @default none: Confluent ids must be registered */
   lookup?: SchemaLookup;
+  /**
+   * Schema Registry id of the reader schema: when set, `encode` writes Confluent framing
+   * (00 + 4-byte big-endian id + body) instead of single-object encoding.
+   */
+  confluentId?: number;
 }
 
 interface Writer {
@@ -46,6 +51,7 @@ export class RecordCodec<T> {
   private readonly byId = new Map<number, Writer>();
   private readonly pendingIds = new Map<number, Promise<void>>();
   private readonly lookup: SchemaLookup | undefined;
+  private readonly confluentId: number | undefined;
   private readonly sameAsReader: Writer;
   private scratch: Buffer;
 
@@ -56,6 +62,10 @@ export class RecordCodec<T> {
       throw new CodecError('SCHEMA_INCOMPATIBLE', `reader schema is ${this.schema.fullName}, expected ${fullName}`);
     }
     this.lookup = options.lookup;
+    this.confluentId = options.confluentId;
+    if (this.confluentId !== undefined) {
+      this.byId.set(this.confluentId, { resolver: undefined, label: `schema id ${this.confluentId}` });
+    }
     for (const writer of [...set.versions(fullName), ...(options.writers ?? [])]) this.addWriter(writer);
     this.addWriter(this.schema);
     this.sameAsReader = { resolver: undefined, label: `fingerprint ${this.schema.fingerprintHex}` };
@@ -72,14 +82,17 @@ export class RecordCodec<T> {
     this.byId.set(id, this.writerFor(schemaVersion(type, 0, `schema id ${id}`).type, `schema id ${id}`));
   }
 
-  /** Single-object encoding of `value` with the reader schema: C3 01, fingerprint (LE), body. */
+  /**
+   * Encodes `value` with the reader schema: single-object encoding (C3 01, fingerprint LE, body), or
+   * Confluent framing (00, schema id BE, body) when the codec was given a `confluentId`.
+   */
   encode(value: T): Buffer {
     let end: number;
     try {
-      end = this.schema.type.encode(value, this.scratch, SINGLE_OBJECT_HEADER);
+      end = this.schema.type.encode(value, this.scratch, this.headerLength);
       if (end < 0) {
         this.scratch = this.newScratch((this.scratch.length - end) * 2);
-        end = this.schema.type.encode(value, this.scratch, SINGLE_OBJECT_HEADER);
+        end = this.schema.type.encode(value, this.scratch, this.headerLength);
       }
     } catch (cause) {
       throw new CodecError('AVRO_ENCODE_FAILED', `value does not match ${this.schema.fullName}: ${this.invalidPaths(value)}`, { cause });
@@ -127,6 +140,31 @@ export class RecordCodec<T> {
     return result.value as T;
   }
 
+  /**
+   * Resolves, through the lookup, every Confluent schema id in `values` that this codec has not
+   * seen, so that a batch can then be decoded synchronously. Unknown ids are left for `decode` to
+   * report per record (SCHEMA_UNKNOWN); a failing lookup rejects (SCHEMA_LOOKUP_FAILED, retryable),
+   * so the batch is retried rather than dead-lettered.
+   */
+  async prefetch(values: Iterable<Buffer | null>): Promise<void> {
+    if (!this.lookup) return;
+    const ids = new Set<number>();
+    for (const buf of values) {
+      if (buf && buf.length >= CONFLUENT_HEADER && buf[0] === 0) {
+        const id = buf.readUInt32BE(1);
+        if (!this.byId.has(id)) ids.add(id);
+      }
+    }
+    await Promise.all(
+      [...ids].map((id) =>
+        this.resolveId(id).catch((error: unknown) => {
+          if (error instanceof CodecError && error.code === 'SCHEMA_UNKNOWN') return;
+          throw error;
+        }),
+      ),
+    );
+  }
+
   /** Like `decode`, first resolving an unseen Confluent schema id through the lookup. */
   async decodeAsync(buf: Buffer): Promise<T> {
     if (this.lookup && buf.length >= CONFLUENT_HEADER && buf[0] === 0) {
@@ -168,12 +206,22 @@ export class RecordCodec<T> {
     }
   }
 
+  /** A write buffer whose first bytes already hold the framing header. */
   private newScratch(size: number): Buffer {
     const scratch = Buffer.allocUnsafe(size);
+    if (this.confluentId !== undefined) {
+      scratch[0] = 0;
+      scratch.writeUInt32BE(this.confluentId, 1);
+      return scratch;
+    }
     scratch[0] = MAGIC_0;
     scratch[1] = MAGIC_1;
     this.schema.fingerprint.copy(scratch, 2);
     return scratch;
+  }
+
+  private get headerLength(): number {
+    return this.confluentId === undefined ? SINGLE_OBJECT_HEADER : CONFLUENT_HEADER;
   }
 
   private invalidPaths(value: unknown): string {

@@ -7,6 +7,7 @@ import { MamoriError } from '@mamori/core';
  * - `SCHEMA_INCOMPATIBLE`: the writer schema is known but cannot be resolved to the reader schema.
  * - `SCHEMA_INVALID`: a schema file could not be read or parsed.
  * - `SCHEMA_LOOKUP_FAILED`: the schema lookup (registry) failed; trying again may help.
+ * - `SCHEMA_REGISTRY_FAILED`: registering a schema with the Schema Registry failed at start-up.
  * - `AVRO_DECODE_FAILED`: the bytes are not a valid encoding: wrong framing, truncated, trailing bytes or garbage.
  * - `AVRO_ENCODE_FAILED`: the value does not match the schema.
  */
@@ -15,6 +16,7 @@ export const CODEC_ERROR_CODES = [
   'SCHEMA_INCOMPATIBLE',
   'SCHEMA_INVALID',
   'SCHEMA_LOOKUP_FAILED',
+  'SCHEMA_REGISTRY_FAILED',
   'AVRO_DECODE_FAILED',
   'AVRO_ENCODE_FAILED',
 ] as const;

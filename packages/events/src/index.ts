@@ -3,6 +3,7 @@ export { crc64Avro, crc64AvroLE } from './fingerprint.ts';
 export { DEFAULT_SCHEMAS_DIR, loadSchemas, schemaVersion, type SchemaSet, type SchemaVersion } from './schemas.ts';
 export { RecordCodec, EventCodec, DetectionCodec, type CodecOptions, type SchemaLookup } from './codec.ts';
 export { withEventDefaults } from './defaults.ts';
+export { ConfluentSchemaRegistry, type SchemaRegistryOptions } from './schema-registry.ts';
 export {
   SEVERITIES,
   type Severity,

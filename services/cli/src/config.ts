@@ -21,6 +21,11 @@ export interface RuntimeConfig {
   shutdownTimeoutMs: number;
   /** MAMORI_DEFAULT_ORG: organization of records from sensors without a registry entry. @default 'default' */
   defaultOrg: string;
+  /**
+   * SCHEMA_REGISTRY_URL (+ SCHEMA_REGISTRY_USER / SCHEMA_REGISTRY_PASSWORD): when set, Avro values are
+   * written with Confluent framing under ids from this registry; unset = single-object encoding.
+   */
+  schemaRegistry: { url: string; username: string | undefined; password: string | undefined } | undefined;
 }
 
 export function loadRuntimeConfig(env: Env, cwd = process.cwd()): Readonly<RuntimeConfig> {
@@ -49,6 +54,10 @@ export function loadRuntimeConfig(env: Env, cwd = process.cwd()): Readonly<Runti
     storage = { kind: 'chdb', path: resolve(isAbsolute(dir) ? dir : resolve(cwd, dir), 'chdb'), database };
   }
   const rf = r.integer('MAMORI_REPLICATION_FACTOR', 0, { min: 0, max: 16 });
+  const registryUrl = r.optionalString('SCHEMA_REGISTRY_URL');
+  if (registryUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(registryUrl)) {
+    r.problem('SCHEMA_REGISTRY_URL must be an http(s) URL, e.g. http://127.0.0.1:8081; unset it to use single-object encoding');
+  }
   return r.done({
     kafkaBrokers: brokers,
     transport: r.oneOf('MAMORI_TRANSPORT', ['kafkajs', 'rdkafka'] as const, 'kafkajs'),
@@ -59,5 +68,9 @@ export function loadRuntimeConfig(env: Env, cwd = process.cwd()): Readonly<Runti
     metricsPort: r.integer('METRICS_PORT', 9464, { min: 0, max: 65_535 }),
     shutdownTimeoutMs: r.integer('SHUTDOWN_TIMEOUT_MS', 30_000, { min: 1000, max: 600_000 }),
     defaultOrg: r.string('MAMORI_DEFAULT_ORG', 'default'),
+    schemaRegistry:
+      registryUrl === undefined
+        ? undefined
+        : { url: registryUrl, username: r.optionalString('SCHEMA_REGISTRY_USER'), password: r.optionalString('SCHEMA_REGISTRY_PASSWORD') },
   });
 }

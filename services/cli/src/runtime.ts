@@ -1,5 +1,4 @@
 import { Lifecycle, createLogger, type Env, type Logger } from '@mamori/core';
-import { DetectionCodec, EventCodec } from '@mamori/events';
 import { OpsServer, createRegistry, type Registry } from '@mamori/metrics';
 import { StageRunner, TOPICS, type Stage } from '@mamori/pipeline';
 import { migrate, type StorageDriver } from '@mamori/storage';
@@ -11,6 +10,7 @@ import { buildQueryApi, loadQueryApiConfig } from '@mamori/query-api';
 import { buildIngest, loadIngestConfig, type IngestService } from '@mamori/ingest';
 import { ConfigError } from '@mamori/core';
 import { createStorage, createTransport } from './adapters.ts';
+import { createCodecs } from './codecs.ts';
 import type { RuntimeConfig } from './config.ts';
 
 export const SERVICE_NAMES = ['ingest', 'normalizer', 'detector', 'writer', 'query-api'] as const;
@@ -103,15 +103,17 @@ export async function startServices(names: readonly ServiceName[], config: Runti
       progress(`database ${config.storage.database} ready (${applied.applied.length} migrations applied)`);
     }
 
-    const eventCodec = new EventCodec();
-    const detectionCodec = new DetectionCodec();
+    const { eventCodec, detectionCodec } = await createCodecs(config, {
+      events: normalizerConfig?.eventsTopic ?? detectorConfig?.eventsTopic ?? writerConfig?.eventsTopic ?? TOPICS.events,
+      detections: detectorConfig?.detectionsTopic ?? writerConfig?.detectionsTopic ?? TOPICS.detections,
+    });
     const stages: Stage[] = [];
     if (normalizerConfig) stages.push(buildNormalizer(normalizerConfig, { eventCodec, defaultOrg: config.defaultOrg }));
     if (detectorConfig) {
       stages.push(
         buildDetector(detectorConfig, {
           registry,
-          codecs: { decodeEvent: (b) => eventCodec.decode(b), encodeDetection: (d) => detectionCodec.encode(d) },
+          codecs: { prefetch: (values) => eventCodec.prefetch(values), decodeEvent: (b) => eventCodec.decode(b), encodeDetection: (d) => detectionCodec.encode(d) },
         }),
       );
     }

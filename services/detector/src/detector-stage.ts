@@ -17,6 +17,8 @@ export const STAGE_ERROR_CODES = ['AVRO_DECODE_FAILED', 'DETECTOR_ANALYTIC_FAILE
 type StageErrorCode = (typeof STAGE_ERROR_CODES)[number];
 
 export interface DetectorCodecs {
+  /** Resolves unseen Schema Registry ids of a batch before it is decoded (no-op without a registry). */
+  prefetch?(values: (Buffer | null)[]): Promise<void>;
   decodeEvent(bytes: Buffer): MamoriEvent;
   encodeDetection(detection: MamoriDetection): Buffer;
 }
@@ -64,6 +66,7 @@ export class DetectorStage implements Stage {
   async process(batch: ConsumedBatch): Promise<StageResult> {
     const detections: MamoriDetection[] = [];
     const deadLetters: DeadLetter[] = [];
+    await this.options.codecs.prefetch?.(batch.messages.map((m) => m.value));
     for (const message of batch.messages) {
       let event: MamoriEvent;
       try {

@@ -44,6 +44,13 @@ export class WriterStage implements Stage {
     const events: EventRow[] = [];
     const detections: DetectionRow[] = [];
     const deadLetters: DeadLetter[] = [];
+    // With a Schema Registry, unseen writer schema ids are looked up once per batch (a failing
+    // registry fails the batch, which is retried).
+    const isDetection = (m: ConsumedMessage) => m.topic === this.config.detectionsTopic;
+    await Promise.all([
+      this.deps.eventCodec.prefetch(batch.messages.filter((m) => !isDetection(m)).map((m) => m.value)),
+      this.deps.detectionCodec.prefetch(batch.messages.filter(isDetection).map((m) => m.value)),
+    ]);
     for (const message of batch.messages) {
       try {
         if (message.topic === this.config.detectionsTopic) detections.push(detectionRow(this.deps.detectionCodec.decode(value(message))));
