@@ -17,6 +17,12 @@ export interface DecodeContext {
 export interface DecodeResult {
   readonly events: MamoriEvent[];
   readonly errors: NormalizeError[];
+  /**
+   * Well-formed lines that are deliberately not events (e.g. Suricata `stats`: sensor telemetry, not
+   * something about the network). Neither errors nor dead letters; the runner counts them.
+   * @default 0
+   */
+  readonly skipped?: number;
 }
 
 /**
