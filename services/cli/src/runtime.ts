@@ -1,10 +1,10 @@
 import { Lifecycle, createLogger, type Env, type Logger } from '@mamori/core';
 import { OpsServer, createRegistry, type Registry } from '@mamori/metrics';
-import { StageRunner, TOPICS, type Stage } from '@mamori/pipeline';
+import { LagMonitor, StageRunner, TOPICS, type LagSubject, type Stage } from '@mamori/pipeline';
 import { migrate, type StorageDriver } from '@mamori/storage';
 import type { Producer, Transport } from '@mamori/transport';
 import { buildDetector, loadDetectorConfig } from '@mamori/detector';
-import { buildNormalizer, loadNormalizerConfig } from '@mamori/normalizer';
+import { buildNormalizer, loadNormalizerConfig, openNormalizerResources } from '@mamori/normalizer';
 import { buildWriter, loadWriterConfig } from '@mamori/writer';
 import { buildQueryApi, loadQueryApiConfig } from '@mamori/query-api';
 import { buildIngest, loadIngestConfig, type IngestService } from '@mamori/ingest';
@@ -72,6 +72,9 @@ export async function startServices(names: readonly ServiceName[], config: Runti
   }
 
   const registry = createRegistry();
+  // The inventory and GeoIP files are read before anything connects: a bad file stops the start.
+  const normalizerResources = normalizerConfig ? openNormalizerResources(normalizerConfig, { logger: logger.child({ service: 'normalizer' }), registry }) : undefined;
+  if (normalizerResources) lifecycle.register('inventory watcher', async () => normalizerResources.close());
   const ops = new OpsServer({ registry, port: config.metricsPort, host: config.metricsHost });
   let metricsPort: number;
   try {
@@ -108,7 +111,9 @@ export async function startServices(names: readonly ServiceName[], config: Runti
       detections: detectorConfig?.detectionsTopic ?? writerConfig?.detectionsTopic ?? TOPICS.detections,
     });
     const stages: Stage[] = [];
-    if (normalizerConfig) stages.push(buildNormalizer(normalizerConfig, { eventCodec, defaultOrg: config.defaultOrg }));
+    if (normalizerConfig) {
+      stages.push(buildNormalizer(normalizerConfig, { eventCodec, defaultOrg: config.defaultOrg, inventory: normalizerResources?.inventory, geo: normalizerResources?.geo, registry }));
+    }
     if (detectorConfig) {
       stages.push(
         buildDetector(detectorConfig, {
@@ -131,6 +136,7 @@ export async function startServices(names: readonly ServiceName[], config: Runti
       await admin.close();
     }
 
+    const lagSubjects: LagSubject[] = [];
     for (const stage of stages) {
       const runner = new StageRunner({
         stage,
@@ -141,9 +147,16 @@ export async function startServices(names: readonly ServiceName[], config: Runti
         maxBatchSize: stage.name === 'writer' ? writerConfig?.maxBatchRecords : stage.name === 'detector' ? detectorConfig?.maxBatchRecords : normalizerConfig?.maxBatchRecords,
       });
       await runner.start();
+      lagSubjects.push({ stage: stage.name, groupId: runner.groupId, topics: stage.inputTopics });
       ops.addReadinessCheck(stage.name, () => runner.isReady());
       lifecycle.register(stage.name, () => runner.close(config.shutdownTimeoutMs));
       progress(`${stage.name} consuming ${stage.inputTopics.join(', ')}`);
+    }
+
+    if (lagSubjects.length > 0) {
+      const lag = new LagMonitor({ admin: transport.admin(), registry, subjects: lagSubjects, logger, intervalMs: config.lagIntervalMs });
+      await lag.start();
+      lifecycle.register('lag monitor', () => lag.close());
     }
 
     let apiUrl: string | undefined;

@@ -1,8 +1,15 @@
 import type { EventCodec } from '@mamori/events';
+import type { Inventory } from '@mamori/inventory';
+import type { Registry } from '@mamori/metrics';
 import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
 import type { ConsumedBatch, OutgoingMessage } from '@mamori/transport';
 import type { NormalizerConfig } from './config.ts';
-import { formatForTopic, normalizeRecord } from './normalize.ts';
+import { Enricher } from './enrich/enricher.ts';
+import type { GeoLookup } from './enrich/geo.ts';
+import { RecordNormalizer } from './enrich/record-normalizer.ts';
+import { SENSOR_ERROR_CODES } from './enrich/sensors.ts';
+import { formatForTopic } from './normalize.ts';
+import { normalizerMetrics, type NormalizerMetrics } from './normalizer-metrics.ts';
 
 /**
  * Dead-letter codes this stage sets itself (the rest are `NormalizeErrorCode`s); listed in
@@ -10,8 +17,10 @@ import { formatForTopic, normalizeRecord } from './normalize.ts';
  *
  * - `FORMAT_UNKNOWN`: no format is registered for the record's topic (also a NormalizeErrorCode).
  * - `RECORD_EMPTY`: the record has no value (a tombstone or an empty produce).
+ * - `SENSOR_UNREGISTERED`, `SENSOR_FORMAT_NOT_ALLOWED`: the sensor registry refused the record
+ *   (`SENSOR_ERROR_CODES`, enrich/sensors.ts).
  */
-export const STAGE_ERROR_CODES = ['FORMAT_UNKNOWN', 'RECORD_EMPTY'] as const;
+export const STAGE_ERROR_CODES = ['FORMAT_UNKNOWN', 'RECORD_EMPTY', ...SENSOR_ERROR_CODES] as const;
 type StageErrorCode = (typeof STAGE_ERROR_CODES)[number];
 
 /** Header naming the sensor that wrote a raw record (set by ingest entry points). */
@@ -19,19 +28,32 @@ export const SENSOR_ID_HEADER = 'mamori.sensor_id';
 
 export interface NormalizerDeps {
   eventCodec: EventCodec;
-  /** Organization of sensors the registry does not know yet. */
+  /** Organization of sensors the registry does not know, when unregistered sensors are allowed. */
   defaultOrg: string;
+  /** The sensor registry and asset inventory (an `InventoryStore` follows reloads); unset = none. */
+  inventory?: { readonly current: Inventory } | undefined;
+  /** GeoIP/ASN databases; unset = no geo context. */
+  geo?: GeoLookup | undefined;
+  /** For the normalizer's own counters (`mamori_normalizer_records_total`); unset = not counted. */
+  registry?: Registry | undefined;
+  /** Called when the stage closes (stops the inventory watcher). */
+  onClose?: () => void;
 }
 
 /**
  * Raw sensor records to Avro `mamori.Event`s on the events topic, keyed by organization and source
- * address. A record with bad lines is dead-lettered whole (original bytes, every line's reason);
- * its good lines still become events, with ids that make a later replay of the record harmless.
+ * address. The record's sensor (header `mamori.sensor_id`, else the key) decides its organization
+ * and site through the inventory; a record of an unregistered sensor is dead-lettered whole unless
+ * unregistered sensors are allowed. A record with bad lines is dead-lettered whole (original bytes,
+ * every line's reason); its good lines still become events, with ids that make a later replay of
+ * the record harmless.
  */
 export class NormalizerStage implements Stage {
   readonly name = 'normalizer';
   readonly inputTopics: readonly string[];
   readonly outputTopics: readonly string[];
+  private readonly records: RecordNormalizer;
+  private readonly metrics: NormalizerMetrics | undefined;
 
   constructor(
     private readonly config: NormalizerConfig,
@@ -39,39 +61,60 @@ export class NormalizerStage implements Stage {
   ) {
     this.inputTopics = config.rawTopics;
     this.outputTopics = [config.eventsTopic];
+    const inventory = () => deps.inventory?.current;
+    this.records = new RecordNormalizer(
+      { inventory, allowUnregistered: config.allowUnregisteredSensors, defaultOrg: deps.defaultOrg },
+      new Enricher({ inventory, geo: deps.geo, communityIdSeed: config.communityIdSeed }),
+    );
+    this.metrics = deps.registry ? normalizerMetrics(deps.registry) : undefined;
   }
 
   async process(batch: ConsumedBatch): Promise<StageResult> {
     const out: OutgoingMessage[] = [];
     const deadLetters: DeadLetter[] = [];
     for (const message of batch.messages) {
-      const format = formatForTopic(message.topic);
-      if (!format) {
-        deadLetters.push({ message, code: 'FORMAT_UNKNOWN' satisfies StageErrorCode, reason: `no format is registered for topic ${message.topic}` });
-        continue;
-      }
-      if (!message.value || message.value.length === 0) {
-        deadLetters.push({ message, code: 'RECORD_EMPTY' satisfies StageErrorCode, reason: 'record has no value' });
-        continue;
-      }
-      const sensorId = message.headers[SENSOR_ID_HEADER]?.toString('utf8') || message.key?.toString('utf8') || 'unknown';
-      const result = normalizeRecord(format, message.value, {
-        topic: message.topic,
-        partition: message.partition,
-        offset: Number(message.offset),
-        sensorId,
-        orgId: this.deps.defaultOrg,
-        ingestTime: message.timestamp,
-      });
-      for (const event of result.events) {
-        out.push({ key: `${event.org_id}|${event.src_ip}`, value: this.deps.eventCodec.encode(event), timestamp: event.time });
-      }
-      if (result.errors.length > 0) {
-        const first = result.errors[0]!;
-        const reason = result.errors.length === 1 ? first.message : `${result.errors.length} bad lines; first: ${first.message}`;
-        deadLetters.push({ message, code: first.code, reason });
-      }
+      const dead = deadLetters.length;
+      this.processOne(message, out, deadLetters);
+      this.metrics?.records.inc({ topic: message.topic, outcome: deadLetters.length > dead ? 'dead_lettered' : 'normalized' });
     }
     return { outputs: [{ topic: this.config.eventsTopic, messages: out }], deadLetters };
+  }
+
+  private processOne(message: ConsumedBatch['messages'][number], out: OutgoingMessage[], deadLetters: DeadLetter[]): void {
+    const format = formatForTopic(message.topic);
+    if (!format) {
+      deadLetters.push({ message, code: 'FORMAT_UNKNOWN' satisfies StageErrorCode, reason: `no format is registered for topic ${message.topic}` });
+      return;
+    }
+    if (!message.value || message.value.length === 0) {
+      deadLetters.push({ message, code: 'RECORD_EMPTY' satisfies StageErrorCode, reason: 'record has no value' });
+      return;
+    }
+    const sensorId = message.headers[SENSOR_ID_HEADER]?.toString('utf8') || message.key?.toString('utf8') || 'unknown';
+    const result = this.records.normalize(format, message.value, {
+      topic: message.topic,
+      partition: message.partition,
+      offset: Number(message.offset),
+      sensorId,
+      ingestTime: message.timestamp,
+    });
+    if (result.rejected) {
+      deadLetters.push({ message, code: result.rejected.code, reason: result.rejected.reason });
+      return;
+    }
+    // The Kafka timestamp is when the record arrived, not event time: imported old data with old
+    // timestamps would fall under the topic's time retention at once and be deleted unread.
+    for (const event of result.events) {
+      out.push({ key: `${event.org_id}|${event.src_ip}`, value: this.deps.eventCodec.encode(event), timestamp: message.timestamp });
+    }
+    if (result.errors.length > 0) {
+      const first = result.errors[0]!;
+      const reason = result.errors.length === 1 ? first.message : `${result.errors.length} bad lines; first: ${first.message}`;
+      deadLetters.push({ message, code: first.code, reason });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.deps.onClose?.();
   }
 }

@@ -1,0 +1,46 @@
+import type { MamoriEvent } from '@mamori/events';
+import { normalizeRecord } from '../normalize.ts';
+import type { NormalizeError } from '../formats/errors.ts';
+import type { SensorFormat } from '../formats/types.ts';
+import type { Enricher } from './enricher.ts';
+import { resolveSensor, type SensorErrorCode, type SensorPolicy } from './sensors.ts';
+
+/** Where a raw record came from. */
+export interface RecordSource {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly sensorId: string;
+  /** When the record entered the pipeline, epoch ms. */
+  readonly ingestTime: number;
+}
+
+/**
+ * What one raw record became. `rejected` is set when the sensor check refused the whole record
+ * (nothing was decoded); `errors` are the decoder's per-line problems (good lines still produced
+ * events).
+ */
+export interface RecordOutcome {
+  readonly events: MamoriEvent[];
+  readonly errors: NormalizeError[];
+  readonly rejected?: { readonly code: SensorErrorCode; readonly reason: string };
+}
+
+/**
+ * The normalizer's per-record work, shared by the stage and `mamori normalize`: check the sensor
+ * against the registry, decode with the format, stamp organization and site, enrich.
+ */
+export class RecordNormalizer {
+  constructor(
+    private readonly policy: SensorPolicy,
+    private readonly enricher: Enricher,
+  ) {}
+
+  normalize(format: SensorFormat, bytes: Buffer, source: RecordSource): RecordOutcome {
+    const owner = resolveSensor(this.policy, source.sensorId, format.id);
+    if (!owner.ok) return { events: [], errors: [], rejected: { code: owner.code, reason: owner.reason } };
+    const result = normalizeRecord(format, bytes, { ...source, orgId: owner.orgId });
+    for (const event of result.events) this.enricher.enrich(event, owner.siteId);
+    return result;
+  }
+}
