@@ -1,5 +1,6 @@
 import type { SensorFormat } from './types.ts';
+import { suricataEveFormat } from './suricata-eve/index.ts';
 import { zeekConnFormat } from './zeek-conn/index.ts';
 
 /** Every sensor format the normalizer knows: one line per format. */
-export const FORMATS: readonly SensorFormat[] = [zeekConnFormat];
+export const FORMATS: readonly SensorFormat[] = [zeekConnFormat, suricataEveFormat];
