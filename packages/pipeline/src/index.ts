@@ -3,3 +3,4 @@ export { emptyResult, mapRecords, type Output, type Stage, type StageResult } fr
 export { StageRunner, type StageRunnerOptions } from './runner.ts';
 export { ThrottledErrorLog } from './error-log.ts';
 export { TOPICS } from './topics.ts';
+export { LagMonitor, type LagMonitorOptions, type LagSubject } from './lag-monitor.ts';

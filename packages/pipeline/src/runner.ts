@@ -51,10 +51,15 @@ export class StageRunner {
     return this.options.stage.name;
   }
 
+  /** The consumer group this runner's stage consumes in. */
+  get groupId(): string {
+    return this.options.groupId ?? `mamori-${this.options.stage.name}`;
+  }
+
   async start(): Promise<void> {
     const { stage, transport } = this.options;
     this.consumer = transport.consumer({
-      groupId: this.options.groupId ?? `mamori-${stage.name}`,
+      groupId: this.groupId,
       topics: stage.inputTopics,
       clientId: `mamori-${stage.name}`,
       maxBatchSize: this.options.maxBatchSize ?? 1000,

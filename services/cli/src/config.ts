@@ -19,6 +19,8 @@ export interface RuntimeConfig {
   metricsPort: number;
   /** SHUTDOWN_TIMEOUT_MS: bound on draining at SIGTERM. @default 30000 */
   shutdownTimeoutMs: number;
+  /** METRICS_LAG_INTERVAL_MS: how often consumer lag is read. @default 15000 */
+  lagIntervalMs: number;
   /** MAMORI_DEFAULT_ORG: organization of records from sensors without a registry entry. @default 'default' */
   defaultOrg: string;
   /**
@@ -67,6 +69,7 @@ export function loadRuntimeConfig(env: Env, cwd = process.cwd()): Readonly<Runti
     metricsHost: r.string('METRICS_HOST', '127.0.0.1'),
     metricsPort: r.integer('METRICS_PORT', 9464, { min: 0, max: 65_535 }),
     shutdownTimeoutMs: r.integer('SHUTDOWN_TIMEOUT_MS', 30_000, { min: 1000, max: 600_000 }),
+    lagIntervalMs: r.integer('METRICS_LAG_INTERVAL_MS', 15_000, { min: 1000, max: 3_600_000 }),
     defaultOrg: r.string('MAMORI_DEFAULT_ORG', 'default'),
     schemaRegistry:
       registryUrl === undefined
