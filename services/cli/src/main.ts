@@ -7,6 +7,8 @@ import { runDemo } from './demo.ts';
 import { createApiKey } from './keys.ts';
 import { parseServiceNames, startServices } from './runtime.ts';
 import { onShutdownSignal } from './signals.ts';
+import { runImport } from './import.ts';
+import { runNormalize } from './normalize.ts';
 import { runSimulate } from './simulate.ts';
 
 const HELP = `mamori: active cyber defense telemetry pipeline
@@ -18,6 +20,12 @@ Usage:
                                   local Kafka, all services, simulated traffic with attacks; prints detections
   mamori simulate [--rate N] [--duration SECONDS] [--seed N] [--no-attacks]
                                   produce simulated Zeek conn logs to Kafka
+  mamori normalize <files|dirs...> [--format ID] [--sensor ID] [--org ID]
+                                  normalize files offline (gzip and format detected by content): events as
+                                  JSON lines on stdout, dead-letter reasons and a summary on stderr
+  mamori import <files|dirs...> [--format ID] [--sensor ID]
+                                  replay files through the running pipeline: produce their records to the
+                                  format's raw topic in Kafka (old data keeps its event times)
   mamori db migrate | db status   apply or list ClickHouse migrations
   mamori keys create --id ID --role viewer|analyst|approver|admin --orgs ORG[,ORG]|*
                                   make an API key: prints the MAMORI_API_KEYS entry and the bearer token
@@ -67,6 +75,20 @@ async function main(argv: string[]): Promise<number> {
         attacks: !(values['no-attacks'] ?? false),
         say,
       });
+    }
+    case 'normalize':
+    case 'import': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { format: { type: 'string' }, sensor: { type: 'string' }, ...(command === 'normalize' ? { org: { type: 'string' } } : {}) },
+      });
+      if (positionals.length === 0) throw new ConfigError(`usage: mamori ${command} <files or directories...> [--format ID] [--sensor ID]${command === 'normalize' ? ' [--org ID]' : ''}`);
+      const config = loadRuntimeConfig(process.env);
+      const common = { paths: positionals, format: values.format as string | undefined, sensor: values.sensor as string | undefined, stderr: process.stderr };
+      if (command === 'import') await runImport(config, process.env, common);
+      else await runNormalize(config, process.env, { ...common, org: values['org'] as string | undefined, stdout: process.stdout });
+      return 0;
     }
     case 'db': {
       const sub = rest[0];

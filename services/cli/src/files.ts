@@ -1,0 +1,189 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { ConfigError, errorMessage } from '@mamori/core';
+import type { SensorFormat } from '@mamori/normalizer';
+
+/** How much of a file (decompressed) the formats' `sniff` hooks see. */
+export const SNIFF_HEAD_BYTES = 64 * 1024;
+
+/**
+ * Files named on the command line, directories recursed (sorted, hidden entries skipped). A path
+ * that does not exist or cannot be listed is a usage error.
+ */
+export function expandPaths(paths: readonly string[]): string[] {
+  const out: string[] = [];
+  const visit = (path: string, named: boolean) => {
+    let stat;
+    try {
+      stat = statSync(path);
+    } catch (error) {
+      throw new ConfigError(`cannot read ${path}: ${errorMessage(error)}`, { cause: error });
+    }
+    if (stat.isDirectory()) {
+      for (const name of readdirSync(path).sort()) if (!name.startsWith('.')) visit(join(path, name), false);
+    } else if (stat.isFile() || named) {
+      out.push(path);
+    }
+  };
+  for (const p of paths) visit(resolve(p), true);
+  return out;
+}
+
+/** The file's bytes, gunzipped when they start with the gzip magic (the name does not matter). */
+export function readInput(path: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(`cannot read ${path}: ${errorMessage(error)}`, { cause: error });
+  }
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      return gunzipSync(bytes);
+    } catch (error) {
+      throw new ConfigError(`${path} looks gzip-compressed but cannot be decompressed: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+  return bytes;
+}
+
+/** A format and how sure detection is of it (1 = forced by `--format`). */
+export interface Detection {
+  readonly format: SensorFormat;
+  readonly confidence: number;
+}
+
+const TRIAL_LINES = 20;
+
+/**
+ * Scores a format without a `sniff` hook by decoding the first lines: the share that decodes
+ * cleanly, at half weight, so any format that sniffs with confidence wins over a trial.
+ */
+function trialScore(format: SensorFormat, head: string): number {
+  const lines = head.split('\n').slice(0, TRIAL_LINES + 1).map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  // The last line of the head may be cut; drop it when the head was truncated mid-line.
+  const sample = lines.slice(0, TRIAL_LINES);
+  if (sample.length === 0) return 0;
+  let good = 0;
+  for (const [i, line] of sample.entries()) {
+    try {
+      const r = format.decode(Buffer.from(line), { topic: 'sniff', partition: 0, offset: i, sensorId: 'sniff', orgId: 'sniff', ingestTime: 0 });
+      if (r.events.length > 0 && r.errors.length === 0) good++;
+    } catch {
+      // A decoder that throws on this content does not own it.
+    }
+  }
+  return (good / sample.length) * 0.5;
+}
+
+/**
+ * Content detection: every format's `sniff(head)` (or a trial decode for formats without one);
+ * the highest confidence wins, ties go to the earlier registered format. Undefined when no format
+ * claims the content.
+ */
+export function detectFormat(head: string, formats: readonly SensorFormat[]): Detection | undefined {
+  let best: Detection | undefined;
+  for (const format of formats) {
+    let confidence = 0;
+    try {
+      confidence = format.sniff ? format.sniff(head) : trialScore(format, head);
+    } catch {
+      confidence = 0;
+    }
+    if (confidence > 0 && (!best || confidence > best.confidence)) best = { format, confidence };
+  }
+  return best;
+}
+
+/** The format with id `id`, or a usage error listing the known ids. */
+export function formatById(id: string, formats: readonly SensorFormat[]): SensorFormat {
+  const format = formats.find((f) => f.id === id);
+  if (!format) throw new ConfigError(`--format ${JSON.stringify(id)} is not a registered format; known: ${formats.map((f) => f.id).join(', ')}`);
+  return format;
+}
+
+/** One raw record of a file: a line (1-based `line`), or a line that could not be converted. */
+export interface FileRecord {
+  readonly line: number;
+  readonly text: string;
+  /** Set when the line could not even be turned into the format's syntax (Zeek TSV column count). */
+  readonly error?: string;
+}
+
+/** A file split into records, with the format that will decode them. */
+export type OpenedFile =
+  | { readonly ok: true; readonly path: string; readonly format: SensorFormat; readonly confidence: number; readonly container: 'lines' | 'zeek-tsv'; readonly records: FileRecord[] }
+  | { readonly ok: false; readonly path: string; readonly code: 'FORMAT_UNKNOWN' | 'FORMAT_UNSUPPORTED'; readonly message: string };
+
+interface ZeekTsvModule {
+  zeekTsvToJsonLines(text: string): Iterable<{ path: string; line: string; lineNumber: number; error?: string }>;
+}
+
+let zeekTsv: Promise<ZeekTsvModule | undefined> | undefined;
+
+/**
+ * The Zeek TSV reader of the normalizer's zeek formats, loaded on first use. Loaded by path, not
+ * imported, so this command keeps working (reporting TSV as unsupported) where it is absent.
+ */
+function loadZeekTsv(): Promise<ZeekTsvModule | undefined> {
+  zeekTsv ??= import(new URL('../../normalizer/src/formats/zeek/tsv.ts', import.meta.url).href).then(
+    (m: Partial<ZeekTsvModule>) => (typeof m.zeekTsvToJsonLines === 'function' ? (m as ZeekTsvModule) : undefined),
+    () => undefined,
+  );
+  return zeekTsv;
+}
+
+function isZeekTsvHead(head: string): boolean {
+  return /^\s*#separator /.test(head.slice(0, 64));
+}
+
+function splitLines(text: string): FileRecord[] {
+  const records: FileRecord[] = [];
+  let start = 0;
+  let n = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    n++;
+    const line = text.slice(start, end).replace(/\r$/, '');
+    if (line.trim().length > 0) records.push({ line: n, text: line });
+    start = end + 1;
+  }
+  return records;
+}
+
+/**
+ * Reads a file (gzip auto-detected), detects its format by content (or uses `forced`) and splits
+ * it into records: one line per record for line formats; Zeek TSV is first converted to the Zeek
+ * JSON lines its decoders read, keeping the TSV line numbers.
+ */
+export async function openFile(path: string, formats: readonly SensorFormat[], forced?: SensorFormat): Promise<OpenedFile> {
+  const text = readInput(path).toString('utf8');
+  let records: FileRecord[];
+  let container: 'lines' | 'zeek-tsv' = 'lines';
+  if (isZeekTsvHead(text)) {
+    const tsv = await loadZeekTsv();
+    if (!tsv) return { ok: false, path, code: 'FORMAT_UNSUPPORTED', message: 'Zeek TSV (#separator header) is not supported by this build; convert the log to JSON (zeek LogAscii::use_json=T) or use a build with the Zeek TSV reader' };
+    records = [];
+    for (const l of tsv.zeekTsvToJsonLines(text)) records.push({ line: l.lineNumber + 1, text: l.line, ...(l.error === undefined ? {} : { error: l.error }) });
+    container = 'zeek-tsv';
+  } else {
+    records = splitLines(text);
+  }
+  if (forced) return { ok: true, path, format: forced, confidence: 1, container, records };
+  const head = container === 'lines' ? text.slice(0, SNIFF_HEAD_BYTES) : headOf(records);
+  const detected = detectFormat(head, formats);
+  if (!detected) return { ok: false, path, code: 'FORMAT_UNKNOWN', message: `no registered format recognizes this content (known: ${formats.map((f) => f.id).join(', ')}); name one with --format` };
+  return { ok: true, path, format: detected.format, confidence: detected.confidence, container, records };
+}
+
+function headOf(records: readonly FileRecord[]): string {
+  let head = '';
+  for (const r of records) {
+    if (r.error !== undefined) continue;
+    if (head.length + r.text.length + 1 > SNIFF_HEAD_BYTES) break;
+    head += `${r.text}\n`;
+  }
+  return head;
+}
