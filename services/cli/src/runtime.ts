@@ -122,7 +122,7 @@ export async function startServices(names: readonly ServiceName[], config: Runti
         }),
       );
     }
-    if (writerConfig && storage) stages.push(buildWriter(writerConfig, { storage, eventCodec, detectionCodec }));
+    if (writerConfig && storage) stages.push(buildWriter(writerConfig, { storage, eventCodec, detectionCodec, registry }));
 
     // Create every topic these services read or write (configured names included) before consuming.
     const topics = new Set<string>([TOPICS.deadLetter, TOPICS.rawZeekConn]);

@@ -1,6 +1,6 @@
 import { errorCode, errorMessage } from '@mamori/core';
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
-import { Gauge, type Registry } from '@mamori/metrics';
+import { Counter, Gauge, Histogram, type Registry } from '@mamori/metrics';
 import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
 import type { ConsumedBatch, OutgoingMessage } from '@mamori/transport';
 import type { Analytic } from './analytics/types.ts';
@@ -48,6 +48,9 @@ export class DetectorStage implements Stage {
   private lastInputAt = Date.now();
   private idleClosed = true;
   private readonly stateGauge: Gauge<'analytic'>;
+  private readonly latency: Histogram<'analytic'>;
+  private readonly emitted: Counter<'analytic'>;
+  private readonly late: Counter;
 
   constructor(private readonly options: DetectorStageOptions) {
     this.inputTopics = [options.eventsTopic];
@@ -60,6 +63,24 @@ export class DetectorStage implements Stage {
       collect: () => {
         for (const analytic of options.analytics) this.stateGauge.set({ analytic: analytic.ruleId }, analytic.size());
       },
+    });
+    this.latency = new Histogram({
+      name: 'mamori_detection_latency_seconds',
+      help: 'From the sensor timestamp of the newest evidence to the detection being emitted (replays of old data land in the top bucket).',
+      labelNames: ['analytic'],
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [options.registry],
+    });
+    this.emitted = new Counter({
+      name: 'mamori_detections_emitted_total',
+      help: 'Detection records (new detections and updates of open ones) emitted, per analytic.',
+      labelNames: ['analytic'],
+      registers: [options.registry],
+    });
+    this.late = new Counter({
+      name: 'mamori_detector_late_events_total',
+      help: 'Events older than the watermark when they arrived (still evaluated; windows already closed may miss them).',
+      registers: [options.registry],
     });
   }
 
@@ -76,9 +97,10 @@ export class DetectorStage implements Stage {
         deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? ('AVRO_DECODE_FAILED' satisfies StageErrorCode) : errorCode(error), reason: errorMessage(error) });
         continue;
       }
+      if (event.time < this.maxEventTime - this.options.allowedLatenessMs) this.late.inc();
       if (event.time > this.maxEventTime) this.maxEventTime = event.time;
       try {
-        for (const analytic of this.options.analytics) detections.push(...analytic.observe(event));
+        for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.observe(event)));
       } catch (error) {
         // A defect in one analytic must not stall the partition: the event is dead-lettered with the reason.
         deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED' satisfies StageErrorCode, reason: errorMessage(error) });
@@ -89,7 +111,7 @@ export class DetectorStage implements Stage {
       this.idleClosed = false;
     }
     const watermark = this.maxEventTime - this.options.allowedLatenessMs;
-    for (const analytic of this.options.analytics) detections.push(...analytic.advance(watermark, Date.now()));
+    for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.advance(watermark, Date.now())));
     return { outputs: [this.toOutput(detections)], deadLetters };
   }
 
@@ -97,9 +119,17 @@ export class DetectorStage implements Stage {
     if (this.idleClosed) return { outputs: [], deadLetters: [] };
     if (!final && now - this.lastInputAt < this.options.idleCloseMs) return { outputs: [], deadLetters: [] };
     const detections: MamoriDetection[] = [];
-    for (const analytic of this.options.analytics) detections.push(...analytic.advance(Number.POSITIVE_INFINITY, now));
+    for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.advance(Number.POSITIVE_INFINITY, now)));
     this.idleClosed = true;
     return { outputs: [this.toOutput(detections)], deadLetters: [] };
+  }
+
+  private measured(analytic: Analytic, detections: MamoriDetection[]): MamoriDetection[] {
+    if (detections.length === 0) return detections;
+    const now = Date.now();
+    this.emitted.inc({ analytic: analytic.ruleId }, detections.length);
+    for (const d of detections) this.latency.observe({ analytic: analytic.ruleId }, Math.max(0, now - d.last_seen) / 1000);
+    return detections;
   }
 
   private toOutput(detections: MamoriDetection[]): { topic: string; messages: OutgoingMessage[] } {

@@ -3,6 +3,7 @@ import type { DetectionCodec, EventCodec } from '@mamori/events';
 import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
 import { insertDetections, insertEvents, type DetectionRow, type EventRow, type StorageDriver } from '@mamori/storage';
 import type { ConsumedBatch, ConsumedMessage } from '@mamori/transport';
+import { Counter, Histogram, type Registry } from '@mamori/metrics';
 import type { WriterConfig } from './config.ts';
 import { detectionRow, eventRow } from './rows.ts';
 
@@ -20,6 +21,7 @@ export interface WriterDeps {
   storage: StorageDriver;
   eventCodec: EventCodec;
   detectionCodec: DetectionCodec;
+  registry: Registry;
 }
 
 /**
@@ -33,11 +35,39 @@ export class WriterStage implements Stage {
   readonly inputTopics: readonly string[];
   readonly outputTopics: readonly string[] = [];
 
+  private readonly insertSeconds: Histogram<'table'>;
+  private readonly insertErrors: Counter<'table' | 'error_code'>;
+
   constructor(
     private readonly config: WriterConfig,
     private readonly deps: WriterDeps,
   ) {
     this.inputTopics = [config.eventsTopic, config.detectionsTopic];
+    const registers = [deps.registry];
+    this.insertSeconds = new Histogram({
+      name: 'mamori_writer_insert_duration_seconds',
+      help: 'Time for ClickHouse to acknowledge one insert, per table.',
+      labelNames: ['table'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.insertErrors = new Counter({
+      name: 'mamori_writer_insert_errors_total',
+      help: 'Inserts ClickHouse refused or did not answer, per table and error code (the batch is retried).',
+      labelNames: ['table', 'error_code'],
+      registers,
+    });
+  }
+
+  private async timed(table: string, insert: () => Promise<void>): Promise<void> {
+    const end = this.insertSeconds.startTimer({ table });
+    try {
+      await insert();
+      end();
+    } catch (error) {
+      this.insertErrors.inc({ table, error_code: errorCode(error) });
+      throw error;
+    }
   }
 
   async process(batch: ConsumedBatch): Promise<StageResult> {
@@ -60,7 +90,10 @@ export class WriterStage implements Stage {
       }
     }
     // Both inserts must succeed before the batch is acknowledged; a failure rejects the whole batch.
-    await Promise.all([insertEvents(this.deps.storage, events), insertDetections(this.deps.storage, detections)]);
+    await Promise.all([
+      events.length > 0 ? this.timed('events', () => insertEvents(this.deps.storage, events)) : undefined,
+      detections.length > 0 ? this.timed('detections', () => insertDetections(this.deps.storage, detections)) : undefined,
+    ]);
     return {
       outputs: [],
       deadLetters,
