@@ -104,6 +104,12 @@ function allZero(buf: Buffer, start: number, end: number): boolean {
   return true;
 }
 
+/** The first non-zero counter in order of preference (an exporter may send IN_BYTES 0 and OUT_BYTES n). */
+function firstCount(candidates: readonly (number | undefined)[]): number {
+  for (const c of candidates) if (c !== undefined && c > 0) return c;
+  return 0;
+}
+
 /** Uptime-relative time to epoch ms, taking one 32-bit wrap of the uptime counter into account. */
 function uptimeToMs(exportMs: number, uptimeMs: number, value: number): number {
   let delta = value - uptimeMs;
@@ -720,8 +726,8 @@ export class NetflowDecoder {
       src_port: srcPort & 0xffff,
       dst_port: dstPort & 0xffff,
       protocol,
-      bytes: bytes[0] ?? bytes[1] ?? bytes[2] ?? bytes[3] ?? 0,
-      packets: packets[0] ?? packets[1] ?? packets[2] ?? packets[3] ?? 0,
+      bytes: firstCount(bytes),
+      packets: firstCount(packets),
       tcp_flags: tcpFlags,
       input_if: inputIf,
       output_if: outputIf,

@@ -14,6 +14,15 @@ import { MamoriError } from '@mamori/core';
  */
 export const NETFLOW_ERROR_CODES = ['NETFLOW_MALFORMED', 'NETFLOW_VERSION_UNSUPPORTED', 'NETFLOW_TEMPLATE_MISSING', 'NETFLOW_TEMPLATE_INVALID'] as const;
 
+/**
+ * Codes the collector logs (never per packet: throttled) besides the decoder's:
+ *
+ * - `NETFLOW_PRODUCE_FAILED`: a batch of flows or dead letters could not be produced; it is dropped
+ *   and counted in `mamori_ingest_dropped_total{source="netflow",reason="produce_failed"}`.
+ * - `NETFLOW_SOCKET_ERROR`: the UDP socket reported an error after it was bound.
+ */
+export const NETFLOW_COLLECTOR_ERROR_CODES = ['NETFLOW_PRODUCE_FAILED', 'NETFLOW_SOCKET_ERROR'] as const;
+
 /** One of {@link NETFLOW_ERROR_CODES}. */
 export type NetflowErrorCode = (typeof NETFLOW_ERROR_CODES)[number];
 
