@@ -3,6 +3,7 @@ import type { MamoriEvent } from '@mamori/events';
 import { eventIdAt, eventIdPrefix, type FnvState } from '../event-id.ts';
 import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
+import { isZeekTsv, zeekTsvRecords } from '../zeek/tsv.ts';
 
 export const ZEEK_CONN_FORMAT_ID = 'zeek.conn';
 
@@ -171,8 +172,22 @@ function convert(o: Json, ctx: DecodeContext, prefix: Readonly<FnvState>, line: 
   }
 }
 
+/** Zeek TSV conn logs: each data line as the JSON Zeek would have written (line index = TSV line). */
+function decodeTsv(text: string, ctx: DecodeContext, prefix: Readonly<FnvState>, out: DecodeResult): void {
+  for (const item of zeekTsvRecords(text)) {
+    const line = item.lineNumber;
+    if (item.kind === 'error') out.errors.push(new NormalizeError('PARSE_FAILED', item.message, { line }));
+    else if (item.path !== '' && !CONN_PATHS.has(item.path)) {
+      out.errors.push(new NormalizeError('PARSE_FAILED', `line ${line}: a #path ${item.path} log is not ${ZEEK_CONN_FORMAT_ID}`, { line }));
+    } else convert(item.record, ctx, prefix, line, out);
+  }
+}
+
+/** TSV `#path` values with conn columns (RITA writes still-open connections as `open_conn`). */
+export const CONN_PATHS: ReadonlySet<string> = new Set(['conn', 'open_conn']);
+
 /**
- * Zeek conn JSON to events. A record holds one JSON object (possibly pretty-printed) or NDJSON lines;
+ * Zeek conn JSON (or a Zeek TSV conn log with its header) to events. A record holds one JSON object (possibly pretty-printed) or NDJSON lines;
  * line i becomes the event with id FNV-1a(topic:partition:offset:i). Blank lines are skipped (they
  * keep their index). A bad line yields an error for that line only.
  */
@@ -180,6 +195,10 @@ export function decodeZeekConn(bytes: Buffer, ctx: DecodeContext): DecodeResult 
   const out: DecodeResult = { events: [], errors: [] };
   const text = bytes.toString('utf8');
   const prefix = eventIdPrefix(ctx.topic, ctx.partition, ctx.offset);
+  if (isZeekTsv(text)) {
+    decodeTsv(text, ctx, prefix, out);
+    return out;
+  }
   let start = 0;
   let line = 0;
   while (start <= text.length) {
