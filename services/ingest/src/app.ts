@@ -4,6 +4,7 @@ import type { Registry } from '@mamori/metrics';
 import { stageMetrics } from '@mamori/metrics';
 import type { Producer } from '@mamori/transport';
 import type { IngestConfig } from './config.ts';
+import { NETFLOW_COLLECTOR_ERROR_CODES, NETFLOW_ERROR_CODES, NetflowCollector } from './netflow/index.ts';
 import { produceSimulation } from './simulation-producer.ts';
 import { createSimulator, type AttackSpec } from './simulator/index.ts';
 
@@ -11,8 +12,9 @@ import { createSimulator, type AttackSpec } from './simulator/index.ts';
  * Error codes ingest logs (as `error_code`); listed in docs/errors.md.
  *
  * - `INGEST_PRODUCE_FAILED`: the simulator's producer failed for good and simulation stopped.
+ * - `NETFLOW_*`: the NetFlow collector's decode and produce codes (`netflow/errors.ts`, docs/netflow.md).
  */
-export const INGEST_ERROR_CODES = ['INGEST_PRODUCE_FAILED'] as const;
+export const INGEST_ERROR_CODES = ['INGEST_PRODUCE_FAILED', ...NETFLOW_ERROR_CODES, ...NETFLOW_COLLECTOR_ERROR_CODES] as const;
 type IngestErrorCode = (typeof INGEST_ERROR_CODES)[number];
 
 export interface IngestDeps {
@@ -44,8 +46,14 @@ export function buildIngest(config: IngestConfig, deps: IngestDeps): IngestServi
   const abort = new AbortController();
   const metrics = stageMetrics(deps.registry);
   let running: Promise<void> | undefined;
+  let netflow: NetflowCollector | undefined;
   return {
     async start() {
+      if (config.netflow.port > 0) {
+        const { port, host, sensorIds, templateTtlMs, pendingMaxAgeMs, pendingMaxSets, batchMaxRecords, batchMaxDelayMs, maxQueuedRecords } = config.netflow;
+        netflow = new NetflowCollector({ port, host, sensorIds, batchMaxRecords, batchMaxDelayMs, maxQueuedRecords, decoder: { templateTtlMs, pendingMaxAgeMs, pendingMaxSets } }, deps);
+        await netflow.start();
+      }
       const simulator = createSimulator({
         seed: config.simulatorSeed,
         startTime: Date.now(),
@@ -69,7 +77,7 @@ export function buildIngest(config: IngestConfig, deps: IngestDeps): IngestServi
     },
     async close() {
       abort.abort();
-      await running;
+      await Promise.all([running, netflow?.close()]);
     },
   };
 }
