@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/** `mamori normalize` as a user runs it: a child process on files in a temp directory. */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'mamori-cli-normalize-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function mamori(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'silent', ...env },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const conn = (src: string, dst: string, port: number) =>
+  JSON.stringify({ ts: 1517422326.5, uid: `C${port}`, 'id.orig_h': src, 'id.orig_p': 40000 + port, 'id.resp_h': dst, 'id.resp_p': port, proto: 'tcp', conn_state: 'S0' });
+
+const GOOD = [conn('10.0.0.5', '8.8.8.8', 53), conn('203.0.113.7', '10.0.0.5', 22), conn('10.0.0.5', '10.0.0.6', 445)];
+const events = (r: Result) => r.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('mamori normalize', () => {
+  it('reads plain and gzip files (by content, not name) and whole directories; reports bad lines with file:line and a summary', async () => {
+    const sub = join(dir, 'logs');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'plain.txt'), `${GOOD.join('\n')}\nnot json at all\n\n`);
+    writeFileSync(join(sub, 'packed.log'), gzipSync(`${GOOD[0]}\n`));
+    const r = await mamori(['normalize', sub]);
+    expect(r.code).toBe(0);
+    const out = events(r);
+    expect(out).toHaveLength(4);
+    for (const e of out) {
+      expect(e['source_format']).toBe('zeek.conn');
+      expect(e['org_id']).toBe('default');
+      expect(e['community_id']).toMatch(/^1:/);
+      expect(e['time']).toBe(1517422326500); // old data keeps its time
+    }
+    expect(r.stderr).toContain(`${join(sub, 'plain.txt')}:4: PARSE_FAILED`);
+    expect(r.stderr).toMatch(/mamori normalize: 2 file\(s\), 5 records, 4 events, 1 dead-lettered \(PARSE_FAILED 1\)/);
+    expect(r.stderr).toMatch(/zeek\.conn: 2 file\(s\), 5 records, 4 events, 1 dead-lettered/);
+  });
+
+  it('applies the inventory: organization and site from the sensor, direction, assets; unknown sensors dead-lettered', async () => {
+    const inv = join(dir, 'inventory.yaml');
+    writeFileSync(inv, `organizations: [{ id: acme, name: ACME }]
+sensors: [{ id: hq-zeek, org: acme, site: hq }]
+home_networks: { acme: [10.0.0.0/8] }
+assets: [{ org: acme, network: 10.0.0.5, name: dc01, owner: it, criticality: critical }]
+`);
+    const file = join(dir, 'conn.json');
+    writeFileSync(file, `${GOOD.join('\n')}\n`);
+    const env = { MAMORI_INVENTORY_FILE: inv };
+    const r = await mamori(['normalize', file, '--sensor', 'hq-zeek'], env);
+    expect(r.code).toBe(0);
+    const out = events(r);
+    expect(out.map((e) => e['direction'])).toEqual(['outbound', 'inbound', 'internal']);
+    expect(out[0]).toMatchObject({ org_id: 'acme', site_id: 'hq', sensor_id: 'hq-zeek', src_asset: { name: 'dc01', criticality: 'critical' } });
+
+    const unknown = await mamori(['normalize', file, '--sensor', 'rogue'], env);
+    expect(unknown.code).toBe(0);
+    expect(events(unknown)).toHaveLength(0);
+    expect(unknown.stderr).toContain(`${file}:1: SENSOR_UNREGISTERED`);
+    expect(unknown.stderr).toContain('3 dead-lettered (SENSOR_UNREGISTERED 3)');
+
+    const withOrg = await mamori(['normalize', file, '--sensor', 'rogue', '--org', 'lab'], env);
+    expect(events(withOrg).map((e) => e['org_id'])).toEqual(['lab', 'lab', 'lab']);
+  });
+
+  it('honours --format, and fails with a usage error on an unknown format or a missing file', async () => {
+    const file = join(dir, 'forced.json');
+    writeFileSync(file, `${GOOD[0]}\n`);
+    expect(events(await mamori(['normalize', file, '--format', 'zeek.conn']))).toHaveLength(1);
+    const badFormat = await mamori(['normalize', file, '--format', 'nope']);
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toContain('--format "nope" is not a registered format');
+    const missing = await mamori(['normalize', join(dir, 'missing.log')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot read');
+    expect((await mamori(['normalize'])).code).toBe(2);
+  });
+
+  it('skips content no format recognizes, without failing the run', async () => {
+    const file = join(dir, 'prose.txt');
+    writeFileSync(file, 'Dear diary,\ntoday nothing happened.\n');
+    const r = await mamori(['normalize', file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`${file}: FORMAT_UNKNOWN`);
+    expect(r.stderr).toContain('0 file(s), 1 skipped');
+  });
+
+  const SAMPLE = join(ROOT, '../shared/data/zeek/stratosphere/002-zeek-scenario-port-scanning/conn.log');
+  it.skipIf(!existsSync(SAMPLE))('normalizes a real Zeek conn log (stratosphere 002, a port scan) (skipped when ../shared/data is absent)', async () => {
+    const r = await mamori(['normalize', SAMPLE]);
+    expect(r.code).toBe(0);
+    const out = events(r);
+    const lines = r.stderr.match(/(\d+) records, (\d+) events, (\d+) dead-lettered/);
+    expect(lines).not.toBeNull();
+    const [records, evs, dead] = lines!.slice(1).map(Number) as [number, number, number];
+    expect(records).toBe(evs + dead);
+    expect(out).toHaveLength(evs);
+    expect(evs).toBeGreaterThan(4000);
+    // One nmap scanner: every event is from a registered-less sensor under the default organization, with a flow id.
+    expect(out.every((e) => e['org_id'] === 'default' && typeof e['community_id'] === 'string')).toBe(true);
+  }, 120_000);
+
+  const TSV = join(ROOT, '../shared/data/zeek/slips/port-scans/horizontal/conn.log');
+  it.skipIf(!existsSync(TSV))('reads a Zeek TSV conn log through the zeek reader, or reports TSV as unsupported', async () => {
+    const r = await mamori(['normalize', TSV]);
+    expect(r.code).toBe(0);
+    if (r.stderr.includes('FORMAT_UNSUPPORTED')) {
+      expect(r.stderr).toContain('Zeek TSV');
+    } else {
+      expect(events(r).length).toBeGreaterThan(0);
+      expect(r.stderr).toMatch(/zeek\.conn: 1 file\(s\)/);
+    }
+  }, 60_000);
+});
