@@ -1,4 +1,4 @@
-import { Counter, type Registry } from '@mamori/metrics';
+import { Counter, Gauge, type Registry } from '@mamori/metrics';
 
 /** Normalizer-specific counters; labels are bounded (topic from config, outcome and result fixed sets). */
 export interface NormalizerMetrics {
@@ -10,7 +10,15 @@ export interface NormalizerMetrics {
   readonly records: Counter<'topic' | 'outcome'>;
   /** Inventory file reloads by result (`ok`, `failed`: the old inventory stayed in use). */
   readonly inventoryReloads: Counter<'result'>;
+  /** Records that a sensor delivered data now (wall clock), for the silent-sensor alert. */
+  sensorSeen(sensorId: string, orgId: string): void;
 }
+
+/**
+ * Sensors get one series each; registered sensors are bounded by the inventory. Past this many
+ * (unregistered sensors allowed and an unbounded set of ids arriving), the rest share `_other`.
+ */
+const MAX_SENSOR_SERIES = 10_000;
 
 const cache = new WeakMap<Registry, NormalizerMetrics>();
 
@@ -18,6 +26,13 @@ export function normalizerMetrics(registry: Registry): NormalizerMetrics {
   const existing = cache.get(registry);
   if (existing) return existing;
   const registers = [registry];
+  const sensorKeys = new Set<string>();
+  const lastSeen = new Gauge({
+    name: 'mamori_sensor_last_seen_timestamp_seconds',
+    help: 'When the normalizer last received data from a sensor that became events (Unix seconds, wall clock).',
+    labelNames: ['sensor_id', 'org_id'],
+    registers,
+  });
   const metrics: NormalizerMetrics = {
     records: new Counter({
       name: 'mamori_normalizer_records_total',
@@ -31,6 +46,17 @@ export function normalizerMetrics(registry: Registry): NormalizerMetrics {
       labelNames: ['result'],
       registers,
     }),
+    sensorSeen(sensorId, orgId) {
+      const key = `${orgId}\u0000${sensorId}`;
+      if (!sensorKeys.has(key)) {
+        if (sensorKeys.size >= MAX_SENSOR_SERIES) {
+          lastSeen.set({ sensor_id: '_other', org_id: '_other' }, Date.now() / 1000);
+          return;
+        }
+        sensorKeys.add(key);
+      }
+      lastSeen.set({ sensor_id: sensorId, org_id: orgId }, Date.now() / 1000);
+    },
   };
   cache.set(registry, metrics);
   return metrics;

@@ -9,6 +9,7 @@ import type { GeoLookup } from './enrich/geo.ts';
 import { RecordNormalizer } from './enrich/record-normalizer.ts';
 import { SENSOR_ERROR_CODES } from './enrich/sensors.ts';
 import { formatForTopic } from './normalize.ts';
+import type { SensorFormat } from './formats/types.ts';
 import { normalizerMetrics, type NormalizerMetrics } from './normalizer-metrics.ts';
 
 /**
@@ -38,6 +39,11 @@ export interface NormalizerDeps {
   registry?: Registry | undefined;
   /** Called when the stage closes (stops the inventory watcher). */
   onClose?: () => void;
+  /**
+   * Which format reads a topic. @default the format registry (`formatForTopic`). Set it to run the
+   * stage over topics of other names (isolated tests, a replay topic).
+   */
+  formatForTopic?: (topic: string) => SensorFormat | undefined;
 }
 
 /**
@@ -81,7 +87,7 @@ export class NormalizerStage implements Stage {
   }
 
   private processOne(message: ConsumedBatch['messages'][number], out: OutgoingMessage[], deadLetters: DeadLetter[]): void {
-    const format = formatForTopic(message.topic);
+    const format = (this.deps.formatForTopic ?? formatForTopic)(message.topic);
     if (!format) {
       deadLetters.push({ message, code: 'FORMAT_UNKNOWN' satisfies StageErrorCode, reason: `no format is registered for topic ${message.topic}` });
       return;
@@ -107,6 +113,7 @@ export class NormalizerStage implements Stage {
     for (const event of result.events) {
       out.push({ key: `${event.org_id}|${event.src_ip}`, value: this.deps.eventCodec.encode(event), timestamp: message.timestamp });
     }
+    if (result.events[0]) this.metrics?.sensorSeen(sensorId, result.events[0].org_id);
     if (result.errors.length > 0) {
       const first = result.errors[0]!;
       const reason = result.errors.length === 1 ? first.message : `${result.errors.length} bad lines; first: ${first.message}`;
