@@ -1,8 +1,9 @@
 import { cefFormat } from './cef/index.ts';
+import { netflowFlowFormat } from './netflow/index.ts';
 import { syslogFormat } from './syslog/index.ts';
 import type { SensorFormat } from './types.ts';
 import { suricataEveFormat } from './suricata-eve/index.ts';
 import { zeekConnFormat } from './zeek-conn/index.ts';
 
 /** Every sensor format the normalizer knows: one line per format. */
-export const FORMATS: readonly SensorFormat[] = [zeekConnFormat, suricataEveFormat, syslogFormat, cefFormat];
+export const FORMATS: readonly SensorFormat[] = [zeekConnFormat, suricataEveFormat, syslogFormat, cefFormat, netflowFlowFormat];
