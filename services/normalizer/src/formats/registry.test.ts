@@ -15,7 +15,8 @@ describe('format registry', () => {
 
   it('gives every format a folder with decode.ts, fixtures with expected output, and a README', () => {
     for (const format of FORMATS) {
-      const folder = `${HERE}${format.id.replace(/\./g, '-')}/`;
+      // `zeek.conn` lives in zeek-conn/; the other Zeek logs share zeek/ and live in zeek/<log>/.
+      const folder = [`${HERE}${format.id.replace(/\./g, '-')}/`, `${HERE}${format.id.replace(/\./g, '/')}/`].find((f) => existsSync(f)) ?? '';
       expect(existsSync(`${folder}decode.ts`), `${folder}decode.ts`).toBe(true);
       expect(existsSync(`${folder}README.md`), `${folder}README.md`).toBe(true);
       const fixtures = readdirSync(`${folder}fixtures`);

@@ -30,6 +30,7 @@ export const MAX_ATTRIBUTES = 96;
  * (`id_orig_h`). Only these prefixes are rewritten: most native Zeek names contain underscores.
  */
 const GROUPS = ['id', 'certificate', 'san', 'basic_constraints', 'remote_location', 'times'];
+const GROUP_SET = new Set(GROUPS);
 
 const canonicalCache = new Map<string, string>();
 
@@ -54,7 +55,9 @@ export function canonicalKey(key: string): string {
 function flattenInto(out: ZeekRecord, o: Record<string, unknown>, prefix: string): void {
   for (const key in o) {
     const value = o[key];
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    // Only Zeek's record groups are unnested: an object anywhere else is a value (and a bad one
+    // where the mapping expects a string), never silently renamed away.
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && (prefix !== '' || GROUP_SET.has(key))) {
       flattenInto(out, value as Record<string, unknown>, `${prefix === '' ? canonicalKey(key) : prefix + key}.`);
     } else {
       out[prefix === '' ? canonicalKey(key) : prefix + key] = value;
@@ -62,7 +65,11 @@ function flattenInto(out: ZeekRecord, o: Record<string, unknown>, prefix: string
   }
 }
 
-/** Dotted, underscored and nested (`"id": {"orig_h": ...}`) shapes to one flat, dotted record. */
+/**
+ * Dotted, underscored and nested (`"id": {"orig_h": ...}`) shapes to one flat, dotted record. Nesting
+ * is undone for Zeek's record groups (`id`, `certificate`, `san`, `basic_constraints`,
+ * `remote_location`, `times`).
+ */
 export function flattenZeek(o: Record<string, unknown>): ZeekRecord {
   const out: ZeekRecord = {};
   flattenInto(out, o, '');

@@ -13,8 +13,8 @@ export const ntlmSpec: ZeekLogSpec = {
       ? 0.9
       : 0,
   map(rec, event) {
-    const user = optString(rec, 'username');
-    const domain = optString(rec, 'domainname');
+    const user = optString(rec, 'username') || null;
+    const domain = optString(rec, 'domainname') || null;
     // Zeek before 2.6 logged `status` (an NT status name) instead of `success`.
     const status = optString(rec, 'status');
     const success = optBool(rec, 'success') ?? (status === null ? null : status === 'SUCCESS');
@@ -25,7 +25,7 @@ export const ntlmSpec: ZeekLogSpec = {
       domain,
       result: authResult(success),
       protocol: 'ntlm',
-      workstation: optString(rec, 'hostname'),
+      workstation: optString(rec, 'hostname') || null,
       failure_reason: success === false ? status : null,
     };
   },
