@@ -1,1 +1,11 @@
-export {};
+// Threat intelligence: feeds (STIX 2.1, MISP, lists), warning lists, and the indicator index. Hand-written public surface.
+export { INTEL_ERROR_CODES, IntelError, type IntelErrorCode } from './errors.ts';
+export { parseList, parseMispFeed, parseStixBundle, type FeedDefaults } from './feeds.ts';
+export { IndicatorIndex, type IndicatorMatch, type SuppressionStats } from './indicator-index.ts';
+export { formatCidr, formatWords, parseCidr, parseIp, type Cidr, type IpWords } from './ip.ts';
+export { classifyValue, normalizeDomain, normalizeUrl, normalizeValue, requestUrlKey } from './normalize.ts';
+export { PrefixTrie } from './prefix-trie.ts';
+export { parseStixPattern, PatternError, type Comparison, type PatternDnf } from './stix-pattern.ts';
+export { DEFAULT_FETCH_LIMITS, IntelStore, readSource, type FeedSpec, type FetchLimits, type IntelStoreOptions, type RefreshReport } from './store.ts';
+export { INDICATOR_KINDS, isActive, type Indicator, type IndicatorKind, type ParsedFeed, type Unsupported } from './types.ts';
+export { WarningLists, type MispWarningList } from './warning-lists.ts';
