@@ -88,7 +88,7 @@ describe('MISP feeds and lists', () => {
         Object: [{ Attribute: [{ uuid: 'o1', type: 'md5', value: 'd41d8cd98f00b204e9800998ecf8427e', to_ids: true }] }],
       },
     };
-    const feed = parseMispFeed(JSON.stringify(event), { source: 'misp' });
+    const feed = parseMispFeed(JSON.stringify(event), { source: 'misp', now: Date.UTC(2018, 0, 1) });
     expect(feed.indicators.map((i) => `${i.kind}:${i.value}`)).toEqual([
       'ip:203.0.113.7', 'domain:c2.example.net', 'ip:198.51.100.3', 'url:bad.example.org/gate.php?id=1', 'ja3:e7d705a3286e19ea42f587b344ee6865', 'md5:d41d8cd98f00b204e9800998ecf8427e',
     ]);
