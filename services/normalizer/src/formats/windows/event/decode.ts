@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import type { MamoriEvent, ProcessInfo } from '@mamori/events';
-import { eventIdAt, eventIdPrefix, type FnvState } from '../event-id.ts';
-import { NormalizeError } from '../errors.ts';
-import type { DecodeContext, DecodeResult } from '../types.ts';
+import { eventIdAt, eventIdPrefix, type FnvState } from '../../event-id.ts';
+import { NormalizeError } from '../../errors.ts';
+import type { DecodeContext, DecodeResult } from '../../types.ts';
 import { failureReason } from './status-codes.ts';
 import { isObject, parseId, SYSTEM_KEYS, toView, ViewError, type Json, type WindowsView } from './view.ts';
 

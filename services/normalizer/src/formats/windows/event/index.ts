@@ -1,4 +1,4 @@
-import type { SensorFormat } from '../types.ts';
+import type { SensorFormat } from '../../types.ts';
 import { decodeWindowsEvent, sniffWindowsEvent, WINDOWS_EVENT_FORMAT_ID } from './decode.ts';
 
 /** Windows Security, Sysmon and PowerShell events (and any other channel) as JSON: OTRF/NXLog flat or Winlogbeat. */

@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { EventCodec, withEventDefaults } from '@mamori/events';
 import { describe, expect, it } from 'vitest';
-import type { DecodeContext } from '../types.ts';
+import type { DecodeContext } from '../../types.ts';
 import { parseHashes, parseQueryResults, parseWindowsTime, SCRIPT_TEXT_MAX_CHARS, windowsEventFormat } from './index.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
-const OTRF = fileURLToPath(new URL('../../../../../../shared/data/windows/otrf/', import.meta.url));
+const OTRF = fileURLToPath(new URL('../../../../../../../shared/data/windows/otrf/', import.meta.url));
 
 const ctx: DecodeContext = {
   topic: 'telemetry.raw.windows.event',
