@@ -7,7 +7,7 @@ import { MemoryBroker, createMemoryTransport } from '@mamori/transport/memory';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NETFLOW_TOPIC, NetflowCollector } from './collector.ts';
 import type { FlowRecord } from './flow-record.ts';
-import { FLOW_FIELDS, flowRow, set, templateRecord, v9Packet } from './test-packets.ts';
+import { FLOW_FIELDS, flowRow, ipfixPacket, set, templateRecord, v9Packet } from './test-packets.ts';
 
 const open: NetflowCollector[] = [];
 afterEach(async () => {
@@ -22,7 +22,7 @@ async function setup(options: Partial<ConstructorParameters<typeof NetflowCollec
   const producer = transport.producer();
   await producer.connect();
   const registry = new Registry();
-  const collector = new NetflowCollector({ host: '127.0.0.1', port: 0, batchMaxDelayMs: 10, ...options }, { producer, registry, logger: silentLogger });
+  const collector = new NetflowCollector({ host: '127.0.0.1', port: 0, batchMaxDelayMs: 10, ...options }, { producer, registry, logger: silentLogger() });
   open.push(collector);
   return { broker, registry, collector };
 }
@@ -95,13 +95,27 @@ describe('NetflowCollector', () => {
   it('batches by record count', async () => {
     const sends: number[] = [];
     const producer: Producer = { connect: async () => {}, close: async () => {}, send: async (_topic, messages) => void sends.push(messages.length) };
-    const collector = new NetflowCollector({ host: '127.0.0.1', port: 0, batchMaxRecords: 4, batchMaxDelayMs: 60_000 }, { producer, registry: new Registry(), logger: silentLogger });
+    const collector = new NetflowCollector({ host: '127.0.0.1', port: 0, batchMaxRecords: 4, batchMaxDelayMs: 60_000 }, { producer, registry: new Registry(), logger: silentLogger() });
     open.push(collector);
     collector.receive(v9Packet([template, data]), '10.0.0.1'); // 2 records: below the batch size, waits
     expect(sends).toEqual([]);
     collector.receive(v9Packet([data]), '10.0.0.1'); // 4: sent
     await collector.flush();
     expect(sends).toEqual([2]); // two Kafka records (one per datagram), four flows
+  });
+
+  it('splits a datagram of many tiny records into Kafka records under the size bound', async () => {
+    const sent: OutgoingMessage[] = [];
+    const producer: Producer = { connect: async () => {}, close: async () => {}, send: async (_topic, messages) => void sent.push(...messages) };
+    const collector = new NetflowCollector({ host: '127.0.0.1', port: 0, batchMaxRecords: 100_000, maxQueuedRecords: 100_000 }, { producer, registry: new Registry(), logger: silentLogger() });
+    open.push(collector);
+    const rows = Buffer.alloc(12_000 * 5);
+    for (let i = 0; i < 12_000; i++) rows.set([10, 0, (i >> 8) & 0xff, i & 0xff, 17], i * 5);
+    collector.receive(ipfixPacket([set(2, templateRecord(900, [[8, 4], [4, 1]])), set(900, rows)]), '10.0.0.1');
+    await collector.flush();
+    expect(sent.length).toBeGreaterThan(5);
+    expect(sent.every((m) => String(m.value).length <= 256 * 1024)).toBe(true);
+    expect(sent.reduce((n, m) => n + String(m.value).split('\n').length, 0)).toBe(12_000);
   });
 
   it('drops with a count when the producer falls behind the queue bound', async () => {
@@ -117,7 +131,7 @@ describe('NetflowCollector', () => {
       },
     };
     const registry = new Registry();
-    const collector = new NetflowCollector({ host: '127.0.0.1', port: 0, batchMaxRecords: 2, maxQueuedRecords: 4 }, { producer, registry, logger: silentLogger });
+    const collector = new NetflowCollector({ host: '127.0.0.1', port: 0, batchMaxRecords: 2, maxQueuedRecords: 4 }, { producer, registry, logger: silentLogger() });
     open.push(collector);
     for (let i = 0; i < 5; i++) collector.receive(v9Packet(i === 0 ? [template, data] : [data]), '10.0.0.1');
     release();

@@ -58,6 +58,8 @@ interface NetflowMetrics {
 }
 
 const SOURCE = 'netflow';
+/** JSON characters per Kafka record (flows are ASCII but for enterprise strings); well under Kafka's 1 MiB default. */
+const MAX_MESSAGE_CHARS = 256 * 1024;
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
   // Another entry point (HTTP, syslog) or a second collector may have registered it on this registry.
@@ -175,16 +177,22 @@ export class NetflowCollector {
       return outcome;
     }
     this.metrics.records.inc({ version }, lines.length);
-    this.queue.push({
-      records: lines.length,
-      version,
-      message: {
-        key: exporter,
-        value: lines.join('\n'),
-        timestamp: now,
-        headers: { [SENSOR_HEADERS.sensorId]: this.sensorId(exporter), [SENSOR_HEADERS.format]: NETFLOW_FORMAT },
-      },
-    });
+    // One Kafka record per datagram, split when large (tiny IPFIX records can make a 64 KiB datagram
+    // into megabytes of JSON, past the broker's message size limit).
+    const headers = { [SENSOR_HEADERS.sensorId]: this.sensorId(exporter), [SENSOR_HEADERS.format]: NETFLOW_FORMAT };
+    let chunk: string[] = [];
+    let chunkBytes = 0;
+    const push = (): void => {
+      this.queue.push({ records: chunk.length, version, message: { key: exporter, value: chunk.join('\n'), timestamp: now, headers } });
+      chunk = [];
+      chunkBytes = 0;
+    };
+    for (const line of lines) {
+      if (chunk.length > 0 && chunkBytes + line.length > MAX_MESSAGE_CHARS) push();
+      chunk.push(line);
+      chunkBytes += line.length + 1;
+    }
+    push();
     this.queuedRecords += lines.length;
     this.schedule();
     return outcome;
