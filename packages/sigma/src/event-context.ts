@@ -1,0 +1,144 @@
+import type { MamoriEvent } from '@mamori/events';
+
+/** A field's value as rules see it: text, several texts (arrays), or absent. */
+export type FieldValue = string | readonly string[] | undefined;
+
+/** Reads one value out of a normalized event. */
+export type FieldGetter = (event: MamoriEvent) => FieldValue;
+
+/** A field as a compiled rule addresses it: a slot in the rule set's accessor table. */
+export interface FieldSlot {
+  readonly id: number;
+  /** The Sigma field name, e.g. `CommandLine`. */
+  readonly name: string;
+  /** The event paths tried in order, e.g. `process.command_line`, `attributes.CommandLine`. */
+  readonly paths: readonly string[];
+  readonly get: FieldGetter;
+}
+
+const UNSET = Symbol('unset');
+
+/**
+ * Per-event memo: each field is read and lowercased at most once per event, however many rules
+ * look at it. Reused across events (generation stamps, no per-event allocation of the tables).
+ */
+export class EventContext {
+  event!: MamoriEvent;
+  private raw: (FieldValue | typeof UNSET)[] = [];
+  private low: (FieldValue | typeof UNSET)[] = [];
+  private keywordsRaw: readonly string[] | undefined;
+  private keywordsLow: readonly string[] | undefined;
+
+  constructor(private readonly slots: readonly FieldSlot[]) {}
+
+  reset(event: MamoriEvent): void {
+    this.event = event;
+    this.raw.fill(UNSET);
+    this.low.fill(UNSET);
+    if (this.raw.length < this.slots.length) {
+      this.raw = new Array(this.slots.length).fill(UNSET);
+      this.low = new Array(this.slots.length).fill(UNSET);
+    }
+    this.keywordsRaw = undefined;
+    this.keywordsLow = undefined;
+  }
+
+  value(slot: number): FieldValue {
+    const v = this.raw[slot];
+    if (v !== UNSET) return v;
+    const got = this.slots[slot]!.get(this.event);
+    this.raw[slot] = got;
+    return got;
+  }
+
+  lower(slot: number): FieldValue {
+    const v = this.low[slot];
+    if (v !== UNSET) return v;
+    const r = this.value(slot);
+    const l = r === undefined ? undefined : typeof r === 'string' ? r.toLowerCase() : r.map((x) => x.toLowerCase());
+    this.low[slot] = l;
+    return l;
+  }
+
+  /** Every text value of the event, for keyword searches. */
+  keywords(lower: boolean): readonly string[] {
+    if (!this.keywordsRaw) this.keywordsRaw = collectText(this.event);
+    if (!lower) return this.keywordsRaw;
+    if (!this.keywordsLow) this.keywordsLow = this.keywordsRaw.map((s) => s.toLowerCase());
+    return this.keywordsLow;
+  }
+}
+
+function collectText(event: MamoriEvent): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, depth: number): void => {
+    if (v === null || v === undefined) return;
+    if (typeof v === 'string') {
+      if (v !== '') out.push(v);
+    } else if (Array.isArray(v)) for (const x of v) walk(x, depth + 1);
+    else if (typeof v === 'object' && depth < 3) for (const x of Object.values(v as Record<string, unknown>)) walk(x, depth + 1);
+  };
+  for (const [k, v] of Object.entries(event)) {
+    if (k === 'raw' || k === 'event_id' || k === 'org_id' || k === 'sensor_id') continue;
+    walk(v, 0);
+  }
+  return out;
+}
+
+function toFieldValue(v: unknown): FieldValue {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (Array.isArray(v)) return v.filter((x) => x !== null && x !== undefined).map(String);
+  if (typeof v === 'object') {
+    // Hash maps (process.hashes, file.hashes) read as Sysmon writes them: `SHA1=..,MD5=..`.
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length === 0) return undefined;
+    return entries.map(([k, x]) => `${k.toUpperCase()}=${String(x)}`).join(',');
+  }
+  return undefined;
+}
+
+/** Compiles an event path (`process.path`, `attributes.EventID`, `dst_port`) to a getter. */
+export function pathGetter(path: string): FieldGetter {
+  if (path.startsWith('attributes.')) {
+    const key = path.slice('attributes.'.length);
+    return (e) => {
+      const v = e.attributes[key];
+      return v === undefined ? undefined : v;
+    };
+  }
+  const parts = path.split('.');
+  if (parts.length === 1) {
+    const k = parts[0]!;
+    return (e) => toFieldValue((e as unknown as Record<string, unknown>)[k]);
+  }
+  if (parts.length === 2) {
+    const [a, b] = parts as [string, string];
+    return (e) => {
+      const o = (e as unknown as Record<string, unknown>)[a];
+      return o === null || o === undefined ? undefined : toFieldValue((o as Record<string, unknown>)[b]);
+    };
+  }
+  return (e) => {
+    let o: unknown = e;
+    for (const p of parts) {
+      if (o === null || o === undefined || typeof o !== 'object') return undefined;
+      o = (o as Record<string, unknown>)[p];
+    }
+    return toFieldValue(o);
+  };
+}
+
+/** First path that yields a value (empty strings in class records count as absent; in attributes they are values). */
+export function firstOf(paths: readonly string[]): FieldGetter {
+  const getters = paths.map((p) => ({ get: pathGetter(p), attr: p.startsWith('attributes.') }));
+  if (getters.length === 1) return getters[0]!.get;
+  return (e) => {
+    for (const g of getters) {
+      const v = g.get(e);
+      if (v !== undefined && (g.attr || v !== '')) return v;
+    }
+    return undefined;
+  };
+}
