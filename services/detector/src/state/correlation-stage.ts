@@ -1,0 +1,186 @@
+import { errorMessage } from '@mamori/core';
+import type { MamoriDetection } from '@mamori/events';
+import type { Registry } from '@mamori/metrics';
+import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
+import {
+  CorrelationPartition,
+  CorrelationRouter,
+  CorrelationStats,
+  reportedCorrelations,
+  type CorrelationSet,
+  type PartitionOptions,
+  type WindowLimits,
+} from '@mamori/sigma/correlation';
+import type { ConsumedBatch, ConsumedMessage, OutgoingMessage, Producer } from '@mamori/transport';
+import { correlationDetection } from '../analytics/correlation.ts';
+import type { DetectorCodecs } from '../detector-stage.ts';
+import type { StateSource } from './changelog.ts';
+import { registerCorrelationMetrics } from './metrics.ts';
+import { CORRELATION_TOPICS, decodeRecord, encodeRecord, factKey } from './records.ts';
+
+export interface CorrelationStageOptions {
+  correlations: CorrelationSet;
+  /** Partitions of the input (events) topic: one base watermark source each. */
+  sourcePartitions: number;
+  /** Partitions of the repartition and state topics (the same count). */
+  partitions: number;
+  /** Facts up to this much older than the slowest source's newest event still count. */
+  allowedLatenessMs: number;
+  eventsTopic: string;
+  detectionsTopic: string;
+  /** @default 'telemetry.detector.repartition' */
+  repartitionTopic?: string;
+  /** @default 'telemetry.detector.state' */
+  stateTopic?: string;
+  limits?: Partial<WindowLimits>;
+  /** Sends detections and chained facts before the changelog is written (order matters for recovery). */
+  producer: Producer;
+  state: StateSource;
+  codecs: Pick<DetectorCodecs, 'encodeDetection'>;
+  registry: Registry;
+  rulesetChecksum?: string;
+}
+
+/**
+ * Second half of distributed correlation: owns the partitions of the repartition topic assigned to
+ * this instance, one {@link CorrelationPartition} each.
+ *
+ * Per batch and partition: facts are offered (redeliveries dropped by source sequence), watermark
+ * reports applied, every depth advanced; then (1) detections and chained facts are sent and
+ * acknowledged, (2) the changed state is returned for the runner to write to the compacted state
+ * topic (same partition number), (3) the runner commits. A crash between (1) and (2) replays the
+ * batch on the old state: the same detections again, with the same ids. A crash between (2) and (3)
+ * redelivers records the state already holds: they are skipped by the `applied` offset stored with
+ * the state.
+ *
+ * A partition's state is (re)loaded from the changelog replica whenever this instance did not hold
+ * it through the previous offset: first sight, or the batch does not start right after the offset
+ * the in-memory state applied (someone else processed in between).
+ */
+export class CorrelationStage implements Stage {
+  readonly name = 'detector-correlation';
+  readonly inputTopics: readonly string[];
+  readonly outputTopics: readonly string[];
+  private readonly partitions = new Map<number, CorrelationPartition>();
+  private readonly router: CorrelationRouter;
+  private readonly reported: ReadonlySet<string>;
+  private readonly stats = new CorrelationStats();
+  private readonly repartitionTopic: string;
+  private readonly stateTopic: string;
+  private readonly partitionOptions: PartitionOptions;
+  /** Last level watermark broadcast per partition and depth. */
+  private readonly broadcast = new Map<string, number>();
+  restores = 0;
+
+  constructor(private readonly options: CorrelationStageOptions) {
+    this.repartitionTopic = options.repartitionTopic ?? CORRELATION_TOPICS.repartition;
+    this.stateTopic = options.stateTopic ?? CORRELATION_TOPICS.state;
+    this.inputTopics = [this.repartitionTopic];
+    this.outputTopics = [options.detectionsTopic, this.stateTopic, this.repartitionTopic];
+    this.router = new CorrelationRouter(options.correlations);
+    this.reported = reportedCorrelations(options.correlations);
+    const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i));
+    this.partitionOptions = {
+      allowedLatenessMs: options.allowedLatenessMs,
+      watermarks: { kind: 'sources', baseSources: ids(options.sourcePartitions), levelSources: ids(options.partitions) },
+      ...(options.limits ? { limits: options.limits } : {}),
+      stats: this.stats,
+    };
+    registerCorrelationMetrics(options.registry, {
+      stats: this.stats,
+      openWindows: () => [...this.partitions.values()].reduce((n, p) => n + p.groupCount(), 0),
+      stateFacts: () => [...this.partitions.values()].reduce((n, p) => n + p.factCount(), 0),
+      restores: () => this.restores,
+    });
+  }
+
+  /** Partitions held in memory (for tests and the gauges). */
+  heldPartitions(): number[] {
+    return [...this.partitions.keys()].sort((a, b) => a - b);
+  }
+
+  /** Forgets partitions this instance no longer owns (their state lives on in the changelog). */
+  revoke(partitions: readonly number[]): void {
+    for (const p of partitions) this.partitions.delete(p);
+  }
+
+  async process(batch: ConsumedBatch): Promise<StageResult> {
+    const byPartition = new Map<number, ConsumedMessage[]>();
+    for (const m of batch.messages) {
+      let list = byPartition.get(m.partition);
+      if (!list) byPartition.set(m.partition, (list = []));
+      list.push(m);
+    }
+    const repartition: OutgoingMessage[] = [];
+    const detections: MamoriDetection[] = [];
+    const changelog: OutgoingMessage[] = [];
+    const deadLetters: DeadLetter[] = [];
+    for (const [q, messages] of byPartition) {
+      const state = await this.stateFor(q, messages[0]!.offset);
+      for (const m of messages) {
+        if (state.applied !== undefined && BigInt(m.offset) <= BigInt(state.applied)) continue;
+        try {
+          if (!m.value) throw new Error('record has no value');
+          const record = decodeRecord(m.value);
+          if (record.kind === 'fact') state.offer(record.fact, { id: record.source, seq: record.seq });
+          else state.report(record.source, record.time);
+        } catch (error) {
+          deadLetters.push({ message: m, code: 'CORRELATION_RECORD_INVALID', reason: errorMessage(error) });
+        }
+      }
+      state.applied = messages[messages.length - 1]!.offset;
+      state.touch();
+      this.advance(q, state, repartition, detections);
+      for (const change of state.takeChanges()) changelog.push({ key: change.key, value: change.value, partition: q });
+    }
+    const sends: Promise<void>[] = [];
+    if (repartition.length > 0) sends.push(this.options.producer.send(this.repartitionTopic, repartition));
+    if (detections.length > 0) {
+      sends.push(
+        this.options.producer.send(
+          this.options.detectionsTopic,
+          detections.map((d) => ({ key: `${d.org_id}|${d.entity.value}`, value: this.options.codecs.encodeDetection(d), headers: { 'mamori.rule_id': d.rule_id } })),
+        ),
+      );
+    }
+    await Promise.all(sends);
+    return { outputs: [{ topic: this.stateTopic, messages: changelog }], deadLetters };
+  }
+
+  private advance(q: number, state: CorrelationPartition, repartition: OutgoingMessage[], detections: MamoriDetection[]): void {
+    const set = this.options.correlations;
+    for (let depth = 0; depth <= set.maxDepth; depth++) {
+      for (const match of state.advanceDepth(depth)) {
+        const rule = set.byId.get(match.correlationId)!;
+        if (this.reported.has(match.correlationId)) {
+          detections.push(correlationDetection(match, rule, { eventsTopic: this.options.eventsTopic, now: match.windowEnd, ...(this.options.rulesetChecksum ? { rulesetChecksum: this.options.rulesetChecksum } : {}) }));
+        }
+        for (const fact of this.router.routeDerived(match)) {
+          state.emitSeq += 1;
+          repartition.push({ key: factKey(fact), value: encodeRecord({ kind: 'fact', source: `l:${q}`, seq: state.emitSeq, fact }) });
+        }
+      }
+      if (depth < set.maxDepth) {
+        const wm = state.processedWatermark(depth);
+        const id = `l${depth}:${q}`;
+        if (Number.isFinite(wm) && wm > (this.broadcast.get(id) ?? Number.NEGATIVE_INFINITY)) {
+          this.broadcast.set(id, wm);
+          const value = encodeRecord({ kind: 'wm', source: id, time: wm });
+          for (let target = 0; target < this.options.partitions; target++) repartition.push({ key: `~wm|${id}`, value, partition: target });
+        }
+      }
+    }
+  }
+
+  private async stateFor(q: number, firstOffset: string): Promise<CorrelationPartition> {
+    const held = this.partitions.get(q);
+    if (held && (held.applied === undefined || BigInt(firstOffset) <= BigInt(held.applied) + 1n)) return held;
+    const entries = await this.options.state.read(q);
+    const restored = CorrelationPartition.restore(this.options.correlations, this.partitionOptions, entries);
+    this.restores += 1;
+    this.partitions.set(q, restored);
+    // Level broadcasts restart from what the restored state already reported.
+    for (let depth = 0; depth < this.options.correlations.maxDepth; depth++) this.broadcast.delete(`l${depth}:${q}`);
+    return restored;
+  }
+}
