@@ -1,0 +1,265 @@
+import type { MamoriDetection, MamoriEvent, Severity } from '@mamori/events';
+import { IndicatorIndex, isActive, parseCidr, type Indicator, type IndicatorMatch } from '@mamori/intel';
+import { assertIdentifier, type StorageDriver } from '@mamori/storage';
+import { detectionId } from './port-scan.ts';
+import type { Analytic } from './types.ts';
+
+/** Tunables of intel matching. */
+export interface IntelMatchConfig {
+  /** One detection per (indicator, entity) within this much event time; repeats update it. @default 86400000 */
+  dedupWindowMs: number;
+  /** (indicator, entity) pairs remembered for deduplication; least recent evicted. @default 100000 */
+  maxOpen: number;
+  /** How far back retro-matching looks when new indicators arrive. @default 604800000 (7 days) */
+  retroLookbackMs: number;
+  /** Rows a retro-match query returns at most (per query). @default 10000 */
+  retroMaxRows: number;
+}
+
+export const DEFAULT_INTEL_MATCH_CONFIG: Readonly<IntelMatchConfig> = Object.freeze({
+  dedupWindowMs: 86_400_000,
+  maxOpen: 100_000,
+  retroLookbackMs: 604_800_000,
+  retroMaxRows: 10_000,
+});
+
+export const INTEL_MATCH_RULE_ID = 'mamori.intel.indicator_match';
+
+/** Confidence (0..100) to severity: the feed's own certainty decides how loud a sighting is. */
+export function severityForConfidence(confidence: number): Severity {
+  if (confidence >= 85) return 'high';
+  if (confidence >= 60) return 'medium';
+  if (confidence >= 30) return 'low';
+  return 'info';
+}
+
+interface Open {
+  id: string;
+  first: number;
+  last: number;
+  count: number;
+  evidence: MamoriDetection['evidence'];
+}
+
+/** Every match of one event: which field, the indicator, what was observed. */
+export function matchEvent(index: IndicatorIndex, event: MamoriEvent): { field: string; match: IndicatorMatch }[] {
+  const out: { field: string; match: IndicatorMatch }[] = [];
+  const add = (field: string, matches: IndicatorMatch[]) => {
+    for (const match of matches) out.push({ field, match });
+  };
+  const t = event.time;
+  if (event.src_ip) add('src_ip', index.matchIp(event.src_ip, t));
+  if (event.dst_ip) add('dst_ip', index.matchIp(event.dst_ip, t));
+  if (event.dns?.query) add('dns.query', index.matchDomain(event.dns.query, t));
+  for (const answer of event.dns?.answers ?? []) {
+    if (parseCidr(answer)) add('dns.answers', index.matchIp(answer, t));
+  }
+  if (event.http?.host) {
+    add('http.host', index.matchDomain(event.http.host.replace(/:\d+$/, ''), t));
+    if (event.http.uri) add('http.url', index.matchUrl(event.http.host, event.http.uri, t));
+  }
+  if (event.tls) {
+    if (event.tls.sni) add('tls.sni', index.matchDomain(event.tls.sni, t));
+    if (event.tls.ja3) add('tls.ja3', index.matchValue('ja3', event.tls.ja3, t));
+    if (event.tls.fingerprint_sha1) add('tls.fingerprint_sha1', index.matchValue('sha1', event.tls.fingerprint_sha1, t));
+    if (event.tls.serial) add('tls.serial', index.matchCertificate(event.tls.serial, event.tls.issuer, t));
+  }
+  const hashes = { ...(event.file?.hashes ?? {}), ...(event.process?.hashes ?? {}) };
+  for (const [name, value] of Object.entries(hashes)) {
+    const kind = name.toLowerCase().replace(/[-_]/g, '');
+    if (kind === 'md5' || kind === 'sha1' || kind === 'sha256') add(`file.hashes.${kind}`, index.matchValue(kind, value, t));
+  }
+  return out;
+}
+
+/**
+ * Threat-intelligence matching: every event's addresses, DNS query, HTTP host and URL, TLS SNI,
+ * JA3 and certificate, and file hashes against the current {@link IndicatorIndex}. One detection
+ * per (indicator, entity) and day, updated as sightings repeat. The index comes from a getter so a
+ * refreshed feed store swaps in without touching the analytic.
+ */
+export class IntelMatchAnalytic implements Analytic {
+  readonly ruleId = INTEL_MATCH_RULE_ID;
+  private readonly open = new Map<string, Open>();
+
+  constructor(
+    private readonly index: () => IndicatorIndex,
+    private readonly config: IntelMatchConfig = DEFAULT_INTEL_MATCH_CONFIG,
+    private readonly rulesetChecksum = '',
+  ) {}
+
+  size(): number {
+    return this.open.size;
+  }
+
+  observe(event: MamoriEvent): MamoriDetection[] {
+    const index = this.index();
+    if (index.size === 0) return [];
+    const matches = matchEvent(index, event);
+    if (matches.length === 0) return [];
+    const out: MamoriDetection[] = [];
+    const seen = new Set<string>();
+    for (const { field, match } of matches) {
+      const d = this.sighting(event.org_id, event, field, match, event.time);
+      if (d && !seen.has(d.detection_id)) {
+        seen.add(d.detection_id);
+        out.push(d);
+      }
+    }
+    return out;
+  }
+
+  advance(watermark: number): MamoriDetection[] {
+    for (const [key, o] of this.open) if (o.first + this.config.dedupWindowMs <= watermark) this.open.delete(key);
+    return [];
+  }
+
+  /** A detection for one sighting (live or retro), deduplicated per indicator and entity. */
+  sighting(orgId: string, event: Pick<MamoriEvent, 'event_id' | 'raw' | 'src_ip' | 'dst_ip'>, field: string, match: IndicatorMatch, time: number, retro = false): MamoriDetection | undefined {
+    const ind = match.indicator;
+    // The entity is the internal side: who talked to the indicator (the source unless the source is the indicator).
+    const entity = field === 'src_ip' ? event.dst_ip || event.src_ip : event.src_ip || match.observed;
+    const key = `${orgId}\u0000${ind.source}\u0000${ind.id}\u0000${ind.value}\u0000${entity}`;
+    let o = this.open.get(key);
+    if (o && time - o.first > this.config.dedupWindowMs) o = undefined;
+    if (o) this.open.delete(key);
+    else {
+      while (this.open.size >= this.config.maxOpen) this.open.delete(this.open.keys().next().value!);
+      o = { id: detectionId(INTEL_MATCH_RULE_ID, orgId, key, time), first: time, last: time, count: 0, evidence: [] };
+    }
+    this.open.set(key, o);
+    o.count++;
+    o.first = Math.min(o.first, time);
+    o.last = Math.max(o.last, time);
+    if (o.evidence.length < 20) o.evidence.push({ event_id: event.event_id, topic: event.raw.topic, partition: event.raw.partition, offset: event.raw.offset });
+    return this.report(orgId, entity, field, match, o, retro);
+  }
+
+  private report(orgId: string, entity: string, field: string, match: IndicatorMatch, o: Open, retro: boolean): MamoriDetection {
+    const ind = match.indicator;
+    return {
+      detection_id: o.id,
+      rule_id: INTEL_MATCH_RULE_ID,
+      rule_version: 1,
+      title: `Threat intel match: ${ind.kind} ${ind.value} (${ind.source})`,
+      severity: severityForConfidence(ind.confidence),
+      confidence: Math.max(0, Math.min(1, ind.confidence / 100)),
+      tactics: ['TA0011'],
+      techniques: [],
+      org_id: orgId,
+      entity: { type: 'ip', value: entity },
+      src_ip: entity || null,
+      first_seen: o.first,
+      last_seen: o.last,
+      detected_at: Date.now(),
+      count: o.count,
+      summary:
+        `${field} ${match.observed} matched ${ind.kind} indicator ${ind.value} from ${ind.source} (${ind.id}${ind.name ? `, ${ind.name}` : ''}), ` +
+        `confidence ${ind.confidence}${retro ? '; found by retro-matching stored events' : ''}; ${o.count} sighting(s).`,
+      evidence: [...o.evidence],
+      attributes: {
+        indicator_kind: ind.kind,
+        indicator_value: ind.value,
+        indicator_source: ind.source,
+        indicator_id: ind.id,
+        indicator_confidence: String(ind.confidence),
+        matched_field: field,
+        observed: match.observed,
+        retro: retro ? 'true' : 'false',
+      },
+      ruleset_checksum: this.rulesetChecksum,
+    };
+  }
+}
+
+/** What to look for in stored events. */
+export interface RetroMatchOptions {
+  orgIds?: readonly string[];
+  /** Window end (epoch ms); the look-back counts back from it. @default Date.now() */
+  until?: number;
+  lookbackMs?: number;
+  maxRows?: number;
+  /**
+   * Event attribute keys holding host names (the stored events table keeps class records as
+   * attributes). @default ['query', 'host', 'server_name', 'dns.query', 'http.host', 'tls.sni']
+   */
+  domainAttributes?: readonly string[];
+}
+
+interface RetroRow {
+  event_id: string;
+  org_id: string;
+  time: string;
+  src_ip: string;
+  dst_ip: string;
+  raw_topic: string;
+  raw_partition: number | string;
+  raw_offset: number | string;
+  names: string[];
+}
+
+const unmap = (ip: string): string => (ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip);
+
+/**
+ * Retro-matching: when new indicators arrive, finds stored events of the look-back window that
+ * touched them and reports them as detections (marked `retro`). Addresses are matched in
+ * ClickHouse (exact addresses with `IN`, networks with `isIPAddressInRange`), host names against
+ * the configured attributes and their parent domains; everything is bound as parameters. The rows
+ * are re-checked with the index (validity at the event's time, warning lists) before reporting.
+ */
+export async function retroMatch(driver: StorageDriver, analytic: IntelMatchAnalytic, added: readonly Indicator[], options: RetroMatchOptions = {}): Promise<MamoriDetection[]> {
+  const until = options.until ?? Date.now();
+  const since = until - (options.lookbackMs ?? DEFAULT_INTEL_MATCH_CONFIG.retroLookbackMs);
+  const index = new IndicatorIndex();
+  const ips: string[] = [];
+  const nets: string[] = [];
+  const domains: string[] = [];
+  for (const ind of added) {
+    if (ind.validUntil <= since || ind.validFrom >= until) continue;
+    if (ind.kind === 'ip') (ind.value.includes('/') ? nets : ips).push(ind.value);
+    else if (ind.kind === 'domain') domains.push(ind.value);
+    else continue;
+    index.add(ind);
+  }
+  if (ips.length + nets.length + domains.length === 0) return [];
+  const db = assertIdentifier('database', driver.database);
+  const attrs = options.domainAttributes ?? ['query', 'host', 'server_name', 'dns.query', 'http.host', 'tls.sni'];
+  const where: string[] = [];
+  const params: Record<string, unknown> = {
+    since, until, attrs: [...attrs], domains, limit: options.maxRows ?? DEFAULT_INTEL_MATCH_CONFIG.retroMaxRows,
+    ips: ips.map((ip) => (ip.includes(':') ? ip : `::ffff:${ip}`)),
+    nets: nets.map((n) => (n.includes(':') ? n : `::ffff:${n.split('/')[0]}/${96 + Number(n.split('/')[1])}`)),
+  };
+  if (ips.length > 0) where.push('src_ip IN (SELECT toIPv6(arrayJoin({ips:Array(String)}))) OR dst_ip IN (SELECT toIPv6(arrayJoin({ips:Array(String)})))');
+  if (nets.length > 0) where.push("arrayExists(n -> isIPAddressInRange(IPv6NumToString(src_ip), n) OR isIPAddressInRange(IPv6NumToString(dst_ip), n), {nets:Array(String)})");
+  // A name matches an indicator domain when it equals it or ends with '.' + it.
+  if (domains.length > 0) where.push("arrayExists(v -> arrayExists(d -> v = d OR endsWith(v, concat('.', d)), {domains:Array(String)}), arrayMap(k -> lower(trimRight(attributes[k], '.')), {attrs:Array(String)}))");
+  if (options.orgIds) {
+    if (options.orgIds.length === 0) return [];
+    params['orgIds'] = [...options.orgIds];
+  }
+  const sql = `SELECT event_id, org_id, toString(time) AS time, IPv6NumToString(src_ip) AS src_ip, IPv6NumToString(dst_ip) AS dst_ip,
+  raw_topic, raw_partition, raw_offset, arrayFilter(x -> x != '', arrayMap(k -> attributes[k], {attrs:Array(String)})) AS names
+FROM ${db}.events FINAL
+WHERE time >= fromUnixTimestamp64Milli({since:Int64}) AND time < fromUnixTimestamp64Milli({until:Int64})
+  ${options.orgIds ? 'AND org_id IN {orgIds:Array(String)}' : ''}
+  AND (${where.join(' OR ')})
+ORDER BY time
+LIMIT {limit:UInt32}`;
+  const rows = await driver.query<RetroRow>(sql, params);
+  const out = new Map<string, MamoriDetection>();
+  for (const r of rows) {
+    const time = Date.parse(`${r.time.replace(' ', 'T')}Z`);
+    const event = { event_id: r.event_id, raw: { topic: r.raw_topic, partition: Number(r.raw_partition), offset: Number(r.raw_offset) }, src_ip: unmap(r.src_ip), dst_ip: unmap(r.dst_ip) };
+    const hits: { field: string; match: IndicatorMatch }[] = [];
+    for (const m of index.matchIp(event.src_ip, time)) hits.push({ field: 'src_ip', match: m });
+    for (const m of index.matchIp(event.dst_ip, time)) hits.push({ field: 'dst_ip', match: m });
+    for (const name of r.names) for (const m of index.matchDomain(name, time)) hits.push({ field: 'dns.query', match: m });
+    for (const { field, match } of hits) {
+      if (!isActive(match.indicator, time)) continue;
+      const d = analytic.sighting(r.org_id, event, field, match, time, true);
+      if (d) out.set(d.detection_id, d);
+    }
+  }
+  return [...out.values()];
+}
