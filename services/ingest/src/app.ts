@@ -4,17 +4,21 @@ import type { Registry } from '@mamori/metrics';
 import { stageMetrics } from '@mamori/metrics';
 import type { Producer } from '@mamori/transport';
 import type { IngestConfig } from './config.ts';
+import { HTTP_INGEST_ERROR_CODES, startHttpIngest } from './http/server.ts';
+import { tokenAuthenticator } from './http/sensor-tokens.ts';
 import { NETFLOW_COLLECTOR_ERROR_CODES, NETFLOW_ERROR_CODES, NetflowCollector } from './netflow/index.ts';
 import { produceSimulation } from './simulation-producer.ts';
 import { createSimulator, type AttackSpec } from './simulator/index.ts';
+import { startSyslogListeners, SYSLOG_ERROR_CODES } from './syslog/listeners.ts';
 
 /**
  * Error codes ingest logs (as `error_code`); listed in docs/errors.md.
  *
  * - `INGEST_PRODUCE_FAILED`: the simulator's producer failed for good and simulation stopped.
  * - `NETFLOW_*`: the NetFlow collector's decode and produce codes (`netflow/errors.ts`, docs/netflow.md).
+ * - `SYSLOG_*`, `INGEST_LINE_*`: syslog listener and HTTP bulk ingest codes (docs/ingest.md).
  */
-export const INGEST_ERROR_CODES = ['INGEST_PRODUCE_FAILED', ...NETFLOW_ERROR_CODES, ...NETFLOW_COLLECTOR_ERROR_CODES] as const;
+export const INGEST_ERROR_CODES = ['INGEST_PRODUCE_FAILED', ...NETFLOW_ERROR_CODES, ...NETFLOW_COLLECTOR_ERROR_CODES, ...SYSLOG_ERROR_CODES, ...HTTP_INGEST_ERROR_CODES] as const;
 type IngestErrorCode = (typeof INGEST_ERROR_CODES)[number];
 
 export interface IngestDeps {
@@ -47,8 +51,11 @@ export function buildIngest(config: IngestConfig, deps: IngestDeps): IngestServi
   const metrics = stageMetrics(deps.registry);
   let running: Promise<void> | undefined;
   let netflow: NetflowCollector | undefined;
+  const entryPoints: { close(): Promise<void> }[] = [];
   return {
     async start() {
+      if (config.syslog.udpPort !== undefined || config.syslog.tcpPort !== undefined) entryPoints.push(await startSyslogListeners(config.syslog, deps));
+      if (config.http.port > 0) entryPoints.push(await startHttpIngest(config.http, { ...deps, authenticate: tokenAuthenticator(config.http.sensorTokens) }));
       if (config.netflow.port > 0) {
         const { port, host, sensorIds, templateTtlMs, pendingMaxAgeMs, pendingMaxSets, batchMaxRecords, batchMaxDelayMs, maxQueuedRecords } = config.netflow;
         netflow = new NetflowCollector({ port, host, sensorIds, batchMaxRecords, batchMaxDelayMs, maxQueuedRecords, decoder: { templateTtlMs, pendingMaxAgeMs, pendingMaxSets } }, deps);
@@ -77,7 +84,7 @@ export function buildIngest(config: IngestConfig, deps: IngestDeps): IngestServi
     },
     async close() {
       abort.abort();
-      await Promise.all([running, netflow?.close()]);
+      await Promise.all([running, netflow?.close(), ...entryPoints.map((e) => e.close())]);
     },
   };
 }

@@ -1,6 +1,9 @@
 import { isIP } from 'node:net';
 import { EnvReader, type Env } from '@mamori/core';
 import { TOPICS } from '@mamori/pipeline';
+import type { HttpIngestOptions } from './http/server.ts';
+import { parseSensorTokens, type SensorToken } from './http/sensor-tokens.ts';
+import type { SyslogOptions } from './syslog/listeners.ts';
 
 export interface IngestConfig {
   /** INGEST_SENSOR_ID: sensor id stamped on simulated records. @default 'sim-zeek-1' */
@@ -15,6 +18,10 @@ export interface IngestConfig {
   rawTopic: string;
   /** The NetFlow v5/v9/IPFIX UDP collector (docs/netflow.md); off when `port` is 0. */
   netflow: NetflowConfig;
+  /** Syslog UDP/TCP listeners (docs/ingest.md); each off when its port is 0. */
+  syslog: SyslogOptions;
+  /** HTTP bulk ingest (docs/ingest.md); off when `port` is 0. */
+  http: HttpIngestConfig;
 }
 
 export function loadIngestConfig(env: Env): Readonly<IngestConfig> {
@@ -28,6 +35,8 @@ export function loadIngestConfig(env: Env): Readonly<IngestConfig> {
     simulatorAttacks: r.boolean('INGEST_SIMULATOR_ATTACKS', true),
     rawTopic: TOPICS.rawZeekConn,
     netflow: netflowConfig(r),
+    syslog: syslogConfig(r),
+    http: httpConfig(r),
   });
 }
 
@@ -70,5 +79,53 @@ function netflowConfig(r: EnvReader): NetflowConfig {
     batchMaxRecords: r.integer('INGEST_NETFLOW_BATCH_MAX_RECORDS', 1000, { min: 1, max: 100_000 }),
     batchMaxDelayMs: r.integer('INGEST_NETFLOW_BATCH_MAX_DELAY_MS', 100, { min: 0, max: 60_000 }),
     maxQueuedRecords: r.integer('INGEST_NETFLOW_MAX_QUEUED_RECORDS', 100_000, { min: 1, max: 10_000_000 }),
+  };
+}
+
+function syslogConfig(r: EnvReader): SyslogOptions {
+  const udp = r.integer('INGEST_SYSLOG_UDP_PORT', 0, { min: 0, max: 65535 });
+  const tcp = r.integer('INGEST_SYSLOG_TCP_PORT', 0, { min: 0, max: 65535 });
+  return {
+    host: r.string('INGEST_SYSLOG_HOST', '127.0.0.1'),
+    udpPort: udp === 0 ? undefined : udp,
+    tcpPort: tcp === 0 ? undefined : tcp,
+    maxMessageBytes: r.integer('INGEST_SYSLOG_MAX_MESSAGE_BYTES', 65_536, { min: 480, max: 1_048_576 }),
+    maxConnections: r.integer('INGEST_SYSLOG_MAX_CONNECTIONS', 1000, { min: 1, max: 100_000 }),
+    idleTimeoutMs: r.integer('INGEST_SYSLOG_IDLE_TIMEOUT_MS', 300_000, { min: 1000 }),
+    maxQueueBytes: r.integer('INGEST_SYSLOG_MAX_QUEUE_BYTES', 33_554_432, { min: 1_048_576 }),
+    maxBatchRecords: r.integer('INGEST_SYSLOG_BATCH_RECORDS', 1000, { min: 1, max: 100_000 }),
+    lingerMs: r.integer('INGEST_SYSLOG_LINGER_MS', 20, { min: 0, max: 60_000 }),
+  };
+}
+
+/** INGEST_HTTP_* and INGEST_SENSOR_TOKENS. */
+export interface HttpIngestConfig extends HttpIngestOptions {
+  /** INGEST_HTTP_PORT: 0 = endpoint off. @default 0 */
+  port: number;
+  /** INGEST_HTTP_HOST. @default '127.0.0.1' */
+  host: string;
+  /** INGEST_SENSOR_TOKENS: `<sensor id>:<sha256 hex of the token>` entries separated by `;`. @default [] */
+  sensorTokens: SensorToken[];
+}
+
+function httpConfig(r: EnvReader): HttpIngestConfig {
+  let sensorTokens: SensorToken[] = [];
+  try {
+    sensorTokens = parseSensorTokens(r.string('INGEST_SENSOR_TOKENS', ''));
+  } catch (error) {
+    r.problem((error as Error).message);
+  }
+  const port = r.integer('INGEST_HTTP_PORT', 0, { min: 0, max: 65535 });
+  if (port !== 0 && sensorTokens.length === 0) r.problem('INGEST_HTTP_PORT is set but INGEST_SENSOR_TOKENS is empty: no sensor could authenticate; add <sensor id>:<sha256 hex of its token> entries');
+  return {
+    port,
+    host: r.string('INGEST_HTTP_HOST', '127.0.0.1'),
+    sensorTokens,
+    maxBodyBytes: r.integer('INGEST_HTTP_MAX_BODY_BYTES', 10_485_760, { min: 1024 }),
+    maxDecompressedBytes: r.integer('INGEST_HTTP_MAX_DECOMPRESSED_BYTES', 67_108_864, { min: 1024 }),
+    maxLines: r.integer('INGEST_HTTP_MAX_LINES', 100_000, { min: 1 }),
+    maxLineBytes: r.integer('INGEST_HTTP_MAX_LINE_BYTES', 1_048_576, { min: 64 }),
+    maxInflightBytes: r.integer('INGEST_HTTP_MAX_INFLIGHT_BYTES', 67_108_864, { min: 1024 }),
+    retryAfterSeconds: r.integer('INGEST_HTTP_RETRY_AFTER_S', 5, { min: 1, max: 3600 }),
   };
 }
