@@ -99,13 +99,34 @@ function toFieldValue(v: unknown): FieldValue {
   return undefined;
 }
 
+const strippedKeys = new WeakMap<Record<string, string>, Map<string, string> | null>();
+
+/**
+ * Sigma names fields without their spaces (`Source Name` → `SourceName`, rules specification,
+ * "Field Usage"); sources that keep the spaces are found through a per-event index of stripped
+ * keys, built on the first miss and only when some key has a space.
+ */
+function spacedAttribute(attributes: Record<string, string>, key: string): string | undefined {
+  let index = strippedKeys.get(attributes);
+  if (index === undefined) {
+    index = null;
+    for (const k in attributes) {
+      if (!k.includes(' ')) continue;
+      index ??= new Map();
+      index.set(k.replaceAll(' ', ''), attributes[k]!);
+    }
+    strippedKeys.set(attributes, index);
+  }
+  return index === null ? undefined : index.get(key);
+}
+
 /** Compiles an event path (`process.path`, `attributes.EventID`, `dst_port`) to a getter. */
 export function pathGetter(path: string): FieldGetter {
   if (path.startsWith('attributes.')) {
     const key = path.slice('attributes.'.length);
     return (e) => {
       const v = e.attributes[key];
-      return v === undefined ? undefined : v;
+      return v === undefined ? spacedAttribute(e.attributes, key) : v;
     };
   }
   const parts = path.split('.');
