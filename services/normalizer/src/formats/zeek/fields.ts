@@ -71,6 +71,16 @@ function flattenInto(out: ZeekRecord, o: Record<string, unknown>, prefix: string
  * `remote_location`, `times`).
  */
 export function flattenZeek(o: Record<string, unknown>): ZeekRecord {
+  // Zeek's own writer is already flat and dotted: hand it back without a copy (the common case).
+  let flat = true;
+  for (const key in o) {
+    const value = o[key];
+    if ((value !== null && typeof value === 'object' && !Array.isArray(value) && GROUP_SET.has(key)) || canonicalKey(key) !== key) {
+      flat = false;
+      break;
+    }
+  }
+  if (flat) return o;
   const out: ZeekRecord = {};
   flattenInto(out, o, '');
   return out;
