@@ -324,8 +324,17 @@ async function scenario(label: string, mode: 'single' | 'two-with-crash'): Promi
   };
   const admin = transport.admin();
   await admin.connect();
-  await admin.ensureTopics([{ topic: topics.events, partitions: EVENT_PARTITIONS }, { topic: topics.detections, partitions: 2 }, { topic: topics.dlq }]);
-  await ensureCorrelationTopics(admin, { partitions: STATE_PARTITIONS, repartitionTopic: topics.repartition, stateTopic: topics.state });
+  // A broker that has just started may answer "does not host this topic-partition" for a moment.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.ensureTopics([{ topic: topics.events, partitions: EVENT_PARTITIONS }, { topic: topics.detections, partitions: 2 }, { topic: topics.dlq }]);
+      await ensureCorrelationTopics(admin, { partitions: STATE_PARTITIONS, repartitionTopic: topics.repartition, stateTopic: topics.state });
+      break;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await sleep(1_000);
+    }
+  }
   await admin.close();
 
   const half = Math.floor(events.length / 2);
