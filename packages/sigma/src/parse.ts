@@ -23,11 +23,11 @@ export function parseSigmaFile(source: string, path: string): ParsedFile {
     const line = (n: YamlNode | null | undefined): number => (n?.range ? lineCounter.linePos(n.range[0]).line : 0);
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;
-      out.errors.push(new SigmaError('SIGMA_YAML_INVALID', `invalid YAML: ${e.message.split('\n')[0]}`, path, e.linePos?.[0]?.line ?? 0));
+      out.errors.push(new SigmaError('SIGMA_YAML_INVALID', `invalid YAML: ${e.message.split('\n')[0]}`, path, e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line));
       continue;
     }
     if (doc.contents === null) continue;
-    const text = doc.range ? source.slice(doc.range[0], doc.range[2]) : source;
+    const text = (doc.range ? source.slice(doc.range[0], doc.range[2]) : source).replace(/^---[^\n]*\n/, '').trim();
     try {
       out.documents.push(parseDocument(doc, path, text, line));
     } catch (error) {
