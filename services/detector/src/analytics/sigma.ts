@@ -1,0 +1,303 @@
+import { watch, type FSWatcher } from 'node:fs';
+import type { MamoriDetection, MamoriEvent, Severity } from '@mamori/events';
+import { loadRuleDirectory, type LoadedRules, type RuleMatch, type RuleProblem, type RuleSet, type SigmaRule } from '@mamori/sigma';
+import { detectionId } from './port-scan.ts';
+import type { Analytic } from './types.ts';
+
+/** Tunables of the Sigma analytic; keys and defaults in docs/configuration.md and docs/sigma.md. */
+export interface SigmaAnalyticConfig {
+  /** Rule pack directories (DETECTOR_RULES_DIRS, comma list). Empty: the analytic is not built. @default [] */
+  rulesDirs: string[];
+  /** Hits of the same rule on the same entity within this gap (event time) update one detection. @default 900000 */
+  suppressionMs: number;
+  /** An open detection is re-reported at most this often (event time) while hits keep coming. @default 60000 */
+  updateIntervalMs: number;
+  /** Evidence references kept in a detection. @default 20 */
+  maxEvidence: number;
+  /** Open detections kept at once; the least recently hit are closed beyond it. @default 100000 */
+  maxOpen: number;
+  /** File changes are collected for this long before a reload. @default 1000 */
+  reloadDebounceMs: number;
+}
+
+export const DEFAULT_SIGMA_ANALYTIC_CONFIG: Readonly<SigmaAnalyticConfig> = Object.freeze({
+  rulesDirs: [],
+  suppressionMs: 900_000,
+  updateIntervalMs: 60_000,
+  maxEvidence: 20,
+  maxOpen: 100_000,
+  reloadDebounceMs: 1000,
+});
+
+export const SIGMA_ANALYTIC_ID = 'mamori.sigma';
+
+const SEVERITY_BY_LEVEL: Readonly<Record<string, Severity>> = { informational: 'info', low: 'low', medium: 'medium', high: 'high', critical: 'critical' };
+const CONFIDENCE_BY_STATUS: Readonly<Record<string, number>> = { stable: 0.8, test: 0.7, experimental: 0.5 };
+
+/** ATT&CK tactic names as Sigma tags write them (`attack.defense-evasion`) to tactic ids. */
+const TACTICS: Readonly<Record<string, string>> = {
+  reconnaissance: 'TA0043', 'resource-development': 'TA0042', 'initial-access': 'TA0001', execution: 'TA0002', persistence: 'TA0003',
+  'privilege-escalation': 'TA0004', 'defense-evasion': 'TA0005', 'credential-access': 'TA0006', discovery: 'TA0007',
+  'lateral-movement': 'TA0008', collection: 'TA0009', exfiltration: 'TA0010', 'command-and-control': 'TA0011', impact: 'TA0040',
+};
+
+/** `attack.t1059.001` → technique `T1059.001`; `attack.execution` → tactic `TA0002`. */
+export function attackFromTags(tags: readonly string[]): { tactics: string[]; techniques: string[] } {
+  const tactics = new Set<string>();
+  const techniques = new Set<string>();
+  for (const tag of tags) {
+    const t = tag.toLowerCase();
+    if (!t.startsWith('attack.')) continue;
+    const rest = t.slice(7).replaceAll('_', '-');
+    if (/^t\d{4}(\.\d{3})?$/.test(rest)) techniques.add(rest.toUpperCase());
+    else if (/^ta\d{4}$/.test(rest)) tactics.add(rest.toUpperCase());
+    else if (TACTICS[rest]) tactics.add(TACTICS[rest]);
+  }
+  return { tactics: [...tactics], techniques: [...techniques] };
+}
+
+/**
+ * The entity a detection is about: the most specific of the event's principal user, then its
+ * host, then its source address.
+ */
+export function entityOf(event: MamoriEvent): { type: string; value: string } {
+  if (event.user) return { type: 'user', value: event.user };
+  if (event.host) return { type: 'host', value: event.host };
+  if (event.src_ip) return { type: 'ip', value: event.src_ip };
+  return { type: 'unknown', value: '' };
+}
+
+/** Where the analytic gets the current rule set; swapped by hot reload. */
+export interface RuleSetSource {
+  readonly ruleSet: RuleSet;
+  readonly checksum: string;
+}
+
+interface Episode {
+  id: string;
+  rule: SigmaRule;
+  orgId: string;
+  entity: { type: string; value: string };
+  srcIp: string | null;
+  firstSeen: number;
+  lastSeen: number;
+  count: number;
+  evidence: MamoriDetection['evidence'];
+  matched: RuleMatch['matched'];
+  version: number;
+  lastReported: number;
+  dirty: boolean;
+  checksum: string;
+}
+
+const MAX_ATTRIBUTE_CHARS = 512;
+
+/**
+ * Sigma rules over normalized events. Each match becomes a detection with a deterministic id
+ * (rule, organization, entity, first hit); further hits of the same rule on the same entity within
+ * the suppression gap update that detection (count, last_seen, capped evidence) instead of
+ * raising new ones.
+ */
+export class SigmaAnalytic implements Analytic {
+  readonly ruleId = SIGMA_ANALYTIC_ID;
+  private readonly open = new Map<string, Episode>();
+
+  constructor(
+    private readonly source: RuleSetSource,
+    private readonly config: SigmaAnalyticConfig = DEFAULT_SIGMA_ANALYTIC_CONFIG,
+  ) {}
+
+  size(): number {
+    return this.open.size;
+  }
+
+  observe(event: MamoriEvent): MamoriDetection[] {
+    const matches = this.source.ruleSet.match(event);
+    if (matches.length === 0) return [];
+    const out: MamoriDetection[] = [];
+    const entity = entityOf(event);
+    for (const m of matches) {
+      const key = `${m.rule.id}\u0000${event.org_id}\u0000${entity.type}\u0000${entity.value}`;
+      let ep = this.open.get(key);
+      if (ep && event.time - ep.lastSeen > this.config.suppressionMs) {
+        if (ep.dirty) out.push(this.report(ep, Date.now()));
+        this.open.delete(key);
+        ep = undefined;
+      }
+      if (ep) {
+        this.open.delete(key);
+        this.open.set(key, ep);
+        ep.count += 1;
+        ep.lastSeen = Math.max(ep.lastSeen, event.time);
+        if (ep.evidence.length < this.config.maxEvidence) ep.evidence.push(evidenceOf(event));
+        ep.dirty = true;
+        if (event.time - ep.lastReported >= this.config.updateIntervalMs) out.push(this.report(ep, Date.now()));
+        continue;
+      }
+      this.evictIfFull(out);
+      ep = {
+        id: detectionId(`sigma:${m.rule.id}`, event.org_id, `${entity.type}:${entity.value}`, event.time),
+        rule: m.rule,
+        orgId: event.org_id,
+        entity,
+        srcIp: event.src_ip || null,
+        firstSeen: event.time,
+        lastSeen: event.time,
+        count: 1,
+        evidence: [evidenceOf(event)],
+        matched: m.matched,
+        version: 0,
+        lastReported: event.time,
+        dirty: true,
+        checksum: this.source.checksum,
+      };
+      this.open.set(key, ep);
+      out.push(this.report(ep, Date.now()));
+    }
+    return out;
+  }
+
+  advance(watermark: number, now: number): MamoriDetection[] {
+    const out: MamoriDetection[] = [];
+    for (const [key, ep] of this.open) {
+      if (ep.lastSeen + this.config.suppressionMs <= watermark) {
+        if (ep.dirty) out.push(this.report(ep, now));
+        this.open.delete(key);
+      }
+    }
+    return out;
+  }
+
+  private evictIfFull(out: MamoriDetection[]): void {
+    while (this.open.size >= this.config.maxOpen) {
+      const oldest = this.open.entries().next();
+      if (oldest.done) return;
+      const [key, ep] = oldest.value;
+      if (ep.dirty) out.push(this.report(ep, Date.now()));
+      this.open.delete(key);
+    }
+  }
+
+  private report(ep: Episode, detectedAt: number): MamoriDetection {
+    ep.version += 1;
+    ep.lastReported = ep.lastSeen;
+    ep.dirty = false;
+    const rule = ep.rule;
+    const { tactics, techniques } = attackFromTags(rule.tags);
+    const attributes: Record<string, string> = {
+      sigma_id: rule.id,
+      sigma_path: rule.path,
+      sigma_level: rule.level ?? '',
+      sigma_status: rule.status ?? '',
+      logsource: [rule.logsource.product, rule.logsource.category, rule.logsource.service].filter(Boolean).join('/'),
+      matched_fields: ep.matched.map((f) => f.field).join(','),
+      version: String(ep.version),
+    };
+    for (const f of ep.matched) attributes[`matched.${f.field}`] = f.value.length > MAX_ATTRIBUTE_CHARS ? `${f.value.slice(0, MAX_ATTRIBUTE_CHARS)}…` : f.value;
+    return {
+      detection_id: ep.id,
+      rule_id: `sigma:${rule.id}`,
+      rule_version: 1,
+      title: rule.title,
+      severity: SEVERITY_BY_LEVEL[rule.level ?? 'medium'] ?? 'medium',
+      confidence: CONFIDENCE_BY_STATUS[rule.status ?? ''] ?? 0.5,
+      tactics,
+      techniques,
+      org_id: ep.orgId,
+      entity: ep.entity,
+      src_ip: ep.srcIp,
+      first_seen: ep.firstSeen,
+      last_seen: ep.lastSeen,
+      detected_at: detectedAt,
+      count: ep.count,
+      summary: `Sigma rule "${rule.title}" matched ${ep.count} event(s) of ${ep.entity.type} ${ep.entity.value || '(unknown)'}` +
+        (ep.matched.length > 0 ? ` on ${ep.matched.map((f) => f.field).join(', ')}.` : '.'),
+      evidence: [...ep.evidence],
+      attributes,
+      ruleset_checksum: ep.checksum,
+    };
+  }
+}
+
+function evidenceOf(event: MamoriEvent): MamoriDetection['evidence'][number] {
+  return { event_id: event.event_id, topic: event.raw.topic, partition: event.raw.partition, offset: event.raw.offset };
+}
+
+/** What a (re)load of the rule packs found. */
+export interface RulePackReport {
+  ok: boolean;
+  rules: number;
+  checksum: string;
+  errors: RuleProblem[];
+  unsupported: RuleProblem[];
+}
+
+/**
+ * Rule packs from directories, hot-reloaded: file changes are debounced, the directories loaded
+ * again, and the new set replaces the old only if no rule in it is broken (a broken set keeps the
+ * old one and is reported). Unsupported rules are reported but do not block a reload.
+ */
+export class SigmaRulePacks implements RuleSetSource {
+  private loaded: LoadedRules;
+  private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly dirs: readonly string[],
+    private readonly onReport: (report: RulePackReport) => void = () => {},
+    private readonly load: (dirs: readonly string[]) => LoadedRules = (d) => loadRuleDirectory(d),
+  ) {
+    this.loaded = this.load(dirs);
+    this.onReport(reportOf(this.loaded, this.loaded.errors.length === 0));
+  }
+
+  get ruleSet(): RuleSet {
+    return this.loaded.ruleSet;
+  }
+
+  get checksum(): string {
+    return this.loaded.checksum;
+  }
+
+  get current(): LoadedRules {
+    return this.loaded;
+  }
+
+  /** Loads again now; returns whether the new set replaced the old one. */
+  reload(): boolean {
+    let next: LoadedRules;
+    try {
+      next = this.load(this.dirs);
+    } catch (error) {
+      this.onReport({ ok: false, rules: this.loaded.rules.length, checksum: this.loaded.checksum, errors: [{ path: this.dirs.join(','), line: 0, code: 'SIGMA_RULE_INVALID', reason: (error as Error).message }], unsupported: [] });
+      return false;
+    }
+    const ok = next.errors.length === 0;
+    if (ok) this.loaded = next;
+    this.onReport(reportOf(next, ok));
+    return ok;
+  }
+
+  /** Watches the directories (recursively) and reloads after `debounceMs` of quiet. */
+  watch(debounceMs: number): void {
+    for (const dir of this.dirs) {
+      const w = watch(dir, { recursive: true }, () => {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.reload(), debounceMs);
+        this.timer.unref();
+      });
+      w.unref();
+      this.watchers.push(w);
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+}
+
+function reportOf(l: LoadedRules, ok: boolean): RulePackReport {
+  return { ok, rules: l.rules.length, checksum: l.checksum, errors: l.errors, unsupported: l.unsupported };
+}
