@@ -1,5 +1,14 @@
 import type { Registry } from '@mamori/metrics';
+import type { IndicatorIndex } from '@mamori/intel';
+import { BeaconingAnalytic } from './analytics/beaconing.ts';
+import { BruteForceAnalytic } from './analytics/brute-force.ts';
+import { DnsTunnelingAnalytic } from './analytics/dns-tunneling.ts';
+import { FirstSeenAnalytic } from './analytics/first-seen.ts';
+import { IntelMatchAnalytic } from './analytics/intel.ts';
+import { LongConnectionAnalytic } from './analytics/long-connection.ts';
+import { OutboundVolumeAnalytic } from './analytics/outbound-volume.ts';
 import { PortScanAnalytic } from './analytics/port-scan.ts';
+import { buildSigmaAnalytic } from './analytics/sigma.ts';
 import type { Analytic } from './analytics/types.ts';
 import type { DetectorConfig } from './config.ts';
 import { DetectorStage, type DetectorCodecs } from './detector-stage.ts';
@@ -9,11 +18,22 @@ export interface DetectorDeps {
   registry: Registry;
   /** Checksum of the active rule set, stamped on every detection. */
   rulesetChecksum?: string;
+  /** Current threat-intel index (an IntelStore's `index`); intel matching runs only when given. */
+  intelIndex?: () => IndicatorIndex;
 }
 
 /** Builds the detector stage from config; the runner (CLI) connects it to Kafka. */
 export function buildDetector(config: DetectorConfig, deps: DetectorDeps): DetectorStage {
-  const analytics: Analytic[] = [new PortScanAnalytic(config.portScan, deps.rulesetChecksum ?? '')];
+  const checksum = deps.rulesetChecksum ?? '';
+  const analytics: Analytic[] = [new PortScanAnalytic(config.portScan, checksum)];
+  analytics.push(new BruteForceAnalytic(config.bruteForce, checksum));
+  analytics.push(new BeaconingAnalytic(config.beaconing, checksum));
+  analytics.push(new DnsTunnelingAnalytic(config.dnsTunneling, checksum));
+  analytics.push(new LongConnectionAnalytic(config.longConnection, checksum));
+  analytics.push(new OutboundVolumeAnalytic(config.outboundVolume, checksum));
+  analytics.push(new FirstSeenAnalytic(config.firstSeen, checksum));
+  if (deps.intelIndex) analytics.push(new IntelMatchAnalytic(deps.intelIndex, undefined, checksum));
+  if (config.sigma.rulesDirs.length > 0) analytics.push(buildSigmaAnalytic(config.sigma));
   return new DetectorStage({
     eventsTopic: config.eventsTopic,
     detectionsTopic: config.detectionsTopic,

@@ -1,6 +1,13 @@
 import { EnvReader, type Env } from '@mamori/core';
 import { TOPICS } from '@mamori/pipeline';
+import { DEFAULT_BEACONING_CONFIG, type BeaconingConfig } from './analytics/beaconing.ts';
+import { DEFAULT_BRUTE_FORCE_CONFIG, type BruteForceConfig } from './analytics/brute-force.ts';
+import { DEFAULT_DNS_TUNNELING_CONFIG, type DnsTunnelingConfig } from './analytics/dns-tunneling.ts';
+import { DEFAULT_FIRST_SEEN_CONFIG, type FirstSeenConfig } from './analytics/first-seen.ts';
+import { DEFAULT_LONG_CONNECTION_CONFIG, type LongConnectionConfig } from './analytics/long-connection.ts';
+import { DEFAULT_OUTBOUND_VOLUME_CONFIG, type OutboundVolumeConfig } from './analytics/outbound-volume.ts';
 import { DEFAULT_PORT_SCAN_CONFIG, type PortScanConfig } from './analytics/port-scan.ts';
+import { DEFAULT_SIGMA_ANALYTIC_CONFIG, type SigmaAnalyticConfig } from './analytics/sigma.ts';
 
 export interface DetectorConfig {
   /** @default 'telemetry.events' */
@@ -14,6 +21,14 @@ export interface DetectorConfig {
   /** DETECTOR_MAX_BATCH_RECORDS. @default 2000 */
   maxBatchRecords: number;
   portScan: PortScanConfig;
+  /** Sigma rule packs (DETECTOR_RULES_DIRS, ...); see docs/sigma.md. */
+  sigma: SigmaAnalyticConfig;
+  bruteForce: BruteForceConfig;
+  beaconing: BeaconingConfig;
+  dnsTunneling: DnsTunnelingConfig;
+  longConnection: LongConnectionConfig;
+  outboundVolume: OutboundVolumeConfig;
+  firstSeen: FirstSeenConfig;
 }
 
 /** Reads the detector's settings; every key and default is listed in docs/configuration.md. */
@@ -35,6 +50,46 @@ export function loadDetectorConfig(env: Env): Readonly<DetectorConfig> {
       maxSources: r.integer('PORTSCAN_MAX_SOURCES', d.maxSources, { min: 100, max: 100_000_000 }),
       maxEvidence: r.integer('PORTSCAN_MAX_EVIDENCE', d.maxEvidence, { min: 1, max: 1000 }),
       updateIntervalMs: r.integer('PORTSCAN_UPDATE_INTERVAL_MS', d.updateIntervalMs, { min: 0, max: 86_400_000 }),
+    },
+    bruteForce: {
+      ...DEFAULT_BRUTE_FORCE_CONFIG,
+      windowMs: r.integer('BRUTEFORCE_WINDOW_MS', DEFAULT_BRUTE_FORCE_CONFIG.windowMs, { min: 1000, max: 86_400_000 }),
+      userMinFailures: r.integer('BRUTEFORCE_USER_MIN_FAILURES', DEFAULT_BRUTE_FORCE_CONFIG.userMinFailures, { min: 2, max: 1_000_000 }),
+      targetMinFailures: r.integer('BRUTEFORCE_TARGET_MIN_FAILURES', DEFAULT_BRUTE_FORCE_CONFIG.targetMinFailures, { min: 2, max: 1_000_000 }),
+      sprayMinUsers: r.integer('BRUTEFORCE_SPRAY_MIN_USERS', DEFAULT_BRUTE_FORCE_CONFIG.sprayMinUsers, { min: 2, max: 1_000_000 }),
+      connMinAttempts: r.integer('BRUTEFORCE_CONN_MIN_ATTEMPTS', DEFAULT_BRUTE_FORCE_CONFIG.connMinAttempts, { min: 2, max: 1_000_000 }),
+    },
+    beaconing: {
+      ...DEFAULT_BEACONING_CONFIG,
+      windowMs: r.integer('BEACON_WINDOW_MS', DEFAULT_BEACONING_CONFIG.windowMs, { min: 60_000, max: 604_800_000 }),
+      minConnections: r.integer('BEACON_MIN_CONNECTIONS', DEFAULT_BEACONING_CONFIG.minConnections, { min: 4, max: 100_000 }),
+      maxPairs: r.integer('BEACON_MAX_PAIRS', DEFAULT_BEACONING_CONFIG.maxPairs, { min: 100, max: 100_000_000 }),
+    },
+    dnsTunneling: {
+      ...DEFAULT_DNS_TUNNELING_CONFIG,
+      windowMs: r.integer('DNS_TUNNEL_WINDOW_MS', DEFAULT_DNS_TUNNELING_CONFIG.windowMs, { min: 1000, max: 86_400_000 }),
+      minUniqueSubdomains: r.integer('DNS_TUNNEL_MIN_UNIQUE_SUBDOMAINS', DEFAULT_DNS_TUNNELING_CONFIG.minUniqueSubdomains, { min: 2, max: 1_000_000 }),
+    },
+    longConnection: {
+      ...DEFAULT_LONG_CONNECTION_CONFIG,
+      minDurationMs: r.integer('LONG_CONN_MIN_DURATION_MS', DEFAULT_LONG_CONNECTION_CONFIG.minDurationMs, { min: 1000, max: 604_800_000 }),
+    },
+    outboundVolume: {
+      ...DEFAULT_OUTBOUND_VOLUME_CONFIG,
+      bucketMs: r.integer('OUTBOUND_BUCKET_MS', DEFAULT_OUTBOUND_VOLUME_CONFIG.bucketMs, { min: 60_000, max: 86_400_000 }),
+      minBytes: r.integer('OUTBOUND_MIN_BYTES', DEFAULT_OUTBOUND_VOLUME_CONFIG.minBytes, { min: 1, max: Number.MAX_SAFE_INTEGER }),
+    },
+    firstSeen: {
+      ...DEFAULT_FIRST_SEEN_CONFIG,
+      learningPeriodMs: r.integer('FIRST_SEEN_LEARNING_MS', DEFAULT_FIRST_SEEN_CONFIG.learningPeriodMs, { min: 0, max: 31_536_000_000 }),
+    },
+    sigma: {
+      ...DEFAULT_SIGMA_ANALYTIC_CONFIG,
+      rulesDirs: r.list('DETECTOR_RULES_DIRS', []),
+      suppressionMs: r.integer('SIGMA_SUPPRESSION_MS', 900_000, { min: 0, max: 604_800_000 }),
+      updateIntervalMs: r.integer('SIGMA_UPDATE_INTERVAL_MS', 60_000, { min: 0, max: 86_400_000 }),
+      maxEvidence: r.integer('SIGMA_MAX_EVIDENCE', 20, { min: 1, max: 1000 }),
+      reloadDebounceMs: r.integer('SIGMA_RELOAD_DEBOUNCE_MS', 1000, { min: 0, max: 600_000 }),
     },
   };
   return r.done(config);
