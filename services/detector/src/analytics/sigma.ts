@@ -301,3 +301,20 @@ export class SigmaRulePacks implements RuleSetSource {
 function reportOf(l: LoadedRules, ok: boolean): RulePackReport {
   return { ok, rules: l.rules.length, checksum: l.checksum, errors: l.errors, unsupported: l.unsupported };
 }
+
+/**
+ * The Sigma analytic of a detector: rule packs from `config.rulesDirs`, watched for changes. Load
+ * problems are reported once per (re)load through `onReport` (default: one JSON line on stderr).
+ */
+export function buildSigmaAnalytic(config: SigmaAnalyticConfig, onReport?: (report: RulePackReport) => void): SigmaAnalytic {
+  const report =
+    onReport ??
+    ((r: RulePackReport) => {
+      if (!r.ok || r.unsupported.length > 0) {
+        process.stderr.write(`${JSON.stringify({ msg: r.ok ? 'sigma rules loaded with unsupported rules' : 'sigma rule pack rejected, keeping the previous rule set', rules: r.rules, checksum: r.checksum, errors: r.errors.slice(0, 20), unsupported: r.unsupported.length })}\n`);
+      }
+    });
+  const packs = new SigmaRulePacks(config.rulesDirs, report);
+  packs.watch(config.reloadDebounceMs);
+  return new SigmaAnalytic(packs, config);
+}
