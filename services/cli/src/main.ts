@@ -29,6 +29,11 @@ Usage:
   mamori db migrate | db status   apply or list ClickHouse migrations
   mamori keys create --id ID --role viewer|analyst|approver|admin --orgs ORG[,ORG]|*
                                   make an API key: prints the MAMORI_API_KEYS entry and the bearer token
+  mamori rules check <dir...>      lint and compile Sigma rules: problems with file:line and code (exit 1 on errors)
+  mamori rules test --rules DIR --events FILE... [--format ID|mamori]
+                                  run Sigma rules over log files of any supported format: matches as JSON lines
+  mamori rules explain --rule FILE --event JSON|FILE [--json]
+                                  why a rule does or does not fire on a normalized event, per search and field
   mamori help
 
 Configuration is read from the environment; see docs/configuration.md.`;
@@ -89,6 +94,16 @@ async function main(argv: string[]): Promise<number> {
       if (command === 'import') await runImport(config, process.env, common);
       else await runNormalize(config, process.env, { ...common, org: values['org'] as string | undefined, stdout: process.stdout });
       return 0;
+    }
+    case 'rules': {
+      const rules = await import('./rules.ts');
+      const [sub, ...args] = rest;
+      const io = { stdout: process.stdout, stderr: process.stderr };
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { rules: { type: 'string', multiple: true }, events: { type: 'string', multiple: true }, format: { type: 'string' }, rule: { type: 'string' }, event: { type: 'string' }, json: { type: 'boolean' } } });
+      if (sub === 'check') return rules.runRulesCheck(positionals, io);
+      if (sub === 'test') return rules.runRulesTest({ rules: values.rules ?? [], events: [...(values.events ?? []), ...positionals], format: values.format }, io);
+      if (sub === 'explain') return rules.runRulesExplain({ rule: values.rule ?? '', event: values.event ?? '', json: values.json ?? false }, io);
+      throw new ConfigError('usage: mamori rules check|test|explain ... (mamori help)');
     }
     case 'db': {
       const sub = rest[0];
