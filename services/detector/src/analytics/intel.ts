@@ -189,9 +189,9 @@ export interface RetroMatchOptions {
 interface RetroRow {
   event_id: string;
   org_id: string;
-  time: string;
-  src_ip: string;
-  dst_ip: string;
+  time_ms: string | number;
+  src: string;
+  dst: string;
   raw_topic: string;
   raw_partition: number | string;
   raw_offset: number | string;
@@ -238,7 +238,7 @@ export async function retroMatch(driver: StorageDriver, analytic: IntelMatchAnal
     if (options.orgIds.length === 0) return [];
     params['orgIds'] = [...options.orgIds];
   }
-  const sql = `SELECT event_id, org_id, toString(time) AS time, IPv6NumToString(src_ip) AS src_ip, IPv6NumToString(dst_ip) AS dst_ip,
+  const sql = `SELECT event_id, org_id, toUnixTimestamp64Milli(time) AS time_ms, IPv6NumToString(src_ip) AS src, IPv6NumToString(dst_ip) AS dst,
   raw_topic, raw_partition, raw_offset, arrayFilter(x -> x != '', arrayMap(k -> attributes[k], {attrs:Array(String)})) AS names
 FROM ${db}.events FINAL
 WHERE time >= fromUnixTimestamp64Milli({since:Int64}) AND time < fromUnixTimestamp64Milli({until:Int64})
@@ -249,8 +249,8 @@ LIMIT {limit:UInt32}`;
   const rows = await driver.query<RetroRow>(sql, params);
   const out = new Map<string, MamoriDetection>();
   for (const r of rows) {
-    const time = Date.parse(`${r.time.replace(' ', 'T')}Z`);
-    const event = { event_id: r.event_id, raw: { topic: r.raw_topic, partition: Number(r.raw_partition), offset: Number(r.raw_offset) }, src_ip: unmap(r.src_ip), dst_ip: unmap(r.dst_ip) };
+    const time = Number(r.time_ms);
+    const event = { event_id: r.event_id, raw: { topic: r.raw_topic, partition: Number(r.raw_partition), offset: Number(r.raw_offset) }, src_ip: unmap(r.src), dst_ip: unmap(r.dst) };
     const hits: { field: string; match: IndicatorMatch }[] = [];
     for (const m of index.matchIp(event.src_ip, time)) hits.push({ field: 'src_ip', match: m });
     for (const m of index.matchIp(event.dst_ip, time)) hits.push({ field: 'dst_ip', match: m });
