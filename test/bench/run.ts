@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { startLocalCluster, waitForKafka, type LocalCluster } from '../harness/index.ts';
 import { benchCodec } from './codec.ts';
 import { benchDetector } from './detector.ts';
+import { benchIntel } from './intel.ts';
 import { fmtRate } from './measure.ts';
 import { benchNormalizer } from './normalizer.ts';
 import { benchPipeline } from './pipeline.ts';
@@ -47,6 +48,7 @@ const SECTIONS: readonly Section[] = [
     title: 'Detector',
     run: async () => benchDetector(),
   },
+  { name: 'intel', title: 'Threat intel matching', run: async () => benchIntel() },
   {
     name: 'transport',
     title: 'Transport',
