@@ -16,6 +16,7 @@ import { benchIntel } from './intel.ts';
 import { fmtRate } from './measure.ts';
 import { benchNormalizer } from './normalizer.ts';
 import { benchPipeline } from './pipeline.ts';
+import { benchSigma } from './sigma.ts';
 import { describeMachine, replaceBlock } from './report.ts';
 import { benchTransportDetailed } from './transport.ts';
 
@@ -49,6 +50,11 @@ const SECTIONS: readonly Section[] = [
     run: async () => benchDetector(),
   },
   { name: 'intel', title: 'Threat intel matching', run: async () => benchIntel() },
+  {
+    name: 'sigma',
+    title: 'Sigma rules',
+    run: async () => benchSigma(),
+  },
   {
     name: 'transport',
     title: 'Transport',

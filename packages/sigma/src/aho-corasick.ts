@@ -8,6 +8,10 @@ export class AhoCorasick {
   private readonly fail: number[] = [0];
   /** Pattern indexes ending at each state, including those reached through failure links. */
   private readonly out: number[][] = [[]];
+  /** Dense transitions for ASCII after failure resolution (a DFA): `state * 128 + code`. */
+  private dense: Int32Array = new Int32Array(0);
+  /** Whether a state has any output (own or inherited). */
+  private hasOut: Uint8Array = new Uint8Array(0);
 
   constructor(readonly patterns: readonly string[]) {
     let states = 1;
@@ -46,6 +50,17 @@ export class AhoCorasick {
         if (inherited.length > 0) this.out[next] = [...this.out[next]!, ...inherited];
       }
     }
+    // Full DFA over ASCII in breadth-first order: a state's missing transition is its failure state's.
+    this.dense = new Int32Array(states * 128);
+    this.hasOut = new Uint8Array(states);
+    const order = [0, ...queue];
+    for (const s of order) {
+      this.hasOut[s] = this.out[s]!.length > 0 ? 1 : 0;
+      for (let c = 0; c < 128; c++) {
+        const direct = this.goto.get(s * 65536 + c);
+        this.dense[s * 128 + c] = direct ?? (s === 0 ? 0 : this.dense[this.fail[s]! * 128 + c]!);
+      }
+    }
   }
 
   /** Calls `onMatch(patternIndex)` for every occurrence (a pattern may be reported more than once). */
@@ -53,17 +68,25 @@ export class AhoCorasick {
     const goto = this.goto;
     const fail = this.fail;
     const out = this.out;
+    const dense = this.dense;
+    const hasOut = this.hasOut;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      let next = goto.get(s * 65536 + c);
-      while (next === undefined && s !== 0) {
-        s = fail[s]!;
-        next = goto.get(s * 65536 + c);
+      if (c < 128) {
+        s = dense[s * 128 + c]!;
+      } else {
+        let next = goto.get(s * 65536 + c);
+        while (next === undefined && s !== 0) {
+          s = fail[s]!;
+          next = goto.get(s * 65536 + c);
+        }
+        s = next ?? 0;
       }
-      s = next ?? 0;
-      const hits = out[s]!;
-      for (let j = 0; j < hits.length; j++) onMatch(hits[j]!);
+      if (hasOut[s] === 1) {
+        const hits = out[s]!;
+        for (let j = 0; j < hits.length; j++) onMatch(hits[j]!);
+      }
     }
   }
 }
