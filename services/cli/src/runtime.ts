@@ -3,7 +3,7 @@ import { OpsServer, createRegistry, type Registry } from '@mamori/metrics';
 import { LagMonitor, StageRunner, TOPICS, type LagSubject, type Stage } from '@mamori/pipeline';
 import { migrate, type StorageDriver } from '@mamori/storage';
 import type { Producer, Transport } from '@mamori/transport';
-import { buildDetector, loadDetectorConfig } from '@mamori/detector';
+import { buildDetector, loadDetectorConfig, openIntelFeeds } from '@mamori/detector';
 import { buildNormalizer, loadNormalizerConfig, openNormalizerResources } from '@mamori/normalizer';
 import { buildWriter, loadWriterConfig } from '@mamori/writer';
 import { buildQueryApi, loadQueryApiConfig } from '@mamori/query-api';
@@ -115,8 +115,14 @@ export async function startServices(names: readonly ServiceName[], config: Runti
       stages.push(buildNormalizer(normalizerConfig, { eventCodec, defaultOrg: config.defaultOrg, inventory: normalizerResources?.inventory, geo: normalizerResources?.geo, registry }));
     }
     if (detectorConfig) {
+      const intel = await openIntelFeeds(detectorConfig.intel, registry, logger.child({ component: 'intel' }));
+      if (intel) {
+        lifecycle.register('intel feeds', async () => intel.close());
+        progress(`threat intel: ${detectorConfig.intel.feeds.length} feed(s) loaded`);
+      }
       stages.push(
         buildDetector(detectorConfig, {
+          ...(intel ? { intelIndex: intel.index } : {}),
           registry,
           codecs: { prefetch: (values) => eventCodec.prefetch(values), decodeEvent: (b) => eventCodec.decode(b), encodeDetection: (d) => detectionCodec.encode(d) },
         }),

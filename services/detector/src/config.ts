@@ -1,4 +1,5 @@
 import { EnvReader, type Env } from '@mamori/core';
+import type { FeedSpec } from '@mamori/intel';
 import { TOPICS } from '@mamori/pipeline';
 import { DEFAULT_BEACONING_CONFIG, type BeaconingConfig } from './analytics/beaconing.ts';
 import { DEFAULT_BRUTE_FORCE_CONFIG, type BruteForceConfig } from './analytics/brute-force.ts';
@@ -23,6 +24,8 @@ export interface DetectorConfig {
   portScan: PortScanConfig;
   /** Sigma rule packs (DETECTOR_RULES_DIRS, ...); see docs/sigma.md. */
   sigma: SigmaAnalyticConfig;
+  /** Threat-intelligence feeds (INTEL_FEEDS, ...); none = intel matching off. */
+  intel: IntelConfig;
   bruteForce: BruteForceConfig;
   beaconing: BeaconingConfig;
   dnsTunneling: DnsTunnelingConfig;
@@ -83,6 +86,7 @@ export function loadDetectorConfig(env: Env): Readonly<DetectorConfig> {
       ...DEFAULT_FIRST_SEEN_CONFIG,
       learningPeriodMs: r.integer('FIRST_SEEN_LEARNING_MS', DEFAULT_FIRST_SEEN_CONFIG.learningPeriodMs, { min: 0, max: 31_536_000_000 }),
     },
+    intel: intelConfig(r),
     sigma: {
       ...DEFAULT_SIGMA_ANALYTIC_CONFIG,
       rulesDirs: r.list('DETECTOR_RULES_DIRS', []),
@@ -93,4 +97,33 @@ export function loadDetectorConfig(env: Env): Readonly<DetectorConfig> {
     },
   };
   return r.done(config);
+}
+
+export interface IntelConfig {
+  /** INTEL_FEEDS: `name=format:location` entries separated by `;` (format stix, misp or list). */
+  feeds: FeedSpec[];
+  /** INTEL_WARNING_LISTS: comma list of MISP warning-list files (list.json) or folders holding them. */
+  warningLists: string[];
+  /** INTEL_REFRESH_INTERVAL_MS. @default 3600000 */
+  refreshIntervalMs: number;
+}
+
+const FEED_PATTERN = /^([A-Za-z0-9._-]{1,64})=(stix|misp|list):(.+)$/;
+
+function intelConfig(r: EnvReader): IntelConfig {
+  const feeds: FeedSpec[] = [];
+  for (const entry of (r.optionalString('INTEL_FEEDS') ?? '').split(';').map((e) => e.trim()).filter(Boolean)) {
+    const m = FEED_PATTERN.exec(entry);
+    if (!m) {
+      r.problem(`INTEL_FEEDS entry ${JSON.stringify(entry)} must be name=stix|misp|list:<file or http(s) URL>`);
+      continue;
+    }
+    if (feeds.some((f) => f.name === m[1])) r.problem(`INTEL_FEEDS names feed ${m[1]} twice`);
+    feeds.push({ name: m[1]!, format: m[2] as FeedSpec['format'], location: m[3]! });
+  }
+  return {
+    feeds,
+    warningLists: r.list('INTEL_WARNING_LISTS', []),
+    refreshIntervalMs: r.integer('INTEL_REFRESH_INTERVAL_MS', 3_600_000, { min: 10_000, max: 604_800_000 }),
+  };
 }

@@ -49,7 +49,7 @@ export class DetectorStage implements Stage {
   private idleClosed = true;
   private readonly stateGauge: Gauge<'analytic'>;
   private readonly latency: Histogram<'analytic'>;
-  private readonly emitted: Counter<'analytic'>;
+  private readonly emitted: Counter<'analytic' | 'severity'>;
   private readonly late: Counter;
 
   constructor(private readonly options: DetectorStageOptions) {
@@ -73,8 +73,8 @@ export class DetectorStage implements Stage {
     });
     this.emitted = new Counter({
       name: 'mamori_detections_emitted_total',
-      help: 'Detection records (new detections and updates of open ones) emitted, per analytic.',
-      labelNames: ['analytic'],
+      help: 'Detection records (new detections and updates of open ones) emitted, per analytic and severity.',
+      labelNames: ['analytic', 'severity'],
       registers: [options.registry],
     });
     this.late = new Counter({
@@ -127,8 +127,10 @@ export class DetectorStage implements Stage {
   private measured(analytic: Analytic, detections: MamoriDetection[]): MamoriDetection[] {
     if (detections.length === 0) return detections;
     const now = Date.now();
-    this.emitted.inc({ analytic: analytic.ruleId }, detections.length);
-    for (const d of detections) this.latency.observe({ analytic: analytic.ruleId }, Math.max(0, now - d.last_seen) / 1000);
+    for (const d of detections) {
+      this.emitted.inc({ analytic: analytic.ruleId, severity: d.severity });
+      this.latency.observe({ analytic: analytic.ruleId }, Math.max(0, now - d.last_seen) / 1000);
+    }
     return detections;
   }
 

@@ -10,3 +10,5 @@ export { LongConnectionAnalytic, DEFAULT_LONG_CONNECTION_CONFIG, type LongConnec
 export { OutboundVolumeAnalytic, DEFAULT_OUTBOUND_VOLUME_CONFIG, type OutboundVolumeConfig } from './analytics/outbound-volume.ts';
 export { FirstSeenAnalytic, DEFAULT_FIRST_SEEN_CONFIG, type FirstSeenConfig } from './analytics/first-seen.ts';
 export { IntelMatchAnalytic, DEFAULT_INTEL_MATCH_CONFIG, matchEvent, retroMatch, severityForConfidence, type IntelMatchConfig, type RetroMatchOptions } from './analytics/intel.ts';
+export { openIntelFeeds, type IntelFeeds } from './intel-feeds.ts';
+export type { IntelConfig } from './config.ts';

@@ -1,0 +1,82 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage, type Logger } from '@mamori/core';
+import { IntelStore, type IndicatorIndex } from '@mamori/intel';
+import { Gauge, type Registry } from '@mamori/metrics';
+import type { IntelConfig } from './config.ts';
+
+export interface IntelFeeds {
+  /** The current index (swapped whole on every refresh). */
+  index(): IndicatorIndex;
+  close(): void;
+}
+
+/**
+ * Loads the configured feeds and warning lists, refreshes them on the interval, and reports per
+ * feed when it last refreshed and how many indicators are active (bounded labels: feed names come
+ * from config). A feed that fails keeps its last good indicators and its success time ages, which
+ * is what the MamoriIntelFeedStale alert watches.
+ */
+export async function openIntelFeeds(config: IntelConfig, registry: Registry, logger: Logger): Promise<IntelFeeds | undefined> {
+  if (config.feeds.length === 0) return undefined;
+  const registers = [registry];
+  const lastSuccess = new Gauge({ name: 'mamori_intel_feed_last_success_timestamp_seconds', help: 'When a feed last loaded successfully (Unix seconds).', labelNames: ['feed'], registers });
+  const interval = new Gauge({ name: 'mamori_intel_feed_refresh_interval_seconds', help: 'Configured refresh interval of a feed.', labelNames: ['feed'], registers });
+  const indexed = new Gauge({ name: 'mamori_intel_indicators', help: 'Indicators active in the match index (after warning lists).', registers });
+  const suppressed = new Gauge({ name: 'mamori_intel_suppressed_indicators', help: 'Indicators dropped because a warning list covers them.', registers });
+  const failures = new Gauge({ name: 'mamori_intel_feed_failing', help: '1 while the last refresh of a feed failed.', labelNames: ['feed'], registers });
+  for (const feed of config.feeds) interval.set({ feed: feed.name }, config.refreshIntervalMs / 1000);
+
+  const store = new IntelStore({
+    feeds: config.feeds,
+    warningLists: expandWarningLists(config.warningLists),
+    onUpdate: (report) => {
+      const failed = new Set(report.errors.map((e) => e.feed));
+      for (const feed of config.feeds) {
+        failures.set({ feed: feed.name }, failed.has(feed.name) ? 1 : 0);
+        if (!failed.has(feed.name)) lastSuccess.set({ feed: feed.name }, Date.now() / 1000);
+      }
+      indexed.set(report.indexed);
+      suppressed.set(report.suppressed);
+      for (const error of report.errors) logger.warn({ feed: error.feed, error_code: error.code }, `intel feed refresh failed: ${error.message}`);
+    },
+  });
+  await store.refresh();
+  const stop = store.start(config.refreshIntervalMs, (error) => logger.error({ err: error, error_code: 'INTEL_REFRESH_FAILED' }, `intel refresh failed: ${errorMessage(error)}`));
+  return { index: () => store.index, close: stop };
+}
+
+/**
+ * Folders are searched for MISP warning lists: every `.json` file below them (the misp-warninglists
+ * repository keeps one `list.json` per folder; exports often flatten them to `<name>.json`).
+ */
+function expandWarningLists(locations: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const location of locations) {
+    if (/^https?:\/\//.test(location)) {
+      out.push(location);
+      continue;
+    }
+    let stats;
+    try {
+      stats = statSync(location);
+    } catch {
+      out.push(location); // reported by the store as a failed list
+      continue;
+    }
+    if (!stats.isDirectory()) {
+      out.push(location);
+      continue;
+    }
+    const walk = (dir: string, depth: number): void => {
+      if (depth > 4) return;
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path, depth + 1);
+        else if (entry.name.endsWith('.json')) out.push(path);
+      }
+    };
+    walk(location, 0);
+  }
+  return out;
+}
