@@ -88,7 +88,8 @@ describe('metrics on a running pipeline', () => {
     while (Date.now() < deadline) {
       const emitted = await running.registry.getSingleMetric('mamori_detections_emitted_total')?.get();
       const stored = await running.registry.getSingleMetric('mamori_writer_insert_duration_seconds')?.get();
-      if ((emitted?.values.length ?? 0) > 0 && (stored?.values.length ?? 0) > 0) break;
+      const dead = await running.registry.getSingleMetric('mamori_records_dead_lettered_total')?.get();
+      if ((emitted?.values.length ?? 0) > 0 && (stored?.values.length ?? 0) > 0 && (dead?.values.length ?? 0) > 0) break;
       await sleep(500);
     }
   }, 180_000);
