@@ -59,6 +59,17 @@ case "$cmd" in
     ;;
   test)
     install
+    # The ops tests validate alert rules with promtool and scrape with a real Prometheus (Debian's package).
+    if ! command -v promtool >/dev/null 2>&1 || [ ! -x /usr/bin/prometheus ]; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        info "installing Prometheus (Debian package) for the operations tests"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null 2>&1 \
+          || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; } \
+          || die "could not install the Debian package prometheus (needed by the operations tests)"
+      else
+        info "promtool not found: the Prometheus tests will be skipped (install the Debian package 'prometheus')"
+      fi
+    fi
     info "typechecking"
     pnpm_cmd run typecheck
     report="$(mktemp -t mamori-vitest-XXXXXX.json)"

@@ -160,7 +160,7 @@ describe('every config.ts rejects a bad value, naming the key', () => {
     ['query-api', { API_PORT: '-1' }, 'API_PORT'],
     ['query-api', { API_MAX_RANGE_DAYS: '10days' }, 'API_MAX_RANGE_DAYS'],
     ['query-api', { MAMORI_API_KEYS: 'alice:not-a-hash:viewer:*' }, 'MAMORI_API_KEYS'],
-    ['ingest', { INGEST_SIMULATOR_RATE: '0' }, 'INGEST_SIMULATOR_RATE'],
+    ['ingest', { INGEST_SIMULATOR_RATE: '-1' }, 'INGEST_SIMULATOR_RATE'],
     ['ingest', { INGEST_SENSOR_ID: 'sensor one' }, 'INGEST_SENSOR_ID'],
   ] as const)('%s rejects %o naming %s', (service, env, key) => {
     expect(configError(LOADERS[service]!, env).message).toContain(key);

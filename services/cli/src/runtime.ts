@@ -4,7 +4,7 @@ import { LagMonitor, StageRunner, TOPICS, type LagSubject, type Stage } from '@m
 import { migrate, type StorageDriver } from '@mamori/storage';
 import type { Producer, Transport } from '@mamori/transport';
 import { buildDetector, loadDetectorConfig, openIntelFeeds } from '@mamori/detector';
-import { buildNormalizer, loadNormalizerConfig, openNormalizerResources } from '@mamori/normalizer';
+import { FORMATS, buildNormalizer, loadNormalizerConfig, openNormalizerResources } from '@mamori/normalizer';
 import { buildWriter, loadWriterConfig } from '@mamori/writer';
 import { buildQueryApi, loadQueryApiConfig } from '@mamori/query-api';
 import { buildIngest, loadIngestConfig, type IngestService } from '@mamori/ingest';
@@ -132,6 +132,8 @@ export async function startServices(names: readonly ServiceName[], config: Runti
 
     // Create every topic these services read or write (configured names included) before consuming.
     const topics = new Set<string>([TOPICS.deadLetter, TOPICS.rawZeekConn]);
+    // Ingest entry points produce to every raw topic a format reads, whether or not a normalizer runs here.
+    if (ingestConfig) for (const format of FORMATS) for (const topic of format.topics) topics.add(topic);
     for (const stage of stages) for (const topic of [...stage.inputTopics, ...stage.outputTopics]) topics.add(topic);
     const admin = transport.admin();
     await admin.connect();

@@ -61,6 +61,8 @@ export function buildIngest(config: IngestConfig, deps: IngestDeps): IngestServi
         netflow = new NetflowCollector({ port, host, sensorIds, batchMaxRecords, batchMaxDelayMs, maxQueuedRecords, decoder: { templateTtlMs, pendingMaxAgeMs, pendingMaxSets } }, deps);
         await netflow.start();
       }
+      // The traffic simulator is for demos and tests: off unless INGEST_SIMULATOR_RATE is set.
+      if (config.simulatorRate === 0) return;
       const simulator = createSimulator({
         seed: config.simulatorSeed,
         startTime: Date.now(),

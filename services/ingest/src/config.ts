@@ -8,7 +8,7 @@ import type { SyslogOptions } from './syslog/listeners.ts';
 export interface IngestConfig {
   /** INGEST_SENSOR_ID: sensor id stamped on simulated records. @default 'sim-zeek-1' */
   sensorId: string;
-  /** INGEST_SIMULATOR_RATE: simulated connections per second of wall clock. @default 100 */
+  /** INGEST_SIMULATOR_RATE: simulated connections per second of wall clock; 0 = simulator off. @default 0 */
   simulatorRate: number;
   /** INGEST_SIMULATOR_SEED. @default 1 */
   simulatorSeed: number;
@@ -30,7 +30,7 @@ export function loadIngestConfig(env: Env): Readonly<IngestConfig> {
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(sensorId)) r.problem(`INGEST_SENSOR_ID=${JSON.stringify(sensorId)} may hold only letters, digits, '.', '_' and '-'`);
   return r.done({
     sensorId,
-    simulatorRate: r.integer('INGEST_SIMULATOR_RATE', 100, { min: 1, max: 1_000_000 }),
+    simulatorRate: r.integer('INGEST_SIMULATOR_RATE', 0, { min: 0, max: 1_000_000 }),
     simulatorSeed: r.integer('INGEST_SIMULATOR_SEED', 1, { min: 0 }),
     simulatorAttacks: r.boolean('INGEST_SIMULATOR_ATTACKS', true),
     rawTopic: TOPICS.rawZeekConn,
