@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '@mamori/core';
+import type { Principal } from './security/principal.ts';
 
 export const ROLES = ['viewer', 'analyst', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -14,12 +15,6 @@ export interface ApiKey {
   orgs: readonly string[] | '*';
 }
 
-/** Who is calling, after authentication. */
-export interface Principal {
-  keyId: string;
-  role: Role;
-  orgs: readonly string[] | '*';
-}
 
 const ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 const ORG_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -56,7 +51,7 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
-/** Looks a bearer token up in constant time per key; undefined when it is missing or wrong. */
+/** Looks an API key (`Bearer <id>.<secret>`) up in constant time per key; undefined when it is missing or wrong. */
 export function authenticate(keys: readonly ApiKey[], authorization: string | undefined): Principal | undefined {
   if (!authorization || authorization.length > 512) return undefined;
   const match = /^Bearer ([A-Za-z0-9-]{1,64})\.([A-Za-z0-9_-]{16,256})$/.exec(authorization.trim());
@@ -67,11 +62,5 @@ export function authenticate(keys: readonly ApiKey[], authorization: string | un
   // Compare even when the id is unknown so timing does not reveal which ids exist.
   const expected = key ? Buffer.from(key.secretSha256, 'hex') : Buffer.alloc(32);
   const ok = timingSafeEqual(presented, expected) && key !== undefined;
-  return ok ? { keyId: key.id, role: key.role, orgs: key.orgs } : undefined;
-}
-
-const RANK: Record<Role, number> = { viewer: 0, analyst: 1, approver: 2, admin: 3 };
-
-export function hasRole(principal: Principal, required: Role): boolean {
-  return RANK[principal.role] >= RANK[required];
+  return ok ? { id: `key:${key.id}`, kind: 'api_key', role: key.role, orgs: key.orgs } : undefined;
 }

@@ -1,0 +1,27 @@
+import type { Logger } from '@mamori/core';
+import type { Registry } from '@mamori/metrics';
+import type { StorageDriver } from '@mamori/storage';
+import type { FastifyInstance } from 'fastify';
+import type { QueryApiConfig } from '../config.ts';
+
+/**
+ * What every route file receives. A route file exports one `register<Area>Routes(app, deps)` of type
+ * {@link RegisterRoutes}; app.ts lists it in ROUTES (one line). Each runs inside its own Fastify
+ * plugin scope, after authentication (onRequest, every `/v1/` URL), rate limiting and the error
+ * handler are in place. Conventions for a route:
+ *
+ * - `preHandler: requireRole('viewer' | 'analyst' | 'approver' | 'admin')` from `../security/principal.ts`;
+ * - storage calls take `orgScope(principalOf(request))` and `queryOptions(deps.config)`;
+ *   another organization's object is a 404, never a 403;
+ * - a JSON schema for querystring, params, body and (where practical) the 200 response, with
+ *   `tags` and `summary` for the OpenAPI document; time ranges through `timeRange()`, pages through
+ *   `limitParam()` (`../security/guards.ts`); throw `badRequest()` for a 400.
+ */
+export interface RouteDeps {
+  config: Readonly<QueryApiConfig>;
+  storage: StorageDriver;
+  logger: Logger;
+  registry: Registry;
+}
+
+export type RegisterRoutes = (app: FastifyInstance, deps: RouteDeps) => Promise<void>;
