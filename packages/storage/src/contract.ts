@@ -100,7 +100,22 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         'SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name',
         { db: database },
       );
-      expect(tables.map((t) => t.name)).toEqual(['detections', 'events', 'schema_migrations']);
+      expect(tables.map((t) => t.name)).toEqual([
+        'audit_log',
+        'decisions',
+        'detection_counts_hourly',
+        'detection_counts_hourly_mv',
+        'detection_state',
+        'detection_state_current',
+        'detection_state_current_mv',
+        'detections',
+        'entity_hourly',
+        'entity_hourly_dst_mv',
+        'entity_hourly_src_mv',
+        'events',
+        'indicators',
+        'schema_migrations',
+      ]);
     });
 
     it('refuses an applied migration whose statements changed', async () => {

@@ -14,6 +14,7 @@ import { MamoriError } from '@mamori/core';
  * - `STORAGE_INVALID_ARGUMENT`: a caller passed a bad filter, limit, cursor, identifier or row.
  * - `STORAGE_MIGRATION_CHECKSUM_MISMATCH`: an applied migration was edited after it ran.
  * - `STORAGE_MIGRATION_FAILED`: a migration statement failed.
+ * - `STORAGE_VERSION_CONFLICT`: an optimistic update named a version that is no longer current.
  */
 export const STORAGE_ERROR_CODES = [
   'CLICKHOUSE_QUERY_FAILED',
@@ -27,6 +28,7 @@ export const STORAGE_ERROR_CODES = [
   'STORAGE_INVALID_ARGUMENT',
   'STORAGE_MIGRATION_CHECKSUM_MISMATCH',
   'STORAGE_MIGRATION_FAILED',
+  'STORAGE_VERSION_CONFLICT',
 ] as const;
 
 /** One of {@link STORAGE_ERROR_CODES}. */

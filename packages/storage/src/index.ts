@@ -39,14 +39,74 @@ export {
   type DetectionRowInput,
   type Severity,
 } from './rows/detection-row.ts';
-export { insertEvents, listEvents, type ListEventsQuery } from './repositories/events.ts';
+export {
+  MAX_SEARCH_RANGE_MS,
+  insertEvents,
+  listEvents,
+  searchEvents,
+  type ListEventsQuery,
+  type SearchEventsQuery,
+} from './repositories/events.ts';
 export {
   decodeCursor,
   encodeCursor,
   getDetection,
   insertDetections,
   listDetections,
+  DETECTION_SORTS,
   type DetectionPage,
+  type DetectionSort,
   type ListDetectionsQuery,
 } from './repositories/detections.ts';
+export {
+  DETECTION_STATUSES,
+  appendDetectionState,
+  getDetectionState,
+  listDetectionStates,
+  type DetectionState,
+  type DetectionStateInput,
+  type DetectionStatus,
+} from './repositories/detection-state.ts';
+export { appendAudit, listAudit, type AuditEntry, type AuditInput, type ListAuditQuery } from './repositories/audit.ts';
+export {
+  INDICATOR_KINDS,
+  OPEN_ENDED,
+  TLP_LEVELS,
+  insertIndicator,
+  listIndicators,
+  type Indicator,
+  type IndicatorInput,
+  type IndicatorKind,
+  type ListIndicatorsQuery,
+  type TlpLevel,
+} from './repositories/indicators.ts';
+export {
+  DECISION_ACTIONS,
+  DECISION_STATUSES,
+  DECISION_TARGET_TYPES,
+  getDecision,
+  listDecisions,
+  upsertDecision,
+  type Decision,
+  type DecisionAction,
+  type DecisionInput,
+  type DecisionStatus,
+  type DecisionTargetType,
+  type ListDecisionsQuery,
+} from './repositories/decisions.ts';
+export {
+  DETECTION_COUNT_GROUPS,
+  MAX_AGGREGATE_RANGE_MS,
+  TOP_ENTITY_METRICS,
+  detectionCountsHourly,
+  entityHourly,
+  topEntities,
+  type DetectionCountGroup,
+  type DetectionCountHour,
+  type EntityHour,
+  type TopEntity,
+  type TopEntityMetric,
+} from './repositories/aggregates.ts';
+export { ipRange, type IpRange } from './repositories/ip-range.ts';
+export { applyEventRetention, eventTtlExpression, type EventRetention } from './retention.ts';
 export { DEFAULT_LIMIT, MAX_LIMIT } from './repositories/filters.ts';

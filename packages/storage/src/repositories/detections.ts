@@ -9,9 +9,12 @@ import {
   type DetectionRow,
   type Severity,
 } from '../rows/detection-row.ts';
-import { assertIdentifier } from '../sql.ts';
+import { assertIdentifier, toNumber } from '../sql.ts';
 import type { InsertOptions, QueryOptions, StorageDriver } from '../types.ts';
+import { DETECTION_STATUSES, type DetectionState, type DetectionStatus } from './detection-state.ts';
 import { boundedLimit, optionalTime } from './filters.ts';
+import { ipRange } from './ip-range.ts';
+import { containsPattern, oneOf } from './scope.ts';
 
 /** Inserts detections (new ones or new versions of existing ones) in one batch. */
 export async function insertDetections(
@@ -22,6 +25,10 @@ export async function insertDetections(
   if (rows.length === 0) return;
   await driver.insert('detections', rows.map(detectionToClickHouse), options);
 }
+
+/** Orders of {@link listDetections}; all newest/highest first unless `order: 'asc'`. */
+export const DETECTION_SORTS = ['last_seen', 'first_seen', 'severity'] as const;
+export type DetectionSort = (typeof DETECTION_SORTS)[number];
 
 /** Filters of {@link listDetections}; every one is optional and they combine with AND. */
 export interface ListDetectionsQuery {
@@ -36,17 +43,41 @@ export interface ListDetectionsQuery {
   ruleId?: string;
   /** Exact source address (IPv4 or IPv6). */
   srcIp?: string;
+  /**
+   * Triage status from `detection_state_current` (a detection never triaged is `new`); one or
+   * several.
+   */
+  status?: DetectionStatus | readonly DetectionStatus[];
+  /** Current assignee (exact); '' for unassigned. */
+  assignee?: string;
+  /** ATT&CK technique; `T1071` also matches its sub-techniques (`T1071.001`). */
+  technique?: string;
+  /**
+   * Address or CIDR (IPv4, IPv6, or IPv4-mapped IPv6 such as `::ffff:10.0.0.0/104`) matched against
+   * the source address and an `ip` entity.
+   */
+  entityIp?: string;
+  /** Case-insensitive substring of the title (1-200 characters). */
+  text?: string;
+  /** @default 'last_seen' */
+  sort?: DetectionSort;
+  /** @default 'desc' */
+  order?: 'asc' | 'desc';
+  /** Also return the current triage state of each detection on the page (`states`). */
+  includeState?: boolean;
   /** Page size. @default 100 (max 1000) */
   limit?: number;
-  /** `nextCursor` of the previous page. */
+  /** `nextCursor` of the previous page (same filters and sort). */
   cursor?: string;
 }
 
-/** One page of detections, newest first. */
+/** One page of detections in the requested order. */
 export interface DetectionPage {
   detections: DetectionRow[];
   /** Pass as `cursor` to get the next page; absent on the last page. */
   nextCursor?: string;
+  /** With `includeState`: the current triage state per detection id (absent: never triaged, `new`). */
+  states?: Record<string, DetectionState>;
 }
 
 interface Cursor {
@@ -71,6 +102,38 @@ export function decodeCursor(text: string): Cursor {
   throw new StorageError('STORAGE_INVALID_ARGUMENT', 'cursor is not one this API returned');
 }
 
+/** Keyset position for any sort: [sort, order, ...key values]; the last-seen/desc form stays the 2-element one. */
+function encodeSortCursor(sort: DetectionSort, order: 'asc' | 'desc', row: DetectionRow): string {
+  if (sort === 'last_seen' && order === 'desc') return encodeCursor({ lastSeen: row.lastSeen, detectionId: row.detectionId });
+  const keys = sort === 'severity' ? [SEVERITY_RANK[row.severity], row.lastSeen, row.detectionId] : [sort === 'first_seen' ? row.firstSeen : row.lastSeen, row.detectionId];
+  return Buffer.from(JSON.stringify([sort, order, ...keys])).toString('base64url');
+}
+
+function decodeSortCursor(text: string, sort: DetectionSort, order: 'asc' | 'desc'): (number | string)[] {
+  if (sort === 'last_seen' && order === 'desc') {
+    const c = decodeCursor(text);
+    return [c.lastSeen, c.detectionId];
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  const want = sort === 'severity' ? 3 : 2;
+  if (
+    Array.isArray(value) &&
+    value[0] === sort &&
+    value[1] === order &&
+    value.length === want + 2 &&
+    value.slice(2, -1).every((v) => Number.isInteger(v)) &&
+    typeof value[value.length - 1] === 'string'
+  ) {
+    return value.slice(2) as (number | string)[];
+  }
+  throw new StorageError('STORAGE_INVALID_ARGUMENT', 'cursor is not one this API returned for this sort');
+}
+
 function orgFilter(orgIds: readonly string[] | undefined, where: string[], params: Record<string, unknown>): boolean {
   if (orgIds === undefined) return true;
   if (orgIds.length === 0) return false;
@@ -80,8 +143,9 @@ function orgFilter(orgIds: readonly string[] | undefined, where: string[], param
 }
 
 /**
- * Detections newest first (by `lastSeen`, then id), latest version of each (FINAL), filtered and
- * paged with a keyset cursor. Every value is bound as a query parameter.
+ * Detections in the requested order (default newest `lastSeen` first), latest version of each
+ * (FINAL), filtered and paged with a keyset cursor. Status and assignee filters read the current
+ * triage state (`detection_state_current`). Every value is bound as a query parameter.
  */
 export async function listDetections(
   driver: StorageDriver,
@@ -90,9 +154,12 @@ export async function listDetections(
 ): Promise<DetectionPage> {
   const db = assertIdentifier('database', driver.database);
   const limit = boundedLimit(query.limit);
+  const sort = oneOf('sort', query.sort ?? 'last_seen', DETECTION_SORTS);
+  const order = oneOf('order', query.order ?? 'desc', ['asc', 'desc'] as const);
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: limit + 1 };
   if (!orgFilter(query.orgIds, where, params)) return { detections: [] };
+  const stateOrgs = query.orgIds === undefined ? '' : 'org_id IN {orgIds:Array(String)} AND ';
   const since = optionalTime('since', query.since);
   if (since !== undefined) {
     where.push('last_seen >= fromUnixTimestamp64Milli({since:Int64})');
@@ -119,22 +186,109 @@ export async function listDetections(
     where.push('src_ip = toIPv6({srcIp:String})');
     params['srcIp'] = query.srcIp;
   }
+  if (query.status !== undefined) {
+    const statuses = (typeof query.status === 'string' ? [query.status] : [...query.status]).map((s) => oneOf('status', s, DETECTION_STATUSES));
+    if (statuses.length === 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', 'status must name at least one status');
+    params['statuses'] = statuses;
+    // A detection without a state row is `new`: when `new` is wanted, exclude those whose current
+    // state is something else; otherwise include those whose current state matches.
+    where.push(
+      statuses.includes('new')
+        ? `detection_id NOT IN (SELECT detection_id FROM ${db}.detection_state_current FINAL WHERE ${stateOrgs}status NOT IN {statuses:Array(String)})`
+        : `detection_id IN (SELECT detection_id FROM ${db}.detection_state_current FINAL WHERE ${stateOrgs}status IN {statuses:Array(String)})`,
+    );
+  }
+  if (query.assignee !== undefined) {
+    params['assignee'] = query.assignee;
+    where.push(
+      query.assignee === ''
+        ? `detection_id NOT IN (SELECT detection_id FROM ${db}.detection_state_current FINAL WHERE ${stateOrgs}assignee != '')`
+        : `detection_id IN (SELECT detection_id FROM ${db}.detection_state_current FINAL WHERE ${stateOrgs}assignee = {assignee:String})`,
+    );
+  }
+  if (query.technique !== undefined) {
+    if (typeof query.technique !== 'string' || !/^[A-Za-z0-9._-]{1,32}$/.test(query.technique)) {
+      throw new StorageError('STORAGE_INVALID_ARGUMENT', 'technique must look like T1071 or T1071.001');
+    }
+    where.push("(has(techniques, {technique:String}) OR arrayExists(t -> startsWith(t, concat({technique:String}, '.')), techniques))");
+    params['technique'] = query.technique;
+  }
+  if (query.entityIp !== undefined) {
+    const range = ipRange('entityIp', query.entityIp);
+    where.push(
+      "((src_ip BETWEEN toIPv6({ipLo:String}) AND toIPv6({ipHi:String})) OR (entity_type = 'ip' AND ifNull(toIPv6OrNull(entity_value), toIPv6('::')) BETWEEN toIPv6({ipLo:String}) AND toIPv6({ipHi:String})))",
+    );
+    params['ipLo'] = range.lo;
+    params['ipHi'] = range.hi;
+  }
+  if (query.text !== undefined) {
+    where.push('lower(title) LIKE {titlePattern:String}');
+    params['titlePattern'] = containsPattern('text', query.text);
+  }
+  const cmp = order === 'desc' ? '<' : '>';
+  const dir = order === 'desc' ? 'DESC' : 'ASC';
+  const keyColumns =
+    sort === 'severity' ? ['severity_rank', 'last_seen', 'detection_id'] : [sort === 'first_seen' ? 'first_seen' : 'last_seen', 'detection_id'];
   if (query.cursor !== undefined) {
-    const cursor = decodeCursor(query.cursor);
-    where.push('(last_seen, detection_id) < (fromUnixTimestamp64Milli({cursorTime:Int64}), {cursorId:String})');
-    params['cursorTime'] = cursor.lastSeen;
-    params['cursorId'] = cursor.detectionId;
+    const values = decodeSortCursor(query.cursor, sort, order);
+    const bound = values.map((v, i) => {
+      const column = keyColumns[i] ?? 'detection_id';
+      params[`c${i}`] = v;
+      if (column === 'detection_id') return `{c${i}:String}`;
+      if (column === 'severity_rank') return `{c${i}:UInt8}`;
+      return `fromUnixTimestamp64Milli({c${i}:Int64})`;
+    });
+    where.push(`(${keyColumns.join(', ')}) ${cmp} (${bound.join(', ')})`);
   }
   const sql = `SELECT ${DETECTION_SELECT_COLUMNS}
 FROM ${db}.detections FINAL
 ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-ORDER BY last_seen DESC, detection_id DESC
+ORDER BY ${keyColumns.map((c) => `${c} ${dir}`).join(', ')}
 LIMIT {limit:UInt32}`;
   const rows = (await driver.query(sql, params, options)).map(detectionFromClickHouse);
-  if (rows.length <= limit) return { detections: rows };
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return last === undefined ? { detections: page } : { detections: page, nextCursor: encodeCursor({ lastSeen: last.lastSeen, detectionId: last.detectionId }) };
+  const page: DetectionPage = { detections: rows.length <= limit ? rows : rows.slice(0, limit) };
+  const last = page.detections[page.detections.length - 1];
+  if (rows.length > limit && last !== undefined) page.nextCursor = encodeSortCursor(sort, order, last);
+  if (query.includeState === true && page.detections.length > 0) {
+    page.states = await currentStates(driver, query.orgIds, page.detections.map((d) => d.detectionId), options);
+  }
+  return page;
+}
+
+async function currentStates(
+  driver: StorageDriver,
+  orgIds: readonly string[] | undefined,
+  ids: readonly string[],
+  options: QueryOptions,
+): Promise<Record<string, DetectionState>> {
+  const db = assertIdentifier('database', driver.database);
+  const params: Record<string, unknown> = { ids: [...ids] };
+  let orgClause = '';
+  if (orgIds !== undefined) {
+    orgClause = 'org_id IN {orgIds:Array(String)} AND ';
+    params['orgIds'] = [...orgIds];
+  }
+  const rows = await driver.query(
+    `SELECT detection_id, org_id, status, assignee, note, changed_by, toUnixTimestamp64Milli(changed_at) AS changed_at_ms, version
+FROM ${db}.detection_state_current FINAL WHERE ${orgClause}detection_id IN {ids:Array(String)}`,
+    params,
+    options,
+  );
+  const out: Record<string, DetectionState> = {};
+  for (const r of rows) {
+    const status = String(r['status']);
+    out[String(r['detection_id'])] = {
+      detectionId: String(r['detection_id']),
+      orgId: String(r['org_id']),
+      status: (DETECTION_STATUSES as readonly string[]).includes(status) ? (status as DetectionStatus) : 'new',
+      assignee: String(r['assignee']),
+      note: String(r['note']),
+      changedBy: String(r['changed_by']),
+      changedAt: toNumber(r['changed_at_ms']),
+      version: toNumber(r['version']),
+    };
+  }
+  return out;
 }
 
 /** The latest version of one detection, or undefined (also when it belongs to another tenant). */

@@ -35,6 +35,23 @@ export interface EventRow {
   rawPartition: number;
   rawOffset: number;
   attributes: Record<string, string>;
+  // ---- v2 search columns (migration 0002); '' when the event has none ----
+  /** DNS query name. */
+  dnsQuery: string;
+  /** HTTP Host header. */
+  httpHost: string;
+  /** HTTP request URI. */
+  httpUri: string;
+  /** TLS server name indication. */
+  tlsSni: string;
+  /** Principal user. */
+  userName: string;
+  /** Host the event was observed on. */
+  hostName: string;
+  /** inbound, outbound, internal, external, or ''. */
+  direction: string;
+  /** Site of the sensor. */
+  siteId: string;
 }
 
 /** The fields an {@link EventRow} must have; the rest default to '' / 0 / {}. */
@@ -71,6 +88,14 @@ export function toEventRow(input: EventRowInput | Readonly<Record<string, unknow
     rawPartition: unsigned(k, o, 'rawPartition', 0xffffffff),
     rawOffset: unsigned(k, o, 'rawOffset'),
     attributes: stringMap(k, o, 'attributes'),
+    dnsQuery: optionalString(k, o, 'dnsQuery'),
+    httpHost: optionalString(k, o, 'httpHost'),
+    httpUri: optionalString(k, o, 'httpUri'),
+    tlsSni: optionalString(k, o, 'tlsSni'),
+    userName: optionalString(k, o, 'userName'),
+    hostName: optionalString(k, o, 'hostName'),
+    direction: optionalString(k, o, 'direction'),
+    siteId: optionalString(k, o, 'siteId'),
   };
 }
 
@@ -100,6 +125,14 @@ export function eventToClickHouse(row: EventRow): Record<string, unknown> {
     raw_partition: row.rawPartition,
     raw_offset: row.rawOffset,
     attributes: row.attributes,
+    dns_query: row.dnsQuery,
+    http_host: row.httpHost,
+    http_uri: row.httpUri,
+    tls_sni: row.tlsSni,
+    user_name: row.userName,
+    host_name: row.hostName,
+    direction: row.direction,
+    site_id: row.siteId,
   };
 }
 
@@ -108,7 +141,8 @@ export const EVENT_SELECT_COLUMNS = `event_id, org_id, sensor_id, source_format,
 toUnixTimestamp64Milli(time) AS time_ms, toUnixTimestamp64Milli(ingest_time) AS ingest_time_ms,
 toString(src_ip) AS src_ip_text, src_port, toString(dst_ip) AS dst_ip_text, dst_port, protocol,
 bytes_out, bytes_in, packets_out, packets_in, duration_ms, conn_state, community_id,
-raw_topic, raw_partition, raw_offset, attributes`;
+raw_topic, raw_partition, raw_offset, attributes,
+dns_query, http_host, http_uri, tls_sni, user_name, host_name, direction, site_id`;
 
 /** A row selected with {@link EVENT_SELECT_COLUMNS} back to an {@link EventRow}. */
 export function eventFromClickHouse(r: Readonly<Record<string, unknown>>): EventRow {
@@ -136,5 +170,13 @@ export function eventFromClickHouse(r: Readonly<Record<string, unknown>>): Event
     rawPartition: num(r['raw_partition']),
     rawOffset: num(r['raw_offset']),
     attributes: strMap(r['attributes']),
+    dnsQuery: String(r['dns_query'] ?? ''),
+    httpHost: String(r['http_host'] ?? ''),
+    httpUri: String(r['http_uri'] ?? ''),
+    tlsSni: String(r['tls_sni'] ?? ''),
+    userName: String(r['user_name'] ?? ''),
+    hostName: String(r['host_name'] ?? ''),
+    direction: String(r['direction'] ?? ''),
+    siteId: String(r['site_id'] ?? ''),
   };
 }

@@ -1,0 +1,149 @@
+import { isIP } from 'node:net';
+import { StorageError } from '../errors.ts';
+import { fromStoredIp } from '../rows/convert.ts';
+import { assertIdentifier, toNumber } from '../sql.ts';
+import type { QueryOptions, StorageDriver } from '../types.ts';
+import { boundedLimit } from './filters.ts';
+import { boundedRange, oneOf, orgScope } from './scope.ts';
+
+/** Longest range the hourly roll-ups answer in one call (400 days). */
+export const MAX_AGGREGATE_RANGE_MS = 400 * 86_400_000;
+
+/** One hour of one address, from `entity_hourly`. */
+export interface EntityHour {
+  /** Start of the hour, epoch ms. */
+  hour: number;
+  connsAsSrc: number;
+  connsAsDst: number;
+  /** Bytes the address sent (as source: bytes_out; as destination: bytes_in). */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Distinct peer addresses (approximate, `uniq`). */
+  peers: number;
+  /** Distinct destination ports (approximate). */
+  ports: number;
+}
+
+function hourSql(): string {
+  return 'hour >= toStartOfHour(fromUnixTimestamp64Milli({since:Int64}, \'UTC\')) AND hour < fromUnixTimestamp64Milli({until:Int64}, \'UTC\')';
+}
+
+/** Per-hour activity of one address in [since, until), oldest first; hours without traffic are absent. */
+export async function entityHourly(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  ip: string,
+  since: number,
+  until: number,
+  options: QueryOptions = {},
+): Promise<EntityHour[]> {
+  const db = assertIdentifier('database', driver.database);
+  const orgs = orgScope(orgIds);
+  if (orgs === undefined) return [];
+  if (typeof ip !== 'string' || isIP(ip) === 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', `ip ${JSON.stringify(ip)} is not an IP address`);
+  const range = boundedRange(since, until, MAX_AGGREGATE_RANGE_MS);
+  const rows = await driver.query(
+    `SELECT toUnixTimestamp(hour) * 1000 AS hour_ms, sum(conns_as_src) AS conns_as_src, sum(conns_as_dst) AS conns_as_dst,
+       sum(bytes_sent) AS bytes_sent, sum(bytes_received) AS bytes_received, uniqMerge(peers) AS peers, uniqMerge(ports) AS ports
+FROM ${db}.entity_hourly
+WHERE org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String}) AND ${hourSql()}
+GROUP BY hour ORDER BY hour`,
+    { orgIds: orgs, ip, since: range.since, until: range.until },
+    options,
+  );
+  return rows.map((r) => ({
+    hour: toNumber(r['hour_ms']),
+    connsAsSrc: toNumber(r['conns_as_src']),
+    connsAsDst: toNumber(r['conns_as_dst']),
+    bytesSent: toNumber(r['bytes_sent']),
+    bytesReceived: toNumber(r['bytes_received']),
+    peers: toNumber(r['peers']),
+    ports: toNumber(r['ports']),
+  }));
+}
+
+/** Groupings of {@link detectionCountsHourly}. */
+export const DETECTION_COUNT_GROUPS = ['severity', 'rule'] as const;
+export type DetectionCountGroup = (typeof DETECTION_COUNT_GROUPS)[number];
+
+/** Distinct detections first seen in one hour, for one severity or rule. */
+export interface DetectionCountHour {
+  hour: number;
+  /** The severity or rule id, per `groupBy`. */
+  key: string;
+  count: number;
+}
+
+/** Detections per hour (by `first_seen`) grouped by severity or rule, oldest first. */
+export async function detectionCountsHourly(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  since: number,
+  until: number,
+  groupBy: DetectionCountGroup,
+  options: QueryOptions = {},
+): Promise<DetectionCountHour[]> {
+  const db = assertIdentifier('database', driver.database);
+  const orgs = orgScope(orgIds);
+  if (orgs === undefined) return [];
+  const range = boundedRange(since, until, MAX_AGGREGATE_RANGE_MS);
+  const key = oneOf('groupBy', groupBy, DETECTION_COUNT_GROUPS) === 'rule' ? 'rule_id' : 'severity';
+  const rows = await driver.query(
+    `SELECT toUnixTimestamp(hour) * 1000 AS hour_ms, ${key} AS key, uniqExactMerge(detections) AS n
+FROM ${db}.detection_counts_hourly
+WHERE org_id IN {orgIds:Array(String)} AND ${hourSql()}
+GROUP BY hour, key ORDER BY hour, key`,
+    { orgIds: orgs, since: range.since, until: range.until },
+    options,
+  );
+  return rows.map((r) => ({ hour: toNumber(r['hour_ms']), key: String(r['key']), count: toNumber(r['n']) }));
+}
+
+/** Rankings of {@link topEntities}. */
+export const TOP_ENTITY_METRICS = ['bytes_sent', 'bytes_received', 'connections', 'peers', 'ports'] as const;
+export type TopEntityMetric = (typeof TOP_ENTITY_METRICS)[number];
+
+/** One address and its totals over the range. */
+export interface TopEntity {
+  orgId: string;
+  ip: string;
+  connections: number;
+  bytesSent: number;
+  bytesReceived: number;
+  peers: number;
+  ports: number;
+}
+
+/** The busiest addresses over [since, until) by a metric, from the hourly roll-up. */
+export async function topEntities(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  since: number,
+  until: number,
+  query: { by?: TopEntityMetric; limit?: number } = {},
+  options: QueryOptions = {},
+): Promise<TopEntity[]> {
+  const db = assertIdentifier('database', driver.database);
+  const orgs = orgScope(orgIds);
+  if (orgs === undefined) return [];
+  const range = boundedRange(since, until, MAX_AGGREGATE_RANGE_MS);
+  const by = oneOf('by', query.by ?? 'bytes_sent', TOP_ENTITY_METRICS);
+  const rows = await driver.query(
+    `SELECT org_id, toString(ip) AS ip_text, sum(conns_as_src) + sum(conns_as_dst) AS connections,
+       sum(bytes_sent) AS bytes_sent, sum(bytes_received) AS bytes_received, uniqMerge(peers) AS peers, uniqMerge(ports) AS ports
+FROM ${db}.entity_hourly
+WHERE org_id IN {orgIds:Array(String)} AND ${hourSql()}
+GROUP BY org_id, ip ORDER BY ${by} DESC, ip LIMIT {limit:UInt32}`,
+    { orgIds: orgs, since: range.since, until: range.until, limit: boundedLimit(query.limit ?? 10) },
+    options,
+  );
+  return rows.map((r) => ({
+    orgId: String(r['org_id']),
+    ip: fromStoredIp(r['ip_text']),
+    connections: toNumber(r['connections']),
+    bytesSent: toNumber(r['bytes_sent']),
+    bytesReceived: toNumber(r['bytes_received']),
+    peers: toNumber(r['peers']),
+    ports: toNumber(r['ports']),
+  }));
+}
