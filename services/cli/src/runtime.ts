@@ -3,7 +3,7 @@ import { OpsServer, createRegistry, type Registry } from '@mamori/metrics';
 import { LagMonitor, StageRunner, TOPICS, type LagSubject, type Stage } from '@mamori/pipeline';
 import { migrate, type StorageDriver } from '@mamori/storage';
 import type { Producer, Transport } from '@mamori/transport';
-import { buildDetector, loadDetectorConfig, openIntelFeeds } from '@mamori/detector';
+import { buildDetector, buildDetectorCorrelation, loadDetectorConfig, openIntelFeeds, type DetectorCorrelation } from '@mamori/detector';
 import { FORMATS, buildNormalizer, loadNormalizerConfig, openNormalizerResources } from '@mamori/normalizer';
 import { buildWriter, loadWriterConfig } from '@mamori/writer';
 import { buildQueryApi, loadQueryApiConfig } from '@mamori/query-api';
@@ -111,6 +111,7 @@ export async function startServices(names: readonly ServiceName[], config: Runti
       detections: detectorConfig?.detectionsTopic ?? writerConfig?.detectionsTopic ?? TOPICS.detections,
     });
     const stages: Stage[] = [];
+    let correlation: DetectorCorrelation | undefined;
     if (normalizerConfig) {
       stages.push(buildNormalizer(normalizerConfig, { eventCodec, defaultOrg: config.defaultOrg, inventory: normalizerResources?.inventory, geo: normalizerResources?.geo, registry }));
     }
@@ -120,13 +121,10 @@ export async function startServices(names: readonly ServiceName[], config: Runti
         lifecycle.register('intel feeds', async () => intel.close());
         progress(`threat intel: ${detectorConfig.intel.feeds.length} feed(s) loaded`);
       }
-      stages.push(
-        buildDetector(detectorConfig, {
-          ...(intel ? { intelIndex: intel.index } : {}),
-          registry,
-          codecs: { prefetch: (values) => eventCodec.prefetch(values), decodeEvent: (b) => eventCodec.decode(b), encodeDetection: (d) => detectionCodec.encode(d) },
-        }),
-      );
+      const codecs = { prefetch: (values: (Buffer | null)[]) => eventCodec.prefetch(values), decodeEvent: (b: Buffer) => eventCodec.decode(b), encodeDetection: (d: Parameters<typeof detectionCodec.encode>[0]) => detectionCodec.encode(d) };
+      stages.push(buildDetector(detectorConfig, { ...(intel ? { intelIndex: intel.index } : {}), registry, codecs }));
+      // Sigma correlation rules in the packs: two more stages (started once the events topic exists).
+      correlation = buildDetectorCorrelation(detectorConfig, { transport, producer, codecs, registry, logger: logger.child({ component: 'correlation' }), defaultPartitions: config.topicPartitions, ...(config.replicationFactor ? { replicationFactor: config.replicationFactor } : {}) });
     }
     if (writerConfig && storage) stages.push(buildWriter(writerConfig, { storage, eventCodec, detectionCodec, registry }));
 
@@ -143,6 +141,13 @@ export async function startServices(names: readonly ServiceName[], config: Runti
     } finally {
       await admin.close();
     }
+    if (correlation) {
+      const c = correlation;
+      lifecycle.register('correlation state replica', () => c.close());
+      const { source, correlation: stage } = await c.start();
+      stages.push(source, stage);
+      progress(`correlation: ${c.set.rules.length} rule(s)`);
+    }
 
     const lagSubjects: LagSubject[] = [];
     for (const stage of stages) {
@@ -152,7 +157,7 @@ export async function startServices(names: readonly ServiceName[], config: Runti
         producer,
         registry,
         logger: logger.child({ stage: stage.name }),
-        maxBatchSize: stage.name === 'writer' ? writerConfig?.maxBatchRecords : stage.name === 'detector' ? detectorConfig?.maxBatchRecords : normalizerConfig?.maxBatchRecords,
+        maxBatchSize: stage.name === 'writer' ? writerConfig?.maxBatchRecords : stage.name.startsWith('detector') ? detectorConfig?.maxBatchRecords : normalizerConfig?.maxBatchRecords,
       });
       await runner.start();
       lagSubjects.push({ stage: stage.name, groupId: runner.groupId, topics: stage.inputTopics });

@@ -26,6 +26,8 @@ export interface DetectorConfig {
   sigma: SigmaAnalyticConfig;
   /** Threat-intelligence feeds (INTEL_FEEDS, ...); none = intel matching off. */
   intel: IntelConfig;
+  /** Sigma correlation rules found in the rule packs; see docs/correlation.md. */
+  correlation: CorrelationConfig;
   bruteForce: BruteForceConfig;
   beaconing: BeaconingConfig;
   dnsTunneling: DnsTunnelingConfig;
@@ -87,6 +89,12 @@ export function loadDetectorConfig(env: Env): Readonly<DetectorConfig> {
       learningPeriodMs: r.integer('FIRST_SEEN_LEARNING_MS', DEFAULT_FIRST_SEEN_CONFIG.learningPeriodMs, { min: 0, max: 31_536_000_000 }),
     },
     intel: intelConfig(r),
+    correlation: {
+      repartitionTopic: r.string('MAMORI_TOPIC_CORRELATION_REPARTITION', 'telemetry.detector.repartition'),
+      stateTopic: r.string('MAMORI_TOPIC_CORRELATION_STATE', 'telemetry.detector.state'),
+      partitions: r.integer('DETECTOR_CORRELATION_PARTITIONS', 0, { min: 0, max: 10_000 }),
+      idleSourceMs: r.integer('DETECTOR_CORRELATION_IDLE_SOURCE_MS', 30_000, { min: 0, max: 86_400_000 }),
+    },
     sigma: {
       ...DEFAULT_SIGMA_ANALYTIC_CONFIG,
       rulesDirs: r.list('DETECTOR_RULES_DIRS', []),
@@ -97,6 +105,21 @@ export function loadDetectorConfig(env: Env): Readonly<DetectorConfig> {
     },
   };
   return r.done(config);
+}
+
+export interface CorrelationConfig {
+  /** MAMORI_TOPIC_CORRELATION_REPARTITION: base-rule facts re-keyed by correlation and group. @default 'telemetry.detector.repartition' */
+  repartitionTopic: string;
+  /** MAMORI_TOPIC_CORRELATION_STATE: compacted changelog of correlation state. @default 'telemetry.detector.state' */
+  stateTopic: string;
+  /** DETECTOR_CORRELATION_PARTITIONS: partitions of both topics; 0 = MAMORI_TOPIC_PARTITIONS. @default 0 */
+  partitions: number;
+  /**
+   * DETECTOR_CORRELATION_IDLE_SOURCE_MS: an input partition whose watermark has not moved for this
+   * long (wall clock) stops holding windows open; when every input is idle, windows close up to the
+   * newest event. 0 = never (fully deterministic, windows wait for every partition). @default 30000
+   */
+  idleSourceMs: number;
 }
 
 export interface IntelConfig {

@@ -97,10 +97,8 @@ export class DetectorStage implements Stage {
         deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? ('AVRO_DECODE_FAILED' satisfies StageErrorCode) : errorCode(error), reason: errorMessage(error) });
         continue;
       }
-      if (event.time < this.maxEventTime - this.options.allowedLatenessMs) this.late.inc();
-      if (event.time > this.maxEventTime) this.maxEventTime = event.time;
       try {
-        for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.observe(event)));
+        detections.push(...this.observe(event));
       } catch (error) {
         // A defect in one analytic must not stall the partition: the event is dead-lettered with the reason.
         deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED' satisfies StageErrorCode, reason: errorMessage(error) });
@@ -110,18 +108,59 @@ export class DetectorStage implements Stage {
       this.lastInputAt = Date.now();
       this.idleClosed = false;
     }
-    const watermark = this.maxEventTime - this.options.allowedLatenessMs;
-    for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.advance(watermark, Date.now())));
+    detections.push(...this.advanceWatermark(Date.now()));
     return { outputs: [this.toOutput(detections)], deadLetters };
+  }
+
+  /**
+   * Decoded events through the same path as a consumed batch (`mamori hunt` over files): each
+   * event to every analytic, then the watermark advanced once. An analytic that throws is skipped
+   * for that event and reported through `onError`.
+   */
+  observeEvents(events: readonly MamoriEvent[], onError: (event: MamoriEvent, error: unknown) => void = () => {}): MamoriDetection[] {
+    const detections: MamoriDetection[] = [];
+    for (const event of events) {
+      try {
+        detections.push(...this.observe(event));
+      } catch (error) {
+        onError(event, error);
+      }
+    }
+    if (events.length > 0) {
+      this.lastInputAt = Date.now();
+      this.idleClosed = false;
+    }
+    detections.push(...this.advanceWatermark(Date.now()));
+    return detections;
+  }
+
+  /** End of input: closes every open episode (what an idle or final tick does). */
+  closeAll(now = Date.now()): MamoriDetection[] {
+    const detections: MamoriDetection[] = [];
+    for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.advance(Number.POSITIVE_INFINITY, now)));
+    this.idleClosed = true;
+    return detections;
+  }
+
+  private observe(event: MamoriEvent): MamoriDetection[] {
+    if (event.time < this.maxEventTime - this.options.allowedLatenessMs) this.late.inc();
+    if (event.time > this.maxEventTime) this.maxEventTime = event.time;
+    const detections: MamoriDetection[] = [];
+    for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.observe(event)));
+    return detections;
+  }
+
+  private advanceWatermark(now: number): MamoriDetection[] {
+    const watermark = this.maxEventTime - this.options.allowedLatenessMs;
+    const detections: MamoriDetection[] = [];
+    for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.advance(watermark, now)));
+    return detections;
   }
 
   async tick(now: number, final: boolean): Promise<StageResult> {
     if (this.idleClosed) return { outputs: [], deadLetters: [] };
     if (!final && now - this.lastInputAt < this.options.idleCloseMs) return { outputs: [], deadLetters: [] };
-    const detections: MamoriDetection[] = [];
-    for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.advance(Number.POSITIVE_INFINITY, now)));
-    this.idleClosed = true;
-    return { outputs: [this.toOutput(detections)], deadLetters: [] };
+    return { outputs: [this.toOutput(this.closeAll(now))], deadLetters: [] };
   }
 
   private measured(analytic: Analytic, detections: MamoriDetection[]): MamoriDetection[] {

@@ -12,3 +12,7 @@ export { FirstSeenAnalytic, DEFAULT_FIRST_SEEN_CONFIG, type FirstSeenConfig } fr
 export { IntelMatchAnalytic, DEFAULT_INTEL_MATCH_CONFIG, matchEvent, retroMatch, severityForConfidence, type IntelMatchConfig, type RetroMatchOptions } from './analytics/intel.ts';
 export { openIntelFeeds, type IntelFeeds } from './intel-feeds.ts';
 export type { IntelConfig } from './config.ts';
+export { buildDetectorCorrelation, loadCorrelations, type DetectorCorrelation, type DetectorCorrelationDeps, type LoadedCorrelations } from './correlation.ts';
+export { sigmaRuleSource, correlationFieldNames } from './analytics/sigma-rule-source.ts';
+export { correlationDetection, type BaseRuleSource } from './analytics/correlation.ts';
+export type { CorrelationConfig } from './config.ts';

@@ -39,6 +39,13 @@ export interface CorrelationStageOptions {
   codecs: Pick<DetectorCodecs, 'encodeDetection'>;
   registry: Registry;
   rulesetChecksum?: string;
+  /**
+   * Idleness timeout (wall clock, ms): an input partition with no watermark report for this long
+   * stops holding windows open (it is reported as at the slowest active partition); when every
+   * input partition is idle, windows close up to the newest event seen (the lateness is waived).
+   * Runs on `tick`. 0 = never: windows wait for every partition (deterministic). @default 0
+   */
+  idleSourceMs?: number;
 }
 
 /**
@@ -70,6 +77,10 @@ export class CorrelationStage implements Stage {
   private readonly partitionOptions: PartitionOptions;
   /** Last level watermark broadcast per partition and depth. */
   private readonly broadcast = new Map<string, number>();
+  /** Per held partition: each base source's newest reported time and the wall time its last report arrived. */
+  private readonly sourceActivity = new Map<number, Map<string, { time: number; at: number }>>();
+  /** Wall time each partition was (re)loaded: a source that never reported counts as silent since then. */
+  private readonly heldSince = new Map<number, number>();
   restores = 0;
 
   constructor(private readonly options: CorrelationStageOptions) {
@@ -101,7 +112,11 @@ export class CorrelationStage implements Stage {
 
   /** Forgets partitions this instance no longer owns (their state lives on in the changelog). */
   revoke(partitions: readonly number[]): void {
-    for (const p of partitions) this.partitions.delete(p);
+    for (const p of partitions) {
+      this.partitions.delete(p);
+      this.sourceActivity.delete(p);
+      this.heldSince.delete(p);
+    }
   }
 
   async process(batch: ConsumedBatch): Promise<StageResult> {
@@ -123,7 +138,10 @@ export class CorrelationStage implements Stage {
           if (!m.value) throw new Error('record has no value');
           const record = decodeRecord(m.value);
           if (record.kind === 'fact') state.offer(record.fact, { id: record.source, seq: record.seq });
-          else state.report(record.source, record.time);
+          else {
+            state.report(record.source, record.time);
+            if (record.source.startsWith('b:')) this.noteActivity(q, record.source, record.time, Date.now());
+          }
         } catch (error) {
           deadLetters.push({ message: m, code: 'CORRELATION_RECORD_INVALID', reason: errorMessage(error) });
         }
@@ -133,6 +151,65 @@ export class CorrelationStage implements Stage {
       this.advance(q, state, repartition, detections);
       for (const change of state.takeChanges()) changelog.push({ key: change.key, value: change.value, partition: q });
     }
+    await this.send(repartition, detections);
+    return { outputs: [{ topic: this.stateTopic, messages: changelog }], deadLetters };
+  }
+
+  /**
+   * Idleness: an input partition that sent no watermark report for `idleSourceMs` stops holding
+   * windows. It is reported as at the slowest active input partition (excluded from the minimum);
+   * when every input partition is idle, every source is reported as at the newest event seen plus
+   * the lateness, so windows up to the newest event close (input stopped: nothing later can come on
+   * time). Late data after that is counted as late. Costs determinism, hence opt-in.
+   */
+  async tick(now: number, final: boolean): Promise<StageResult> {
+    const idleMs = this.options.idleSourceMs ?? 0;
+    // A shutdown keeps windows open: their state lives on in the changelog.
+    if (final || idleMs <= 0) return { outputs: [], deadLetters: [] };
+    const repartition: OutgoingMessage[] = [];
+    const detections: MamoriDetection[] = [];
+    const changelog: OutgoingMessage[] = [];
+    for (const [q, state] of this.partitions) {
+      const activity = this.sourceActivity.get(q) ?? new Map<string, { time: number; at: number }>();
+      this.sourceActivity.set(q, activity);
+      const since = this.heldSince.get(q) ?? now;
+      const idle: string[] = [];
+      let newest = Number.NEGATIVE_INFINITY;
+      let activeMin = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < this.options.sourcePartitions; i++) {
+        const id = `b:${i}`;
+        const seen = activity.get(id);
+        if (seen) newest = Math.max(newest, seen.time);
+        if (now - (seen?.at ?? since) >= idleMs) idle.push(id);
+        else activeMin = Math.min(activeMin, seen?.time ?? Number.NEGATIVE_INFINITY);
+      }
+      if (idle.length === 0 || !Number.isFinite(newest)) continue;
+      const target = idle.length === this.options.sourcePartitions ? newest + this.options.allowedLatenessMs + 1 : activeMin;
+      if (!Number.isFinite(target)) continue;
+      let moved = false;
+      for (const id of idle) {
+        const seen = activity.get(id);
+        if ((seen?.time ?? Number.NEGATIVE_INFINITY) >= target) continue;
+        state.report(id, target);
+        activity.set(id, { time: target, at: seen?.at ?? since });
+        moved = true;
+      }
+      if (!moved) continue;
+      this.advance(q, state, repartition, detections);
+      for (const change of state.takeChanges()) changelog.push({ key: change.key, value: change.value, partition: q });
+    }
+    await this.send(repartition, detections);
+    return { outputs: [{ topic: this.stateTopic, messages: changelog }], deadLetters: [] };
+  }
+
+  private noteActivity(q: number, source: string, time: number, at: number): void {
+    let activity = this.sourceActivity.get(q);
+    if (!activity) this.sourceActivity.set(q, (activity = new Map()));
+    const seen = activity.get(source);
+    activity.set(source, { time: Math.max(time, seen?.time ?? Number.NEGATIVE_INFINITY), at });
+  }
+
+  private async send(repartition: OutgoingMessage[], detections: MamoriDetection[]): Promise<void> {
     const sends: Promise<void>[] = [];
     if (repartition.length > 0) sends.push(this.options.producer.send(this.repartitionTopic, repartition));
     if (detections.length > 0) {
@@ -144,7 +221,6 @@ export class CorrelationStage implements Stage {
       );
     }
     await Promise.all(sends);
-    return { outputs: [{ topic: this.stateTopic, messages: changelog }], deadLetters };
   }
 
   private advance(q: number, state: CorrelationPartition, repartition: OutgoingMessage[], detections: MamoriDetection[]): void {
@@ -179,6 +255,8 @@ export class CorrelationStage implements Stage {
     const restored = CorrelationPartition.restore(this.options.correlations, this.partitionOptions, entries);
     this.restores += 1;
     this.partitions.set(q, restored);
+    this.heldSince.set(q, Date.now());
+    this.sourceActivity.delete(q);
     // Level broadcasts restart from what the restored state already reported.
     for (let depth = 0; depth < this.options.correlations.maxDepth; depth++) this.broadcast.delete(`l${depth}:${q}`);
     return restored;

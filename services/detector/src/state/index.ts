@@ -6,3 +6,4 @@ export { registerCorrelationMetrics, type CorrelationMetricsSource } from './met
 export { CORRELATION_TOPICS, decodeRecord, encodeRecord, factKey, factSeq, type RepartitionRecord } from './records.ts';
 export { ensureCorrelationTopics } from './topics.ts';
 export { correlationDetection, predicateRuleSource, type BaseRuleSource, type CorrelationDetectionOptions, type PredicateRule } from '../analytics/correlation.ts';
+export { sigmaRuleSource, correlationFieldNames } from '../analytics/sigma-rule-source.ts';
