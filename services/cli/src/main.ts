@@ -26,6 +26,10 @@ Usage:
   mamori import <files|dirs...> [--format ID] [--sensor ID]
                                   replay files through the running pipeline: produce their records to the
                                   format's raw topic in Kafka (old data keeps its event times)
+  mamori hunt <files|dirs...> [--rules DIR] [--format ID] [--sensor ID] [--org ID]
+                                  run every detector (analytics, Sigma rules and correlations, intel) over
+                                  archived logs on event time, as the stream would: detections as JSON lines
+                                  on stdout, a summary on stderr
   mamori db migrate | db status   apply or list ClickHouse migrations
   mamori keys create --id ID --role viewer|analyst|approver|admin --orgs ORG[,ORG]|*
                                   make an API key: prints the MAMORI_API_KEYS entry and the bearer token
@@ -93,6 +97,17 @@ async function main(argv: string[]): Promise<number> {
       const common = { paths: positionals, format: values.format as string | undefined, sensor: values.sensor as string | undefined, stderr: process.stderr };
       if (command === 'import') await runImport(config, process.env, common);
       else await runNormalize(config, process.env, { ...common, org: values['org'] as string | undefined, stdout: process.stdout });
+      return 0;
+    }
+    case 'hunt': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { rules: { type: 'string', multiple: true }, format: { type: 'string' }, sensor: { type: 'string' }, org: { type: 'string' } },
+      });
+      if (positionals.length === 0) throw new ConfigError('usage: mamori hunt <files or directories...> [--rules DIR] [--format ID] [--sensor ID] [--org ID]');
+      const { runHunt } = await import('./hunt.ts');
+      await runHunt(loadRuntimeConfig(process.env), process.env, { paths: positionals, rules: values.rules, format: values.format, sensor: values.sensor, org: values.org, stdout: process.stdout, stderr: process.stderr });
       return 0;
     }
     case 'rules': {
