@@ -14,7 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 const dir = mkdtempSync(join(tmpdir(), 'mamori-retro-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const T = Date.UTC(2026, 2, 1, 12);
+// Relative to now: the events table keeps 90 days (TTL), so a fixed date would age out of it.
+const T = Math.floor(Date.now() / 60_000) * 60_000;
 const ind = (kind: Indicator['kind'], value: string, extra: Partial<Indicator> = {}): Indicator => ({ kind, value, source: 'feed', id: `${kind}:${value}`, confidence: 90, validFrom: 0, validUntil: Infinity, ...extra });
 
 describe('retroMatch on chDB', () => {
