@@ -5,7 +5,10 @@ import { StorageError, type StorageDriver } from '@mamori/storage';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from './config.ts';
 import { registerOpenApi } from './openapi.ts';
+import { registerDecisionRoutes } from './routes/decisions.ts';
 import { registerDetectionRoutes } from './routes/detections.ts';
+import { registerExportRoutes } from './routes/exports.ts';
+import { registerTaxiiRoutes } from './routes/taxii.ts';
 import type { RegisterRoutes, RouteDeps } from './routes/deps.ts';
 import { createAuthenticator } from './security/authenticator.ts';
 
@@ -21,6 +24,9 @@ export interface QueryApiDeps {
  */
 const ROUTES: readonly RegisterRoutes[] = [
   registerDetectionRoutes,
+  registerDecisionRoutes,
+  registerExportRoutes,
+  registerTaxiiRoutes,
 ];
 
 /**
@@ -88,6 +94,7 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
     if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
     if (error instanceof StorageError && error.code === 'STORAGE_INVALID_ARGUMENT') return reply.code(400).send({ error: 'bad_request', message: error.message });
     if (error instanceof StorageError && error.code === 'CLICKHOUSE_TIMEOUT') return reply.code(503).send({ error: 'timeout', message: 'the query took too long; narrow the time range or filters' });
+    if (error instanceof StorageError && error.code === 'STORAGE_VERSION_CONFLICT') return reply.code(409).send({ error: 'conflict', message: error.message });
     if (error.statusCode === 429) return reply.code(429).send({ error: 'rate_limited', message: error.message });
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return reply.code(error.statusCode).send({ error: 'bad_request', message: error.message });
     request.log.error({ err: error, error_code: (error as { code?: string }).code }, 'request failed');

@@ -36,6 +36,19 @@ export const SHARED_SCHEMAS = [
       ruleset_checksum: { type: 'string' },
       status: { type: 'string' },
       assignee: { type: ['string', 'null'] },
+      triage_version: { type: 'integer' },
+    },
+  },
+  {
+    $id: 'TriageState',
+    type: 'object',
+    properties: {
+      status: { type: 'string' },
+      assignee: { type: ['string', 'null'] },
+      note: { type: 'string' },
+      changed_by: { type: 'string' },
+      changed_at: { type: 'string', format: 'date-time' },
+      version: { type: 'integer' },
     },
   },
   {
