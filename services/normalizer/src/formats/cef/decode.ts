@@ -5,6 +5,7 @@ import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
 import { CefSyntaxError, parseCef, type CefRecord } from './parse.ts';
 import { parseCefTime } from './time.ts';
+import { stripEnd } from '../text.ts';
 
 export const CEF_FORMAT_ID = 'cef';
 
@@ -197,7 +198,7 @@ export function decodeCef(bytes: Buffer, ctx: DecodeContext): DecodeResult {
   const prefix = eventIdPrefix(ctx.topic, ctx.partition, ctx.offset);
   const lines = bytes.toString('utf8').split('\n');
   for (let line = 0; line < lines.length; line++) {
-    const text = lines[line]!.replace(/[\r\0]+$/, '');
+    const text = stripEnd(lines[line]!, '\r\0');
     if (text.trim() === '') continue;
     const at = text.indexOf('CEF:');
     if (at === -1) {

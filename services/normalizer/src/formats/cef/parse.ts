@@ -3,6 +3,8 @@
  * Signature ID|Name|Severity|Extension`. Pure text to a typed record; mapping to events is in decode.ts.
  */
 
+import { stripEnd } from '../text.ts';
+
 /** One parsed CEF line. Header fields are unescaped; extension values too. */
 export interface CefRecord {
   version: number;
@@ -75,28 +77,33 @@ export function parseExtension(ext: string): { pairs: Map<string, string>; unpar
   let valueStart = 0;
   let firstKeyAt = -1;
   const n = ext.length;
+  // The last space before i, kept as we go: scanning back from every '=' was quadratic, and a
+  // line of `a=a=a=...` without spaces took seconds per 10 KB (a hang on a 1 MiB record).
+  let lastSpace = -1;
   for (let i = 0; i < n; i++) {
     const c = ext.charCodeAt(i);
+    if (c === 32) lastSpace = i;
     if (c === 92 /* \ */) {
+      if (ext.charCodeAt(i + 1) === 32) lastSpace = i + 1;
       i++;
       continue;
     }
     if (c !== 61 /* = */) continue;
-    let j = i - 1;
-    while (j >= 0 && ext.charCodeAt(j) !== 32) j--;
+    const j = lastSpace;
     // The first key may follow other text only when nothing was parsed yet.
+    if (i - j - 1 > 128) continue;
     const candidate = ext.slice(j + 1, i);
     if (!KEY.test(candidate)) continue;
     if (key === undefined) {
       firstKeyAt = j + 1;
     } else {
       if (j < valueStart) continue; // `k==v`: the second '=' belongs to the value
-      pairs.set(key, unescapeValue(ext.slice(valueStart, j).replace(/ +$/, '')));
+      pairs.set(key, unescapeValue(stripEnd(ext.slice(valueStart, j), ' ')));
     }
     key = candidate;
     valueStart = i + 1;
   }
-  if (key !== undefined) pairs.set(key, unescapeValue(ext.slice(valueStart).replace(/[ \r\n]+$/, '')));
+  if (key !== undefined) pairs.set(key, unescapeValue(stripEnd(ext.slice(valueStart), ' \r\n')));
   const unparsed = (firstKeyAt === -1 ? ext : ext.slice(0, firstKeyAt)).trim();
   return { pairs, unparsed };
 }

@@ -5,6 +5,7 @@ import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
 import { parseAuthMessage } from './auth.ts';
 import { FACILITIES, parseSyslog, SEVERITY_NAMES, startsMessage, SyslogSyntaxError, type SyslogMessage } from './parse.ts';
+import { stripEnd } from '../text.ts';
 
 export const SYSLOG_FORMAT_ID = 'syslog';
 
@@ -113,7 +114,7 @@ export function syslogLineToEvent(line: string, ctx: DecodeContext, eventId: str
   // CEF relayed through syslog: the CEF parser reads the MSG, the syslog header fills the gaps.
   const cefAt = m.msg.startsWith('CEF:') ? 0 : m.msg.indexOf('CEF:');
   if (cefAt === 0 || (cefAt > 0 && cefAt < 64 && /^\S*:? ?$/.test(m.msg.slice(0, cefAt)))) {
-    return cefLineToEvent(m.msg.slice(cefAt).replace(/[\r\n]+$/, ''), ctx, eventId, index, {
+    return cefLineToEvent(stripEnd(m.msg.slice(cefAt), '\r\n'), ctx, eventId, index, {
       fallbackTime: m.time ?? ctx.ingestTime,
       host: m.host,
       // Prefixed so the syslog header never collides with CEF keys (severity, msg, ...).
@@ -135,13 +136,13 @@ export function decodeSyslog(bytes: Buffer, ctx: DecodeContext): DecodeResult {
   const lines = bytes.toString('utf8').split('\n');
   const messages: string[] = [];
   for (const raw of lines) {
-    const line = raw.replace(/[\r\0]+$/, '');
+    const line = stripEnd(raw, '\r\0');
     if (messages.length === 0 || startsMessage(line)) messages.push(line);
     else messages[messages.length - 1] += `\n${line}`;
   }
   let index = 0;
   for (const message of messages) {
-    const text = message.replace(/\s+$/, '');
+    const text = message.trimEnd();
     if (text.trim() === '') continue;
     const result = syslogLineToEvent(text, ctx, eventIdAt(prefix, index), index);
     if (result instanceof NormalizeError) out.errors.push(result);
