@@ -25,11 +25,24 @@ export interface StageRunnerOptions {
 }
 
 /**
+ * Optional capabilities a stage may declare (read structurally, so the Stage interface stays as is):
+ * - `concurrentBatches: true`: `process` calls may overlap (batches of different partitions are
+ *   processed at once). The stage does its own coordination; the writer uses it to gather rows of
+ *   several Kafka batches into one ClickHouse insert while each batch waits for its insert.
+ * - `attachFlowControl(control)`: receives pause/resume of the stage's consumer, for backpressure.
+ */
+interface StageCapabilities {
+  readonly concurrentBatches?: boolean;
+  attachFlowControl?(control: { pause(): void; resume(): void; isPaused(): boolean }): void;
+}
+
+/**
  * Runs one stage: consume a batch, process it, hand outputs and dead letters to Kafka (acks=all),
  * and only then return, so the transport commits the input offsets after the next stage holds the
  * data. A batch that fails as a whole is not committed and comes back after a back-off.
  *
- * Calls to `process` and `tick` never overlap, so stages may keep state without locks.
+ * Calls to `process` and `tick` never overlap, so stages may keep state without locks, unless the
+ * stage declares `concurrentBatches` (see {@link StageCapabilities}).
  */
 export class StageRunner {
   private consumer: Consumer | undefined;
@@ -67,6 +80,12 @@ export class StageRunner {
       fromBeginning: true,
     });
     await this.consumer.connect();
+    const consumer = this.consumer;
+    (stage as Stage & StageCapabilities).attachFlowControl?.({
+      pause: () => consumer.pause(),
+      resume: () => consumer.resume(),
+      isPaused: () => consumer.isPaused(),
+    });
     await this.consumer.run((batch) => this.handle(batch));
     if (stage.tick) {
       const interval = this.options.tickIntervalMs ?? 1000;
@@ -116,7 +135,8 @@ export class StageRunner {
     }
     this.metrics.batchSize.observe({ stage: stage.name }, batch.messages.length);
     try {
-      const result = await this.serialize(() => stage.process(batch));
+      const concurrent = (stage as Stage & StageCapabilities).concurrentBatches === true;
+      const result = await (concurrent ? stage.process(batch) : this.serialize(() => stage.process(batch)));
       await this.deliver(result);
     } catch (error) {
       this.metrics.batchFailures.inc({ stage: stage.name, error_code: errorCode(error) });

@@ -27,6 +27,14 @@ export function eventRow(e: MamoriEvent): EventRow {
     rawPartition: e.raw.partition,
     rawOffset: e.raw.offset,
     attributes: e.attributes,
+    dnsQuery: e.dns?.query ?? '',
+    httpHost: e.http?.host ?? '',
+    httpUri: e.http?.uri ?? '',
+    tlsSni: e.tls?.sni ?? '',
+    userName: e.user ?? e.auth?.user ?? '',
+    hostName: e.host ?? '',
+    direction: e.direction ?? '',
+    siteId: e.site_id ?? '',
   });
 }
 
