@@ -27,3 +27,23 @@ describe('FNV-1a 64 event ids', () => {
     for (const line of [0, 1, 9, 10, 12345]) expect(eventIdAt(prefix, line)).toBe(eventId('telemetry.raw.zeek.conn', 3, 123456789, line));
   });
 });
+
+describe('event id prefix fast path', () => {
+  it('equals the plain string hash for every kind of partition, offset and line number', () => {
+    const numbers = [0, 1, 9, 10, 99, 100, 12345, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 7, 2 ** 53 - 1, 1e21, -1, 1.5, Number.NaN];
+    for (const topic of ['telemetry.raw.zeek.conn', 'telemetry.raw.suricata.eve', 'x']) {
+      for (const partition of numbers) {
+        for (const offset of numbers) {
+          const prefix = eventIdPrefix(topic, partition, offset);
+          for (const line of [0, 7, 10, 1000]) expect(eventIdAt(prefix, line)).toBe(reference(`${topic}:${partition}:${offset}:${line}`));
+        }
+      }
+    }
+  });
+
+  it('keeps a prefix usable after other ids were computed', () => {
+    const a = eventIdPrefix('telemetry.raw.zeek.conn', 1, 2);
+    eventIdPrefix('telemetry.raw.zeek.dns', 3, 4);
+    expect(eventIdAt(a, 5)).toBe(eventId('telemetry.raw.zeek.conn', 1, 2, 5));
+  });
+});

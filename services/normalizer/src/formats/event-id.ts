@@ -10,25 +10,62 @@ export function fnvInit(): FnvState {
   return [0x2325, 0x8422, 0x9ce4, 0xcbf2];
 }
 
+// The running hash of the functions below. Module-level limbs instead of a returned tuple: the hot
+// path (one id per event) then allocates nothing but the id string.
+let h0 = 0;
+let h1 = 0;
+let h2 = 0;
+let h3 = 0;
+
+function load(state: Readonly<FnvState>): void {
+  h0 = state[0];
+  h1 = state[1];
+  h2 = state[2];
+  h3 = state[3];
+}
+
+/** One code unit into the running hash. */
+function step(c: number): void {
+  h0 ^= c;
+  // Multiply by the FNV prime 0x100000001b3 = limbs (0x01b3, 0, 0x0100, 0), keeping 64 bits.
+  const t0 = h0 * 0x1b3;
+  const t1 = h1 * 0x1b3 + (t0 >>> 16);
+  const t2 = h2 * 0x1b3 + h0 * 0x100 + (t1 >>> 16);
+  const t3 = h3 * 0x1b3 + h1 * 0x100 + (t2 >>> 16);
+  h0 = t0 & 0xffff;
+  h1 = t1 & 0xffff;
+  h2 = t2 & 0xffff;
+  h3 = t3 & 0xffff;
+}
+
+function stepText(text: string): void {
+  for (let i = 0; i < text.length; i++) step(text.charCodeAt(i));
+}
+
+/** Hashes the decimal digits of `n` as `String(n)` would write them. */
+function stepNumber(n: number): void {
+  // Non-negative integers below 2^31 digit by digit (most significant first); anything else through String().
+  if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) {
+    let div = 1;
+    while (div * 10 <= n) div *= 10;
+    for (; div >= 1; div /= 10) step(48 + (Math.floor(n / div) % 10));
+  } else {
+    stepText(String(n));
+  }
+}
+
 /** Hashes `text` into a copy of `state`. */
 export function fnvUpdate(state: Readonly<FnvState>, text: string): FnvState {
-  let [h0, h1, h2, h3] = state;
-  for (let i = 0; i < text.length; i++) {
-    h0 ^= text.charCodeAt(i);
-    // Multiply by the FNV prime 0x100000001b3 = limbs (0x01b3, 0, 0x0100, 0), keeping 64 bits.
-    const t0 = h0 * 0x1b3;
-    const t1 = h1 * 0x1b3 + (t0 >>> 16);
-    const t2 = h2 * 0x1b3 + h0 * 0x100 + (t1 >>> 16);
-    const t3 = h3 * 0x1b3 + h1 * 0x100 + (t2 >>> 16);
-    h0 = t0 & 0xffff;
-    h1 = t1 & 0xffff;
-    h2 = t2 & 0xffff;
-    h3 = t3 & 0xffff;
-  }
+  load(state);
+  stepText(text);
   return [h0, h1, h2, h3];
 }
 
 const HEX = Array.from({ length: 65536 }, (_, i) => i.toString(16).padStart(4, '0'));
+
+function hexOfRunning(): string {
+  return (HEX[h3] as string) + (HEX[h2] as string) + (HEX[h1] as string) + (HEX[h0] as string);
+}
 
 export function fnvHex(state: Readonly<FnvState>): string {
   return (HEX[state[3]] as string) + (HEX[state[2]] as string) + (HEX[state[1]] as string) + (HEX[state[0]] as string);
@@ -39,13 +76,30 @@ export function fnv1a64Hex(text: string): string {
   return fnvHex(fnvUpdate(fnvInit(), text));
 }
 
+/** `<topic>:` hashed, per topic (a process sees a handful of raw topics; the cache is bounded anyway). */
+const topicStates = new Map<string, FnvState>();
+const MAX_CACHED_TOPICS = 256;
+
 /** The prefix state of a raw record; finish with `eventIdAt(prefix, line)`. */
 export function eventIdPrefix(topic: string, partition: number, offset: number): FnvState {
-  return fnvUpdate(fnvInit(), `${topic}:${partition}:${offset}:`);
+  let topicState = topicStates.get(topic);
+  if (topicState === undefined) {
+    topicState = fnvUpdate(fnvInit(), `${topic}:`);
+    if (topicStates.size >= MAX_CACHED_TOPICS) topicStates.clear();
+    topicStates.set(topic, topicState);
+  }
+  load(topicState);
+  stepNumber(partition);
+  step(58); // ':'
+  stepNumber(offset);
+  step(58);
+  return [h0, h1, h2, h3];
 }
 
 export function eventIdAt(prefix: Readonly<FnvState>, line: number): string {
-  return fnvHex(fnvUpdate(prefix, String(line)));
+  load(prefix);
+  stepNumber(line);
+  return hexOfRunning();
 }
 
 /** event_id of line `line` of the raw record at topic/partition/offset. */

@@ -21,21 +21,36 @@ class FieldError extends Error {
   }
 }
 
-const ID_KEYS = {
-  orig_h: ['id.orig_h', 'id_orig_h'],
-  orig_p: ['id.orig_p', 'id_orig_p'],
-  resp_h: ['id.resp_h', 'id_resp_h'],
-  resp_p: ['id.resp_p', 'id_resp_p'],
-} as const;
+/**
+ * The raw values of the mapped fields, as JSON.parse gives them (undefined: absent). Both the
+ * JSON.parse path and the flat-line scanner fill it, so the checks below are shared. One scratch
+ * instance: decoding is synchronous and the values are consumed before the next line.
+ */
+interface ConnFields {
+  ts: unknown;
+  origH: unknown;
+  origP: unknown;
+  respH: unknown;
+  respP: unknown;
+  proto: unknown;
+  duration: unknown;
+  origBytes: unknown;
+  respBytes: unknown;
+  origPkts: unknown;
+  respPkts: unknown;
+  connState: unknown;
+  communityId: unknown;
+}
+
+const fields: ConnFields = {
+  ts: undefined, origH: undefined, origP: undefined, respH: undefined, respP: undefined, proto: undefined, duration: undefined,
+  origBytes: undefined, respBytes: undefined, origPkts: undefined, respPkts: undefined, connState: undefined, communityId: undefined,
+};
 
 /** Zeek writes `id.orig_h`; some shippers flatten to `id_orig_h` or nest under `id`. */
-function idField(o: Json, name: keyof typeof ID_KEYS): unknown {
-  const [dottedKey, underscoredKey] = ID_KEYS[name];
-  const dotted = o[dottedKey];
+function idField(dotted: unknown, underscored: unknown, id: unknown, name: 'orig_h' | 'orig_p' | 'resp_h' | 'resp_p'): unknown {
   if (dotted !== undefined) return dotted;
-  const underscored = o[underscoredKey];
   if (underscored !== undefined) return underscored;
-  const id = o['id'];
   return id !== null && typeof id === 'object' ? (id as Json)[name] : undefined;
 }
 
@@ -75,19 +90,18 @@ function port(value: unknown, field: string): number {
 }
 
 /** Optional non-negative number: absent or null (Zeek's unset) is 0. */
-function nonNegative(o: Json, field: string): number {
-  const value = o[field];
+function nonNegative(value: unknown, field: string): number {
   if (value === undefined || value === null) return 0;
   const n = typeof value === 'string' && value !== '' ? Number(value) : value;
   if (typeof n === 'number' && Number.isFinite(n) && n >= 0) return n;
   throw new FieldError(field, `${field} is not a non-negative number: ${JSON.stringify(value)}`);
 }
 
-/** Zeek `ts`: epoch seconds (float, microsecond precision) or an ISO 8601 string; to epoch ms. */
-function count(o: Json, field: string): number {
-  return Math.round(nonNegative(o, field));
+function count(value: unknown, field: string): number {
+  return Math.round(nonNegative(value, field));
 }
 
+/** Zeek `ts`: epoch seconds (float, microsecond precision) or an ISO 8601 string; to epoch ms. */
 function timestamp(value: unknown): number {
   let ms = Number.NaN;
   if (typeof value === 'number') {
@@ -100,8 +114,7 @@ function timestamp(value: unknown): number {
   throw new FieldError('ts', `ts is not epoch seconds or an ISO time: ${JSON.stringify(value)}`);
 }
 
-function optionalString(o: Json, field: string): string | null {
-  const value = o[field];
+function optionalString(value: unknown, field: string): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') return value;
   throw new FieldError(field, `${field} is not a string: ${JSON.stringify(value)}`);
@@ -113,11 +126,53 @@ function attributeValue(value: unknown): string {
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
+/** The checks and the event, from `fields` and the attributes already collected; throws FieldError. */
+function buildEvent(f: ConnFields, attributes: Record<string, string>, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number): MamoriEvent {
+  const proto = f.proto;
+  if (typeof proto !== 'string' || proto === '') throw new FieldError('proto', `proto is missing or not a string: ${JSON.stringify(proto)}`);
+  const durationS = nonNegative(f.duration, 'duration');
+  return {
+    event_id: eventIdAt(prefix, line),
+    event_class: 'network_activity',
+    time: timestamp(f.ts),
+    ingest_time: ctx.ingestTime,
+    org_id: ctx.orgId,
+    sensor_id: ctx.sensorId,
+    source_format: ZEEK_CONN_FORMAT_ID,
+    src_ip: address(f.origH, 'id.orig_h'),
+    src_port: port(f.origP, 'id.orig_p'),
+    dst_ip: address(f.respH, 'id.resp_h'),
+    dst_port: port(f.respP, 'id.resp_p'),
+    protocol: proto.toLowerCase(),
+    bytes_out: count(f.origBytes, 'orig_bytes'),
+    bytes_in: count(f.respBytes, 'resp_bytes'),
+    packets_out: count(f.origPkts, 'orig_pkts'),
+    packets_in: count(f.respPkts, 'resp_pkts'),
+    duration_ms: Math.round(durationS * 1000),
+    conn_state: optionalString(f.connState, 'conn_state'),
+    community_id: optionalString(f.communityId, 'community_id'),
+    raw: { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset },
+    attributes,
+  };
+}
+
 /** One parsed Zeek conn object to an event; throws FieldError for the caller to report. */
 export function connToEvent(o: Json, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number): MamoriEvent {
-  const proto = o['proto'];
-  if (typeof proto !== 'string' || proto === '') throw new FieldError('proto', `proto is missing or not a string: ${JSON.stringify(proto)}`);
-  const durationS = nonNegative(o, 'duration');
+  const f = fields;
+  const id = o['id'];
+  f.ts = o['ts'];
+  f.origH = idField(o['id.orig_h'], o['id_orig_h'], id, 'orig_h');
+  f.origP = idField(o['id.orig_p'], o['id_orig_p'], id, 'orig_p');
+  f.respH = idField(o['id.resp_h'], o['id_resp_h'], id, 'resp_h');
+  f.respP = idField(o['id.resp_p'], o['id_resp_p'], id, 'resp_p');
+  f.proto = o['proto'];
+  f.duration = o['duration'];
+  f.origBytes = o['orig_bytes'];
+  f.respBytes = o['resp_bytes'];
+  f.origPkts = o['orig_pkts'];
+  f.respPkts = o['resp_pkts'];
+  f.connState = o['conn_state'];
+  f.communityId = o['community_id'];
   const attributes: Record<string, string> = {};
   for (const key in o) {
     if (!MAPPED.has(key)) {
@@ -125,29 +180,7 @@ export function connToEvent(o: Json, ctx: DecodeContext, prefix: Readonly<FnvSta
       if (value !== undefined && value !== null) attributes[key] = attributeValue(value);
     }
   }
-  return {
-    event_id: eventIdAt(prefix, line),
-    event_class: 'network_activity',
-    time: timestamp(o['ts']),
-    ingest_time: ctx.ingestTime,
-    org_id: ctx.orgId,
-    sensor_id: ctx.sensorId,
-    source_format: ZEEK_CONN_FORMAT_ID,
-    src_ip: address(idField(o, 'orig_h'), 'id.orig_h'),
-    src_port: port(idField(o, 'orig_p'), 'id.orig_p'),
-    dst_ip: address(idField(o, 'resp_h'), 'id.resp_h'),
-    dst_port: port(idField(o, 'resp_p'), 'id.resp_p'),
-    protocol: proto.toLowerCase(),
-    bytes_out: count(o, 'orig_bytes'),
-    bytes_in: count(o, 'resp_bytes'),
-    packets_out: count(o, 'orig_pkts'),
-    packets_in: count(o, 'resp_pkts'),
-    duration_ms: Math.round(durationS * 1000),
-    conn_state: optionalString(o, 'conn_state'),
-    community_id: optionalString(o, 'community_id'),
-    raw: { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset },
-    attributes,
-  };
+  return buildEvent(f, attributes, ctx, prefix, line);
 }
 
 function parseObject(text: string, line: number): Json | NormalizeError {
