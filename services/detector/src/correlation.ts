@@ -1,4 +1,4 @@
-import { ConfigError, type Logger } from '@mamori/core';
+import { ConfigError, MamoriError, sleep, type Logger } from '@mamori/core';
 import type { Registry } from '@mamori/metrics';
 import { loadRuleDirectory, type LoadedRules } from '@mamori/sigma';
 import { CorrelationRuleError, parseCorrelationRules, type CorrelationSet } from '@mamori/sigma/correlation';
@@ -77,16 +77,23 @@ export function buildDetectorCorrelation(config: DetectorConfig, deps: DetectorC
     async start() {
       admin = deps.transport.admin();
       await admin.connect();
-      await ensureCorrelationTopics(admin, {
-        partitions,
-        repartitionTopic: c.repartitionTopic,
-        stateTopic: c.stateTopic,
-        ...(deps.replicationFactor ? { replicationFactor: deps.replicationFactor } : {}),
+      const a = admin;
+      // Topics just created may not be served by every broker for a moment (metadata propagation).
+      const { sourcePartitions, stateParts, repartitionParts } = await retryRetryable(async () => {
+        await ensureCorrelationTopics(a, {
+          partitions,
+          repartitionTopic: c.repartitionTopic,
+          stateTopic: c.stateTopic,
+          ...(deps.replicationFactor ? { replicationFactor: deps.replicationFactor } : {}),
+        });
+        return {
+          sourcePartitions: (await a.endOffsets(config.eventsTopic)).length,
+          stateParts: (await a.endOffsets(c.stateTopic)).length,
+          repartitionParts: (await a.endOffsets(c.repartitionTopic)).length,
+        };
       });
-      const sourcePartitions = (await admin.endOffsets(config.eventsTopic)).length;
       if (sourcePartitions === 0) throw new ConfigError(`topic ${config.eventsTopic} has no partitions; create it before the correlation stages start`);
-      const stateParts = (await admin.endOffsets(c.stateTopic)).length;
-      if (stateParts !== (await admin.endOffsets(c.repartitionTopic)).length) {
+      if (stateParts !== repartitionParts) {
         throw new ConfigError(`${c.repartitionTopic} and ${c.stateTopic} must have the same partition count (a group's facts and its state share a partition number); recreate them or set DETECTOR_CORRELATION_PARTITIONS to match`);
       }
       standby = new ChangelogStandby({ transport: deps.transport, admin, topic: c.stateTopic, groupPrefix: 'mamori-detector-correlation', logger: deps.logger });
@@ -122,4 +129,16 @@ export function buildDetectorCorrelation(config: DetectorConfig, deps: DetectorC
       await admin?.close();
     },
   };
+}
+
+async function retryRetryable<T>(fn: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      const retryable = error instanceof MamoriError ? error.retryable : false;
+      if (!retryable || attempt >= attempts) throw error;
+      await sleep(Math.min(2_000, 200 * attempt));
+    }
+  }
 }
