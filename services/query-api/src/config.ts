@@ -1,6 +1,7 @@
 import { EnvReader, type Env } from '@mamori/core';
 import { parseApiKeys, type ApiKey } from './auth.ts';
 import type { JwtConfig } from './security/jwt.ts';
+import { parseTaxiiPartners, type ResponseConfig, type TaxiiPartner } from './response/response-config.ts';
 
 export interface QueryApiConfig {
   /** API_HOST. @default '127.0.0.1' */
@@ -31,6 +32,8 @@ export interface QueryApiConfig {
   entityContextMinutes: number;
   /** API_DOCS_ENABLED: serve /openapi.json and /docs. @default true */
   docsEnabled: boolean;
+  /** Decisions, guard rails, blocklists, STIX and TAXII (response/response-config.ts, docs/response.md). */
+  response: ResponseConfig;
 }
 
 export function loadQueryApiConfig(env: Env): Readonly<QueryApiConfig> {
@@ -75,6 +78,12 @@ export function loadQueryApiConfig(env: Env): Readonly<QueryApiConfig> {
       clockToleranceS,
     };
   }
+  let taxiiPartners: TaxiiPartner[] = [];
+  try {
+    taxiiPartners = parseTaxiiPartners(r.string('API_TAXII_PARTNERS', ''));
+  } catch (error) {
+    r.problem((error as Error).message);
+  }
   const config: QueryApiConfig = {
     host: r.string('API_HOST', '127.0.0.1'),
     port: r.integer('API_PORT', 8080, { min: 0, max: 65_535 }),
@@ -90,6 +99,13 @@ export function loadQueryApiConfig(env: Env): Readonly<QueryApiConfig> {
     sseHeartbeatMs: r.integer('API_SSE_HEARTBEAT_MS', 15_000, { min: 1000, max: 300_000 }),
     entityContextMinutes: r.integer('API_ENTITY_CONTEXT_MINUTES', 15, { min: 1, max: 1440 }),
     docsEnabled: r.boolean('API_DOCS_ENABLED', true),
+    response: {
+      blockRequiresApproval: r.boolean('API_BLOCK_REQUIRES_APPROVAL', true),
+      warningLists: r.list('API_WARNING_LISTS', []),
+      inventoryFile: r.optionalString('MAMORI_INVENTORY_FILE'),
+      taxiiPartners,
+      decisionMaxDays: r.integer('API_DECISION_MAX_DAYS', 90, { min: 1, max: 3660 }),
+    },
   };
   return r.done(config);
 }
