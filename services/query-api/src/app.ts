@@ -94,6 +94,7 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
     if (error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
     if (error instanceof StorageError && error.code === 'STORAGE_INVALID_ARGUMENT') return reply.code(400).send({ error: 'bad_request', message: error.message });
     if (error instanceof StorageError && error.code === 'CLICKHOUSE_TIMEOUT') return reply.code(503).send({ error: 'timeout', message: 'the query took too long; narrow the time range or filters' });
+    if (error instanceof StorageError && error.code === 'STORAGE_VERSION_CONFLICT') return reply.code(409).send({ error: 'conflict', message: error.message });
     if (error.statusCode === 429) return reply.code(429).send({ error: 'rate_limited', message: error.message });
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return reply.code(error.statusCode).send({ error: 'bad_request', message: error.message });
     request.log.error({ err: error, error_code: (error as { code?: string }).code }, 'request failed');
