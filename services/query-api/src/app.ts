@@ -7,6 +7,10 @@ import type { QueryApiConfig } from './config.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerDecisionRoutes } from './routes/decisions.ts';
 import { registerDetectionRoutes } from './routes/detections.ts';
+import { registerEntityRoutes } from './routes/entities.ts';
+import { registerEventRoutes } from './routes/events.ts';
+import { registerStatsRoutes } from './routes/stats.ts';
+import { registerStreamRoutes } from './routes/stream.ts';
 import { registerExportRoutes } from './routes/exports.ts';
 import { registerTaxiiRoutes } from './routes/taxii.ts';
 import type { RegisterRoutes, RouteDeps } from './routes/deps.ts';
@@ -23,7 +27,11 @@ export interface QueryApiDeps {
  * {@link RouteDeps}; see routes/deps.ts for the conventions a route follows.
  */
 const ROUTES: readonly RegisterRoutes[] = [
+  registerStreamRoutes,
   registerDetectionRoutes,
+  registerEntityRoutes,
+  registerEventRoutes,
+  registerStatsRoutes,
   registerDecisionRoutes,
   registerExportRoutes,
   registerTaxiiRoutes,
