@@ -4,6 +4,7 @@ import { eventIdAt, eventIdPrefix, type FnvState } from '../event-id.ts';
 import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
 import { isZeekTsv, zeekTsvRecords } from '../zeek/tsv.ts';
+import { jsonText } from '../text.ts';
 
 export const ZEEK_CONN_FORMAT_ID = 'zeek.conn';
 
@@ -80,13 +81,13 @@ function isIPv4(s: string): boolean {
 
 function address(value: unknown, field: string): string {
   if (typeof value === 'string' && (isIPv4(value) || (value.includes(':') && isIPv6(value)))) return value;
-  throw new FieldError(field, `${field} is not an IP address: ${JSON.stringify(value)}`);
+  throw new FieldError(field, `${field} is not an IP address: ${jsonText(value)}`);
 }
 
 function port(value: unknown, field: string): number {
   const n = typeof value === 'string' && value !== '' ? Number(value) : value;
   if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535) return n;
-  throw new FieldError(field, `${field} is not a port (0..65535): ${JSON.stringify(value)}`);
+  throw new FieldError(field, `${field} is not a port (0..65535): ${jsonText(value)}`);
 }
 
 /** Optional non-negative number: absent or null (Zeek's unset) is 0. */
@@ -94,7 +95,7 @@ function nonNegative(value: unknown, field: string): number {
   if (value === undefined || value === null) return 0;
   const n = typeof value === 'string' && value !== '' ? Number(value) : value;
   if (typeof n === 'number' && Number.isFinite(n) && n >= 0) return n;
-  throw new FieldError(field, `${field} is not a non-negative number: ${JSON.stringify(value)}`);
+  throw new FieldError(field, `${field} is not a non-negative number: ${jsonText(value)}`);
 }
 
 function count(value: unknown, field: string): number {
@@ -111,25 +112,25 @@ function timestamp(value: unknown): number {
     ms = value !== '' && Number.isFinite(numeric) ? Math.floor(Math.round(numeric * 1e6) / 1000) : Date.parse(value);
   }
   if (Number.isFinite(ms)) return ms;
-  throw new FieldError('ts', `ts is not epoch seconds or an ISO time: ${JSON.stringify(value)}`);
+  throw new FieldError('ts', `ts is not epoch seconds or an ISO time: ${jsonText(value)}`);
 }
 
 function optionalString(value: unknown, field: string): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') return value;
-  throw new FieldError(field, `${field} is not a string: ${JSON.stringify(value)}`);
+  throw new FieldError(field, `${field} is not a string: ${jsonText(value)}`);
 }
 
 function attributeValue(value: unknown): string {
   if (typeof value === 'string') return value;
-  if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',');
-  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? v : jsonText(v))).join(',');
+  return typeof value === 'object' ? jsonText(value) : String(value);
 }
 
 /** The checks and the event, from `fields` and the attributes already collected; throws FieldError. */
 function buildEvent(f: ConnFields, attributes: Record<string, string>, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number): MamoriEvent {
   const proto = f.proto;
-  if (typeof proto !== 'string' || proto === '') throw new FieldError('proto', `proto is missing or not a string: ${JSON.stringify(proto)}`);
+  if (typeof proto !== 'string' || proto === '') throw new FieldError('proto', `proto is missing or not a string: ${jsonText(proto)}`);
   const durationS = nonNegative(f.duration, 'duration');
   return {
     event_id: eventIdAt(prefix, line),
@@ -183,6 +184,176 @@ export function connToEvent(o: Json, ctx: DecodeContext, prefix: Readonly<FnvSta
   return buildEvent(f, attributes, ctx, prefix, line);
 }
 
+/** Returned by the scanner when the line needs JSON.parse (anything but a flat object of scalars). */
+const UNUSUAL = 0;
+/** The line became an event or a FIELD_INVALID error. */
+const DONE = 1;
+
+/**
+ * Flat Zeek conn lines without JSON.parse: one pass over `text[start, end)` that fills `fields` and
+ * the attributes directly. It accepts only what it can decode exactly as JSON.parse would: an object
+ * whose values are strings without escapes, JSON numbers, true, false or null, and whose keys are
+ * plain (no escapes, no leading digit, no `__proto__`, no `id` object, no repeated attribute). Any
+ * other input returns UNUSUAL before anything is pushed, and the caller takes the JSON.parse path.
+ */
+function scanFlatConn(text: string, start: number, end: number, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number, out: DecodeResult): number {
+  const f = fields;
+  f.ts = f.origH = f.origP = f.respH = f.respP = f.proto = f.duration = undefined;
+  f.origBytes = f.respBytes = f.origPkts = f.respPkts = f.connState = f.communityId = undefined;
+  let uOrigH: unknown;
+  let uOrigP: unknown;
+  let uRespH: unknown;
+  let uRespP: unknown;
+  const attributes: Record<string, string> = {};
+  let nullKeys: string[] | undefined;
+  let i = start;
+  let c = text.charCodeAt(i);
+  while (c === 32 || c === 9 || c === 13 || c === 10) c = text.charCodeAt(++i);
+  if (c !== 123 || i >= end) return UNUSUAL;
+  c = text.charCodeAt(++i);
+  while (c === 32 || c === 9 || c === 13 || c === 10) c = text.charCodeAt(++i);
+  if (c === 125) {
+    i++;
+  } else {
+    for (;;) {
+      // Key.
+      if (c !== 34 || i >= end) return UNUSUAL;
+      const keyStart = ++i;
+      for (;;) {
+        if (i >= end) return UNUSUAL;
+        c = text.charCodeAt(i);
+        if (c === 34) break;
+        if (c === 92 || c < 32) return UNUSUAL;
+        i++;
+      }
+      if (i === keyStart) return UNUSUAL;
+      const k0 = text.charCodeAt(keyStart);
+      // Integer-like keys come first in JSON.parse's property order: leave them to it.
+      if (k0 >= 48 && k0 <= 57) return UNUSUAL;
+      const key = text.slice(keyStart, i);
+      c = text.charCodeAt(++i);
+      while (c === 32 || c === 9 || c === 13 || c === 10) c = text.charCodeAt(++i);
+      if (c !== 58 || i >= end) return UNUSUAL;
+      c = text.charCodeAt(++i);
+      while (c === 32 || c === 9 || c === 13 || c === 10) c = text.charCodeAt(++i);
+      if (i >= end) return UNUSUAL;
+      // Value.
+      let value: string | number | boolean | null;
+      if (c === 34) {
+        const valueStart = ++i;
+        for (;;) {
+          if (i >= end) return UNUSUAL;
+          c = text.charCodeAt(i);
+          if (c === 34) break;
+          if (c === 92 || c < 32) return UNUSUAL;
+          i++;
+        }
+        value = text.slice(valueStart, i);
+        i++;
+      } else if (c === 45 || (c >= 48 && c <= 57)) {
+        // JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+        const numStart = i;
+        if (c === 45) c = text.charCodeAt(++i);
+        let int = 0;
+        const digitsStart = i;
+        if (c === 48) {
+          c = text.charCodeAt(++i);
+        } else if (c >= 49 && c <= 57) {
+          do {
+            int = int * 10 + (c - 48);
+            c = text.charCodeAt(++i);
+          } while (c >= 48 && c <= 57);
+        } else {
+          return UNUSUAL;
+        }
+        let plain = numStart === digitsStart && i - digitsStart <= 15;
+        if (c === 46) {
+          plain = false;
+          c = text.charCodeAt(++i);
+          if (!(c >= 48 && c <= 57)) return UNUSUAL;
+          do c = text.charCodeAt(++i);
+          while (c >= 48 && c <= 57);
+        }
+        if (c === 101 || c === 69) {
+          plain = false;
+          c = text.charCodeAt(++i);
+          if (c === 43 || c === 45) c = text.charCodeAt(++i);
+          if (!(c >= 48 && c <= 57)) return UNUSUAL;
+          do c = text.charCodeAt(++i);
+          while (c >= 48 && c <= 57);
+        }
+        if (i > end) return UNUSUAL;
+        // Up to 15 digits an integer is exact; anything else goes through Number(), which rounds a JSON numeral as JSON.parse does.
+        value = plain ? int : Number(text.slice(numStart, i));
+      } else if (c === 116 && text.startsWith('true', i)) {
+        value = true;
+        i += 4;
+      } else if (c === 102 && text.startsWith('false', i)) {
+        value = false;
+        i += 5;
+      } else if (c === 110 && text.startsWith('null', i)) {
+        value = null;
+        i += 4;
+      } else {
+        return UNUSUAL;
+      }
+      if (i > end) return UNUSUAL;
+      c = text.charCodeAt(i);
+      // Store; a repeated mapped key keeps the last value, as JSON.parse does.
+      switch (key) {
+        case 'ts': f.ts = value; break;
+        case 'id.orig_h': f.origH = value; break;
+        case 'id.orig_p': f.origP = value; break;
+        case 'id.resp_h': f.respH = value; break;
+        case 'id.resp_p': f.respP = value; break;
+        case 'id_orig_h': uOrigH = value; break;
+        case 'id_orig_p': uOrigP = value; break;
+        case 'id_resp_h': uRespH = value; break;
+        case 'id_resp_p': uRespP = value; break;
+        case 'proto': f.proto = value; break;
+        case 'duration': f.duration = value; break;
+        case 'orig_bytes': f.origBytes = value; break;
+        case 'resp_bytes': f.respBytes = value; break;
+        case 'orig_pkts': f.origPkts = value; break;
+        case 'resp_pkts': f.respPkts = value; break;
+        case 'conn_state': f.connState = value; break;
+        case 'community_id': f.communityId = value; break;
+        case 'id':
+        case '__proto__':
+          return UNUSUAL;
+        default:
+          // A repeated attribute keeps its first position in JSON.parse's order: rare, leave it to JSON.parse.
+          if (attributes[key] !== undefined || (nullKeys !== undefined && nullKeys.includes(key))) return UNUSUAL;
+          if (value === null) (nullKeys ??= []).push(key);
+          else attributes[key] = typeof value === 'string' ? value : String(value);
+      }
+      while (c === 32 || c === 9 || c === 13 || c === 10) c = text.charCodeAt(++i);
+      if (i >= end) return UNUSUAL;
+      if (c === 125) {
+        i++;
+        break;
+      }
+      if (c !== 44) return UNUSUAL;
+      c = text.charCodeAt(++i);
+      while (c === 32 || c === 9 || c === 13 || c === 10) c = text.charCodeAt(++i);
+    }
+  }
+  c = text.charCodeAt(i);
+  while (i < end && (c === 32 || c === 9 || c === 13 || c === 10)) c = text.charCodeAt(++i);
+  if (i !== end) return UNUSUAL;
+  if (f.origH === undefined) f.origH = uOrigH;
+  if (f.origP === undefined) f.origP = uOrigP;
+  if (f.respH === undefined) f.respH = uRespH;
+  if (f.respP === undefined) f.respP = uRespP;
+  try {
+    out.events.push(buildEvent(f, attributes, ctx, prefix, line));
+  } catch (error) {
+    if (!(error instanceof FieldError)) throw error;
+    out.errors.push(new NormalizeError('FIELD_INVALID', `line ${line}: ${error.message}`, { line, field: error.field }));
+  }
+  return DONE;
+}
+
 function parseObject(text: string, line: number): Json | NormalizeError {
   let value: unknown;
   try {
@@ -225,10 +396,23 @@ export const CONN_PATHS: ReadonlySet<string> = new Set(['conn', 'open_conn']);
  * keep their index). A bad line yields an error for that line only.
  */
 export function decodeZeekConn(bytes: Buffer, ctx: DecodeContext): DecodeResult {
+  return decode(bytes, ctx, true);
+}
+
+/**
+ * The same decoding with every line through JSON.parse (no flat-line scanner): the reference the
+ * scanner is property-tested against.
+ */
+export function decodeZeekConnViaJsonParse(bytes: Buffer, ctx: DecodeContext): DecodeResult {
+  return decode(bytes, ctx, false);
+}
+
+function decode(bytes: Buffer, ctx: DecodeContext, scan: boolean): DecodeResult {
   const out: DecodeResult = { events: [], errors: [] };
   const text = bytes.toString('utf8');
   const prefix = eventIdPrefix(ctx.topic, ctx.partition, ctx.offset);
-  if (isZeekTsv(text)) {
+  // A record opening with `{` cannot be TSV (its header opens with optional space and `#separator`).
+  if (text.charCodeAt(0) !== 123 && isZeekTsv(text)) {
     decodeTsv(text, ctx, prefix, out);
     return out;
   }
@@ -237,6 +421,11 @@ export function decodeZeekConn(bytes: Buffer, ctx: DecodeContext): DecodeResult 
   while (start <= text.length) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
+    if (scan && scanFlatConn(text, start, end, ctx, prefix, line, out) === DONE) {
+      start = end + 1;
+      line++;
+      continue;
+    }
     const chunk = text.slice(start, end).trim();
     if (chunk !== '') {
       const parsed = parseObject(chunk, line);
