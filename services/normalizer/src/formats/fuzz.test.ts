@@ -281,6 +281,22 @@ describe('regressions found by fuzzing', () => {
     check(byId('cef'), Buffer.from(`CEF:0|v|p|1|sig|name|5|${'='.repeat(400_000)}`));
   });
 
+  it('json-stringify-stack-overflow: a deeply nested value costs its attribute, not the whole record', () => {
+    // Before: JSON.parse took 20,000 levels of nesting, JSON.stringify of it threw RangeError, and
+    // the record's every line was lost as FORMAT_FAILED.
+    const deep = `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`;
+    for (const format of FORMATS) {
+      const good = fixtureLines(fixtures(format)).find((l) => l[0] === 0x7b && normalizeRecord(format, l, ctxFor(format)).events.length > 0);
+      if (good === undefined) continue; // not a JSON format
+      const hostile = good.toString('utf8').replace(/}\s*$/, `,"fuzz_deep":${deep},"ts_deep":${deep}}`);
+      const first = JSON.parse(good.toString('utf8')) as Record<string, unknown>;
+      const key = Object.keys(first).find((k) => typeof first[k] !== 'object') ?? 'x';
+      const wrongType = JSON.stringify({ ...first, [key]: JSON.parse('[0]') }).replace('[0]', deep);
+      const r = check(format, Buffer.from(`${good.toString('utf8')}\n${hostile}\n${wrongType}`));
+      expect(r.events.length, format.id).toBeGreaterThanOrEqual(1);
+    }
+  });
+
   it('trailing-blank-regex-backtracking: long runs of blanks or NULs inside a line are linear', () => {
     // Before: `/\s+$/`, `/[\r\0]+$/` and `/ +$/` retried at every position of a run (about 9 s per 40 KB).
     const run = (c: string) => c.repeat(400_000);

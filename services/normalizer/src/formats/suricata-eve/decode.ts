@@ -3,6 +3,7 @@ import type { AlertInfo, DnsInfo, FileInfo, HttpInfo, MamoriEvent, SshInfo, TlsI
 import { eventIdAt, eventIdPrefix, type FnvState } from '../event-id.ts';
 import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
+import { jsonText } from '../text.ts';
 
 export const SURICATA_EVE_FORMAT_ID = 'suricata.eve';
 
@@ -48,7 +49,7 @@ function flatten(attributes: Record<string, string>, prefix: string, o: unknown,
 }
 
 function jsonAttribute(value: unknown): string {
-  const text = JSON.stringify(value);
+  const text = jsonText(value);
   return text.length > MAX_JSON_ATTRIBUTE_CHARS ? text.slice(0, MAX_JSON_ATTRIBUTE_CHARS) : text;
 }
 
@@ -65,7 +66,7 @@ function int(o: Json | undefined, key: string, field: string): number | null {
   if (value === undefined || value === null) return null;
   const n = typeof value === 'string' && value !== '' ? Number(value) : value;
   if (typeof n === 'number' && Number.isInteger(n) && n >= 0) return n;
-  throw new FieldError(field, `${field} is not a non-negative integer: ${JSON.stringify(value)}`);
+  throw new FieldError(field, `${field} is not a non-negative integer: ${jsonText(value)}`);
 }
 
 function count(o: Json | undefined, key: string, field: string): number {
@@ -75,14 +76,14 @@ function count(o: Json | undefined, key: string, field: string): number {
 function address(value: unknown, field: string): string {
   if (value === undefined || value === null || value === '') return '';
   if (typeof value === 'string' && isIP(value) !== 0) return value;
-  throw new FieldError(field, `${field} is not an IP address: ${JSON.stringify(value)}`);
+  throw new FieldError(field, `${field} is not an IP address: ${jsonText(value)}`);
 }
 
 function port(value: unknown, field: string): number {
   if (value === undefined || value === null) return 0;
   const n = typeof value === 'string' && value !== '' ? Number(value) : value;
   if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535) return n;
-  throw new FieldError(field, `${field} is not a port (0..65535): ${JSON.stringify(value)}`);
+  throw new FieldError(field, `${field} is not a port (0..65535): ${jsonText(value)}`);
 }
 
 const TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/;
@@ -110,7 +111,7 @@ function requiredTime(o: Json): number {
   const value = o['timestamp'];
   const t = typeof value === 'string' ? parseSuricataTime(value) : Number.NaN;
   if (Number.isFinite(t)) return t;
-  throw new FieldError('timestamp', `timestamp is missing or not a Suricata time: ${JSON.stringify(value)}`);
+  throw new FieldError('timestamp', `timestamp is missing or not a Suricata time: ${jsonText(value)}`);
 }
 
 function optionalTime(o: Json | undefined, key: string): number | null {
@@ -462,7 +463,7 @@ export const SKIPPED_EVENT_TYPES: ReadonlySet<string> = new Set(['stats']);
 /** One parsed EVE object to an event; throws FieldError for the caller to report. */
 export function eveToEvent(o: Json, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number): MamoriEvent {
   const type = o['event_type'];
-  if (typeof type !== 'string' || type === '') throw new FieldError('event_type', `event_type is missing or not a string: ${JSON.stringify(type)}`);
+  if (typeof type !== 'string' || type === '') throw new FieldError('event_type', `event_type is missing or not a string: ${jsonText(type)}`);
   const mapping = EVENT_TYPES[type] ?? GENERIC;
   const event = baseEvent(o, mapping.eventClass, ctx, prefix, line);
   mapping.fill(o, event);

@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { jsonText } from '../text.ts';
 
 /**
  * One Zeek log entry as a flat object with canonical dotted keys (`id.orig_h`, `certificate.serial`,
@@ -87,7 +88,7 @@ export function flattenZeek(o: Record<string, unknown>): ZeekRecord {
 }
 
 function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = jsonText(value) || String(value);
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
@@ -237,7 +238,7 @@ function scalarText(value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return numberText(value);
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  return JSON.stringify(value) ?? '';
+  return jsonText(value);
 }
 
 /** Keys that describe the log writer, not the entry; only the JSON form has them. Never attributes. */

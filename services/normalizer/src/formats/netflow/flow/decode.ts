@@ -3,6 +3,7 @@ import type { MamoriEvent } from '@mamori/events';
 import { eventIdAt, eventIdPrefix, type FnvState } from '../../event-id.ts';
 import { NormalizeError } from '../../errors.ts';
 import type { DecodeContext, DecodeResult } from '../../types.ts';
+import { jsonText } from '../../text.ts';
 
 export const NETFLOW_FLOW_FORMAT_ID = 'netflow.flow';
 
@@ -31,25 +32,25 @@ export function protocolName(n: number): string {
 function address(o: Json, field: string): string {
   const value = o[field];
   if (typeof value === 'string' && isIP(value) !== 0) return value;
-  throw new FieldError(field, `${field} is not an IP address: ${JSON.stringify(value)}`);
+  throw new FieldError(field, `${field} is not an IP address: ${jsonText(value)}`);
 }
 
 function integer(o: Json, field: string, max = Number.MAX_SAFE_INTEGER, fallback?: number): number {
   const value = o[field];
   if ((value === undefined || value === null) && fallback !== undefined) return fallback;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max) return value;
-  throw new FieldError(field, `${field} is not an integer in 0..${max}: ${JSON.stringify(value)}`);
+  throw new FieldError(field, `${field} is not an integer in 0..${max}: ${jsonText(value)}`);
 }
 
 function epochMs(o: Json, field: string): number {
   const value = o[field];
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
-  throw new FieldError(field, `${field} is not epoch milliseconds: ${JSON.stringify(value)}`);
+  throw new FieldError(field, `${field} is not epoch milliseconds: ${jsonText(value)}`);
 }
 
 function attribute(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
-  const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const text = typeof value === 'string' ? value : typeof value === 'object' ? jsonText(value) : String(value);
   return text.length > MAX_ATTRIBUTE_CHARS ? text.slice(0, MAX_ATTRIBUTE_CHARS) : text;
 }
 

@@ -5,6 +5,7 @@ import { NormalizeError } from '../../errors.ts';
 import type { DecodeContext, DecodeResult } from '../../types.ts';
 import { failureReason } from './status-codes.ts';
 import { isObject, parseId, SYSTEM_KEYS, toView, ViewError, type Json, type WindowsView } from './view.ts';
+import { jsonText } from '../../text.ts';
 
 export const WINDOWS_EVENT_FORMAT_ID = 'windows.event';
 
@@ -418,7 +419,7 @@ function attributeText(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
+  return jsonText(value);
 }
 
 /** Event data not read into a record, by its Windows name, bounded in count and length. */

@@ -3,6 +3,9 @@
  * Mordor datasets and NXLog/Logstash (`EventID`, `Channel`, `Hostname`, event data as top-level keys)
  * and Winlogbeat/ECS (`winlog.event_id`, `winlog.channel`, `winlog.event_data.*`, `host.name`).
  */
+
+import { jsonText } from '../../text.ts';
+
 export type Json = Record<string, unknown>;
 
 export function isObject(value: unknown): value is Json {
@@ -75,7 +78,7 @@ export function parseId(value: unknown): number | null {
 function eventIdOf(value: unknown): number {
   const n = parseId(value);
   if (n !== null && n <= 65535) return n;
-  throw new ViewError('EventID', `EventID is missing or not a number: ${JSON.stringify(value)}`);
+  throw new ViewError('EventID', `EventID is missing or not a number: ${jsonText(value)}`);
 }
 
 function text(value: unknown): string | null {
