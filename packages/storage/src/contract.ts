@@ -3,8 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from './errors.ts';
 import { migrate, migrationChecksum, migrationStatus } from './migrate.ts';
 import { MIGRATIONS } from './migrations/index.ts';
+import { detectionCountsHourly, entityHourly, topEntities } from './repositories/aggregates.ts';
+import { appendAudit, listAudit } from './repositories/audit.ts';
+import { getDecision, listDecisions, upsertDecision } from './repositories/decisions.ts';
+import { appendDetectionState, getDetectionState, listDetectionStates } from './repositories/detection-state.ts';
 import { getDetection, insertDetections, listDetections } from './repositories/detections.ts';
-import { insertEvents, listEvents } from './repositories/events.ts';
+import { insertEvents, listEvents, searchEvents } from './repositories/events.ts';
+import { insertIndicator, listIndicators } from './repositories/indicators.ts';
+import { applyEventRetention } from './retention.ts';
 import { toDetectionRow, type DetectionRow } from './rows/detection-row.ts';
 import { toEventRow, type EventRow } from './rows/event-row.ts';
 import type { StorageDriver } from './types.ts';
@@ -278,6 +284,170 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       await expect(driver.query('SELECT {n:UInt8} AS n', { n: 'not a number' })).rejects.toMatchObject({ code: 'CLICKHOUSE_QUERY_FAILED' });
       await expect(driver.insert('missing_table', [{ a: 1 }])).rejects.toMatchObject({ code: 'CLICKHOUSE_INSERT_FAILED', clickhouseCode: 60 });
       await expect(driver.insert('events', [{ event_id: 'x', src_ip: 'not an ip' }])).rejects.toMatchObject({ code: 'CLICKHOUSE_INSERT_FAILED' });
+    });
+
+    it('searches events by time, CIDR, port and text over dns_query/http_host/tls_sni', async () => {
+      const t = base + 2 * 3_600_000;
+      await insertEvents(driver, [
+        event(500, { time: t, orgId: 'org-s', srcIp: '10.9.1.5', dstIp: '198.51.100.7', dnsQuery: 'Evil.Example.COM', eventClass: 'dns' }),
+        event(501, { time: t + 1, orgId: 'org-s', srcIp: '10.9.2.6', dstIp: '198.51.100.8', httpHost: 'cdn.example.net', httpUri: '/a?b=c' }),
+        event(502, { time: t + 2, orgId: 'org-s', srcIp: '2001:db8:9::1', dstIp: '2001:db8:ff::2', tlsSni: 'login.bank.test', dstPort: 8443 }),
+        event(503, { time: t + 3, orgId: 'org-other', srcIp: '10.9.1.5', dnsQuery: 'evil.example.com' }),
+      ]);
+      const range = { since: t - 1, until: t + 1000 };
+      const ids = async (q: Partial<Parameters<typeof searchEvents>[2]>, orgs = ['org-s']) =>
+        (await searchEvents(driver, orgs, { ...range, ...q })).map((e) => e.eventId).sort();
+      expect(await ids({})).toEqual(['ev-500', 'ev-501', 'ev-502']);
+      expect(await ids({}, [])).toEqual([]);
+      expect(await ids({ srcIp: '10.9.0.0/16' })).toEqual(['ev-500', 'ev-501']);
+      expect(await ids({ srcIp: '::ffff:10.9.1.0/120' })).toEqual(['ev-500']);
+      expect(await ids({ ip: '2001:db8:ff::/48' })).toEqual(['ev-502']);
+      expect(await ids({ dstPort: 8443 })).toEqual(['ev-502']);
+      expect(await ids({ port: 8443 })).toEqual(['ev-502']);
+      expect(await ids({ text: 'EXAMPLE' })).toEqual(['ev-500', 'ev-501']);
+      expect(await ids({ text: 'bank' })).toEqual(['ev-502']);
+      expect(await ids({ text: '100%_' })).toEqual([]);
+      expect(await ids({ eventClass: 'dns' })).toEqual(['ev-500']);
+      const [found] = await searchEvents(driver, ['org-s'], { ...range, text: 'evil' });
+      expect(found).toMatchObject({ dnsQuery: 'Evil.Example.COM', orgId: 'org-s' });
+      await expect(searchEvents(driver, ['org-s'], { since: t, until: t + 40 * 86_400_000 })).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+      await expect(searchEvents(driver, ['org-s'], { ...range, srcIp: '10.0.0.0/33' })).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+      for (const text of INJECTIONS) expect(await ids({ text })).toEqual([]);
+    });
+
+    it('keeps triage history and the current state, and filters detections by it', async () => {
+      const orgs = ['org-a'];
+      expect(await getDetectionState(driver, orgs, 'det-002')).toBeUndefined();
+      const first = await appendDetectionState(driver, orgs, { detectionId: 'det-002', orgId: 'org-a', status: 'acknowledged', assignee: 'alice', changedBy: 'alice' });
+      expect(first.version).toBe(1);
+      await expect(
+        appendDetectionState(driver, orgs, { detectionId: 'det-002', orgId: 'org-a', status: 'resolved', changedBy: 'bob', expectedVersion: 0 }),
+      ).rejects.toMatchObject({ code: 'STORAGE_VERSION_CONFLICT' });
+      const second = await appendDetectionState(driver, orgs, { detectionId: 'det-002', orgId: 'org-a', status: 'in_progress', note: 'looking', changedBy: 'alice', expectedVersion: 1 });
+      expect(second).toMatchObject({ version: 2, assignee: 'alice' });
+      await appendDetectionState(driver, orgs, { detectionId: 'det-004', orgId: 'org-a', status: 'false_positive', assignee: 'bob', changedBy: 'bob' });
+      await expect(appendDetectionState(driver, ['org-b'], { detectionId: 'det-002', orgId: 'org-a', status: 'resolved', changedBy: 'x' })).rejects.toMatchObject({
+        code: 'STORAGE_INVALID_ARGUMENT',
+      });
+      expect((await getDetectionState(driver, orgs, 'det-002'))?.status).toBe('in_progress');
+      expect(await getDetectionState(driver, ['org-b'], 'det-002')).toBeUndefined();
+      expect((await listDetectionStates(driver, orgs, 'det-002')).map((s) => s.status)).toEqual(['in_progress', 'acknowledged']);
+
+      const ids = async (q: Parameters<typeof listDetections>[1]) => (await listDetections(driver, { orgIds: orgs, limit: 1000, ...q })).detections.map((d) => d.detectionId);
+      expect(await ids({ status: 'in_progress' })).toEqual(['det-002']);
+      expect(await ids({ status: ['false_positive', 'in_progress'] })).toEqual(['det-004', 'det-002']);
+      const fresh = await ids({ status: 'new' });
+      expect(fresh).not.toContain('det-002');
+      expect(fresh).not.toContain('det-004');
+      expect(fresh).toContain('det-006');
+      expect(await ids({ assignee: 'bob' })).toEqual(['det-004']);
+      expect(await ids({ assignee: '' })).not.toContain('det-002');
+      const page = await listDetections(driver, { orgIds: orgs, limit: 1000, includeState: true });
+      expect(page.states?.['det-002']?.status).toBe('in_progress');
+      expect(page.states?.['det-006']).toBeUndefined();
+    });
+
+    it('filters detections by technique, entity CIDR and title text, and sorts with cursors', async () => {
+      await insertDetections(driver, [
+        detection(40, { orgId: 'org-t', techniques: ['T1071.001'], title: 'Beacon to C2', srcIp: '10.20.0.5', severity: 'low' }),
+        detection(41, { orgId: 'org-t', techniques: ['T1046'], title: 'Port scan', srcIp: '2001:db8:20::5', severity: 'critical' }),
+        detection(42, { orgId: 'org-t', techniques: ['T1071'], title: 'beacon again', entityType: 'ip', entityValue: '10.30.0.9', srcIp: '192.0.2.99', severity: 'high' }),
+      ]);
+      const ids = async (q: Parameters<typeof listDetections>[1]) => (await listDetections(driver, { orgIds: ['org-t'], ...q })).detections.map((d) => d.detectionId);
+      expect(await ids({ technique: 'T1071' })).toEqual(['det-042', 'det-040']);
+      expect(await ids({ technique: 'T1071.001' })).toEqual(['det-040']);
+      expect(await ids({ entityIp: '10.20.0.0/16' })).toEqual(['det-040']);
+      expect(await ids({ entityIp: '10.30.0.9' })).toEqual(['det-042']);
+      expect(await ids({ entityIp: '2001:db8:20::/48' })).toEqual(['det-041']);
+      expect(await ids({ text: 'BEACON' })).toEqual(['det-042', 'det-040']);
+      expect(await ids({ sort: 'severity' })).toEqual(['det-041', 'det-042', 'det-040']);
+      expect(await ids({ sort: 'first_seen', order: 'asc' })).toEqual(['det-040', 'det-041', 'det-042']);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let i = 0; i < 5; i++) {
+        const page = await listDetections(driver, { orgIds: ['org-t'], sort: 'severity', limit: 1, ...(cursor === undefined ? {} : { cursor }) });
+        seen.push(...page.detections.map((d) => d.detectionId));
+        cursor = page.nextCursor;
+        if (cursor === undefined) break;
+      }
+      expect(seen).toEqual(['det-041', 'det-042', 'det-040']);
+      const other = (await listDetections(driver, { orgIds: ['org-t'], limit: 1 })).nextCursor!;
+      await expect(listDetections(driver, { orgIds: ['org-t'], sort: 'severity', cursor: other })).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+      for (const text of INJECTIONS) expect(await ids({ text })).toEqual([]);
+    });
+
+    it('appends audit entries, indicators and versioned decisions, org-scoped', async () => {
+      const orgs = ['org-a'];
+      const entry = await appendAudit(driver, orgs, { orgId: 'org-a', actor: 'alice', action: 'detection.status_changed', targetType: 'detection', targetId: 'det-002', afterJson: '{"status":"in_progress"}', requestId: 'r1' });
+      await appendAudit(driver, orgs, { ...entry }); // a retry with the same id is dropped
+      await appendAudit(driver, orgs, { orgId: 'org-a', actor: 'bob', action: 'decision.approved', targetType: 'decision', targetId: 'dec-1' });
+      expect((await listAudit(driver, orgs, { targetType: 'detection', targetId: 'det-002' })).map((a) => a.id)).toEqual([entry.id]);
+      expect(await listAudit(driver, ['org-b'])).toEqual([]);
+      await expect(appendAudit(driver, ['org-b'], { orgId: 'org-a', actor: 'x', action: 'y', targetType: 'z', targetId: 'w' })).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+
+      const now = Date.now();
+      const ind = await insertIndicator(driver, orgs, { orgId: 'org-a', kind: 'domain', value: 'evil.example.com', source: 'analyst', createdBy: 'alice', validFrom: now - 1000, validUntil: now + 60_000, tlp: 'amber' });
+      await insertIndicator(driver, orgs, { orgId: 'org-a', kind: 'ipv4', value: '203.0.113.9', source: 'feed', createdBy: 'feed', validFrom: now - 10_000, validUntil: now - 5_000 });
+      await insertIndicator(driver, orgs, { ...ind, confidence: 0.9, version: ind.version + 1 });
+      const active = await listIndicators(driver, orgs, { activeAt: now });
+      expect(active.map((i) => [i.value, i.confidence])).toEqual([['evil.example.com', 0.9]]);
+      expect(await listIndicators(driver, orgs, { kind: 'ipv4' })).toHaveLength(1);
+      expect(await listIndicators(driver, ['org-b'])).toEqual([]);
+
+      const proposed = await upsertDecision(driver, orgs, { orgId: 'org-a', targetType: 'indicator', targetId: ind.id, action: 'share', requestedBy: 'alice', shareWith: ['partner-1'], justification: 'C2', createdAt: now - 1000, expiresAt: now + 60_000 });
+      expect(proposed).toMatchObject({ version: 1, status: 'proposed' });
+      expect(await listDecisions(driver, orgs, { activeAt: now })).toEqual([]);
+      const approved = await upsertDecision(driver, orgs, { ...proposed, status: 'approved', approvedBy: 'bob', expectedVersion: 1 });
+      expect(approved).toMatchObject({ version: 2, createdAt: proposed.createdAt });
+      await expect(upsertDecision(driver, orgs, { ...proposed, status: 'revoked', expectedVersion: 1 })).rejects.toMatchObject({ code: 'STORAGE_VERSION_CONFLICT' });
+      expect((await getDecision(driver, orgs, proposed.id))?.status).toBe('approved');
+      expect(await getDecision(driver, ['org-b'], proposed.id)).toBeUndefined();
+      expect((await listDecisions(driver, orgs, { activeAt: now })).map((d) => d.id)).toEqual([proposed.id]);
+      expect(await listDecisions(driver, orgs, { activeAt: now + 120_000 })).toEqual([]);
+      expect((await listDecisions(driver, orgs, { status: 'proposed' }))).toEqual([]);
+      expect((await listDecisions(driver, orgs, { sharedWith: 'partner-1' })).map((d) => d.version)).toEqual([2]);
+    });
+
+    it('rolls events and detections up per hour through the materialized views', async () => {
+      const hour = Math.floor(base / 3_600_000) * 3_600_000 - 5 * 3_600_000;
+      await insertEvents(driver, [
+        event(600, { orgId: 'org-h', time: hour + 10, srcIp: '10.50.0.1', dstIp: '10.60.0.1', dstPort: 22, bytesOut: 100, bytesIn: 10 }),
+        event(601, { orgId: 'org-h', time: hour + 20, srcIp: '10.50.0.1', dstIp: '10.60.0.2', dstPort: 80, bytesOut: 200, bytesIn: 20 }),
+        event(602, { orgId: 'org-h', time: hour + 3_600_000, srcIp: '10.50.0.1', dstIp: '10.60.0.2', dstPort: 80, bytesOut: 5, bytesIn: 1 }),
+        event(603, { orgId: 'org-h', time: hour + 30, srcIp: '10.60.0.2', dstIp: '10.50.0.1', dstPort: 443, bytesOut: 7, bytesIn: 3 }),
+      ], { deduplicationToken: 'hourly-1' });
+      // A retried insert (same token) is dropped by the roll-ups too.
+      await insertEvents(driver, [event(600, { orgId: 'org-h', time: hour + 10, srcIp: '10.50.0.1', dstIp: '10.60.0.1', dstPort: 22, bytesOut: 100, bytesIn: 10 })], { deduplicationToken: 'hourly-1' });
+      const hours = await entityHourly(driver, ['org-h'], '10.50.0.1', hour, hour + 2 * 3_600_000);
+      expect(hours).toEqual([
+        { hour, connsAsSrc: 2, connsAsDst: 1, bytesSent: 303, bytesReceived: 37, peers: 2, ports: 3 },
+        { hour: hour + 3_600_000, connsAsSrc: 1, connsAsDst: 0, bytesSent: 5, bytesReceived: 1, peers: 1, ports: 1 },
+      ]);
+      expect(await entityHourly(driver, ['org-x'], '10.50.0.1', hour, hour + 2 * 3_600_000)).toEqual([]);
+      const top = await topEntities(driver, ['org-h'], hour, hour + 2 * 3_600_000, { by: 'bytes_sent', limit: 2 });
+      expect(top.map((e) => [e.ip, e.bytesSent])).toEqual([['10.50.0.1', 308], ['10.60.0.2', 28]]);
+      await expect(entityHourly(driver, ['org-h'], '10.50.0.1', hour, hour + 500 * 86_400_000)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+
+      await insertDetections(driver, [
+        detection(700, { orgId: 'org-h', firstSeen: hour + 5, lastSeen: hour + 6, severity: 'high', ruleId: 'r1', srcIp: '10.0.7.0' }),
+        detection(701, { orgId: 'org-h', firstSeen: hour + 7, lastSeen: hour + 8, severity: 'high', ruleId: 'r2', srcIp: '10.0.7.1' }),
+        detection(700, { orgId: 'org-h', firstSeen: hour + 5, lastSeen: hour + 9, severity: 'high', ruleId: 'r1', srcIp: '10.0.7.0', version: 2 }),
+      ]);
+      expect(await detectionCountsHourly(driver, ['org-h'], hour, hour + 3_600_000, 'severity')).toEqual([{ hour, key: 'high', count: 2 }]);
+      expect(await detectionCountsHourly(driver, ['org-h'], hour, hour + 3_600_000, 'rule')).toEqual([
+        { hour, key: 'r1', count: 1 },
+        { hour, key: 'r2', count: 1 },
+      ]);
+    });
+
+    it('sets the event TTL from retention config', async () => {
+      const expression = await applyEventRetention(driver, { defaultDays: 60, byClass: { dns: 30, network_activity: 120 } });
+      expect(expression).toContain('multiIf');
+      const [row] = await driver.query<{ q: string }>('SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {t:String}', { db: database, t: 'events' });
+      expect(row?.q).toMatch(/TTL .*multiIf/);
+      expect(row?.q).toMatch(/ttl_only_drop_parts = 0/);
+      await applyEventRetention(driver, { defaultDays: 90 });
+      await expect(applyEventRetention(driver, { defaultDays: 90, byClass: { "x' OR 1": 3 } })).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
     });
 
     it('answers ping and refuses use after close', async () => {
