@@ -1,15 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { assertIdentifier, toDateTime64, toNumber, type QueryOptions, type StorageDriver } from '@mamori/storage';
+import { appendAudit as appendStorageAudit, assertIdentifier, listAudit as listStorageAudit, toDateTime64, toNumber, type QueryOptions, type StorageDriver } from '@mamori/storage';
 import type { IndicatorType } from './indicator-value.ts';
 
 /**
- * Decisions and their audit trail in ClickHouse. The storage package's decisions/audit_log tables
- * had not landed when this was written, so these queries live here, on tables of their own
- * (`api_decisions`, `api_audit_log`) created idempotently on first use; moving them into
- * @mamori/storage as a migration is a follow-up (docs/response.md).
- *
- * `api_decisions` keeps every version of a decision (ReplacingMergeTree by `version`), readers take
- * the latest with FINAL. `api_audit_log` is append-only.
+ * Decisions in ClickHouse, and their audit trail in the shared `audit_log` (@mamori/storage).
+ * The storage package's `decisions` table lacks what the outputs need (indicator type and value, TLP,
+ * activation time), so decisions live in a table of their own, `api_decisions`, created idempotently
+ * on first use; moving it into @mamori/storage as a migration is a follow-up (docs/response.md).
+ * It keeps every version of a decision (ReplacingMergeTree by `version`); readers take the latest
+ * with FINAL.
  */
 
 export const DECISION_ACTIONS = ['block', 'monitor', 'share', 'escalate'] as const;
@@ -61,7 +59,6 @@ export interface AuditEntry {
 }
 
 const DECISIONS = 'api_decisions';
-const AUDIT = 'api_audit_log';
 
 const ensured = new WeakMap<StorageDriver, Promise<void>>();
 
@@ -95,21 +92,6 @@ export function ensureDecisionTables(driver: StorageDriver): Promise<void> {
 )
 ENGINE = ReplacingMergeTree(version)
 ORDER BY (org_id, decision_id)`);
-      await driver.exec(`CREATE TABLE IF NOT EXISTS ${db}.${AUDIT}
-(
-    audit_id    String,
-    org_id      LowCardinality(String),
-    at          DateTime64(3, 'UTC'),
-    actor       String,
-    action      LowCardinality(String),
-    object_type LowCardinality(String),
-    object_id   String,
-    before_json String CODEC(ZSTD(3)),
-    after_json  String CODEC(ZSTD(3)),
-    reason      String
-)
-ENGINE = MergeTree
-ORDER BY (org_id, at, audit_id)`);
     })();
     done.catch(() => ensured.delete(driver));
     ensured.set(driver, done);
@@ -151,22 +133,19 @@ export async function saveDecision(driver: StorageDriver, d: Decision): Promise<
   ]);
 }
 
+/** Appends to the shared `audit_log` (needs the storage migrations, which the API runs at start-up). */
 export async function appendAudit(driver: StorageDriver, entry: Omit<AuditEntry, 'id'>): Promise<void> {
-  await ensureDecisionTables(driver);
-  await driver.insert(AUDIT, [
-    {
-      audit_id: randomUUID(),
-      org_id: entry.orgId,
-      at: toDateTime64(entry.at),
-      actor: entry.actor,
-      action: entry.action,
-      object_type: entry.objectType,
-      object_id: entry.objectId,
-      before_json: JSON.stringify(entry.before ?? null),
-      after_json: JSON.stringify(entry.after ?? null),
-      reason: entry.reason,
-    },
-  ]);
+  await appendStorageAudit(driver, [entry.orgId], {
+    orgId: entry.orgId,
+    at: entry.at,
+    actor: entry.actor,
+    action: entry.action,
+    targetType: entry.objectType,
+    targetId: entry.objectId,
+    beforeJson: entry.before === null || entry.before === undefined ? '' : JSON.stringify(entry.before),
+    afterJson: entry.after === null || entry.after === undefined ? '' : JSON.stringify(entry.after),
+    reason: entry.reason,
+  });
 }
 
 const SELECT = `decision_id, org_id, action, status, target_kind, detection_id, indicator_type, indicator_value, justification, tlp,
@@ -264,37 +243,21 @@ export async function getDecision(driver: StorageDriver, id: string, orgIds: rea
   return d;
 }
 
-export async function listAudit(driver: StorageDriver, orgIds: readonly string[] | undefined, objectId: string | undefined, options: QueryOptions = {}): Promise<AuditEntry[]> {
-  if (orgIds !== undefined && orgIds.length === 0) return [];
-  await ensureDecisionTables(driver);
-  const db = assertIdentifier('database', driver.database);
-  const where: string[] = [];
-  const params: Record<string, unknown> = {};
-  if (orgIds !== undefined) {
-    where.push('org_id IN {orgs:Array(String)}');
-    params.orgs = orgIds;
-  }
-  if (objectId !== undefined) {
-    where.push('object_id = {oid:String}');
-    params.oid = objectId;
-  }
-  const rows = await driver.query<Record<string, unknown>>(
-    `SELECT audit_id, org_id, toUnixTimestamp64Milli(at) AS at_ms, actor, action, object_type, object_id, before_json, after_json, reason
-FROM ${db}.${AUDIT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, audit_id LIMIT 10000`,
-    params,
-    options,
-  );
-  return rows.map((r) => ({
-    id: String(r.audit_id),
-    orgId: String(r.org_id),
-    at: toNumber(r.at_ms),
-    actor: String(r.actor),
-    action: String(r.action),
-    objectType: String(r.object_type),
-    objectId: String(r.object_id),
-    before: JSON.parse(String(r.before_json)) as unknown,
-    after: JSON.parse(String(r.after_json)) as unknown,
-    reason: String(r.reason),
+/** A decision's audit trail, oldest first (the newest 1000 entries). */
+export async function listAudit(driver: StorageDriver, orgIds: readonly string[], decisionId: string, options: QueryOptions = {}): Promise<AuditEntry[]> {
+  const rows = await listStorageAudit(driver, orgIds, { targetType: 'decision', targetId: decisionId, limit: 1000 }, options);
+  const parse = (text: string): unknown => (text === '' ? null : (JSON.parse(text) as unknown));
+  return rows.reverse().map((r) => ({
+    id: r.id,
+    orgId: r.orgId,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    objectType: r.targetType,
+    objectId: r.targetId,
+    before: parse(r.beforeJson),
+    after: parse(r.afterJson),
+    reason: r.reason,
   }));
 }
 

@@ -289,7 +289,8 @@ async function changeStatus(
   await saveDecision(deps.storage, after);
   await appendAudit(deps.storage, {
     orgId: before.orgId,
-    at: now,
+    // Strictly after the previous change, so the trail orders even within one millisecond.
+    at: after.updatedAt,
     actor: principal.id,
     action: `decision.${name}`,
     objectType: 'decision',
