@@ -187,7 +187,7 @@ export async function startServices(names: readonly ServiceName[], config: Runti
 
     let ingest: IngestService | undefined;
     if (ingestConfig) {
-      ingest = buildIngest(ingestConfig, { producer, registry, logger: logger.child({ service: 'ingest' }) });
+      ingest = buildIngest(ingestConfig, { producer, registry, logger: logger.child({ service: 'ingest' }), inventory: normalizerResources?.inventory });
       await ingest.start();
       lifecycle.register('ingest', () => ingest!.close());
       ops.addReadinessCheck('ingest', () => true);

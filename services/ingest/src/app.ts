@@ -1,11 +1,12 @@
 import type { Logger } from '@mamori/core';
+import { InventoryStore } from '@mamori/inventory';
 import { errorMessage } from '@mamori/core';
 import type { Registry } from '@mamori/metrics';
 import { stageMetrics } from '@mamori/metrics';
 import type { Producer } from '@mamori/transport';
 import type { IngestConfig } from './config.ts';
 import { HTTP_INGEST_ERROR_CODES, startHttpIngest } from './http/server.ts';
-import { tokenAuthenticator } from './http/sensor-tokens.ts';
+import { anyAuthenticator, inventoryAuthenticator, tokenAuthenticator, type SensorAuthenticator } from './http/sensor-tokens.ts';
 import { NETFLOW_COLLECTOR_ERROR_CODES, NETFLOW_ERROR_CODES, NetflowCollector } from './netflow/index.ts';
 import { produceSimulation } from './simulation-producer.ts';
 import { createSimulator, type AttackSpec } from './simulator/index.ts';
@@ -25,6 +26,11 @@ export interface IngestDeps {
   producer: Producer;
   registry: Registry;
   logger: Logger;
+  /**
+   * The live sensor registry when this process already watches it (the normalizer's); otherwise
+   * ingest opens MAMORI_INVENTORY_FILE itself for HTTP token checks.
+   */
+  inventory?: InventoryStore | undefined;
 }
 
 export interface IngestService {
@@ -52,10 +58,28 @@ export function buildIngest(config: IngestConfig, deps: IngestDeps): IngestServi
   let running: Promise<void> | undefined;
   let netflow: NetflowCollector | undefined;
   const entryPoints: { close(): Promise<void> }[] = [];
+  // HTTP tokens: INGEST_SENSOR_TOKENS and the sensor registry. A bad inventory file throws here
+  // (ConfigError naming every problem), before any entry point listens.
+  let ownInventory: InventoryStore | undefined;
+  let authenticate: SensorAuthenticator | undefined;
+  if (config.http.port > 0) {
+    let inventory = deps.inventory;
+    if (inventory === undefined && config.http.inventoryFile !== undefined) {
+      inventory = ownInventory = InventoryStore.open(config.http.inventoryFile);
+      if (config.http.inventoryReloadDebounceMs > 0) {
+        ownInventory.watch({
+          debounceMs: config.http.inventoryReloadDebounceMs,
+          onError: (error) => deps.logger.error({ err: error }, `inventory reload failed, keeping the previous one: ${errorMessage(error)}`),
+        });
+      }
+    }
+    const store = inventory;
+    authenticate = anyAuthenticator([tokenAuthenticator(config.http.sensorTokens), ...(store ? [inventoryAuthenticator(() => store.current)] : [])]);
+  }
   return {
     async start() {
       if (config.syslog.udpPort !== undefined || config.syslog.tcpPort !== undefined) entryPoints.push(await startSyslogListeners(config.syslog, deps));
-      if (config.http.port > 0) entryPoints.push(await startHttpIngest(config.http, { ...deps, authenticate: tokenAuthenticator(config.http.sensorTokens) }));
+      if (authenticate) entryPoints.push(await startHttpIngest(config.http, { ...deps, authenticate }));
       if (config.netflow.port > 0) {
         const { port, host, sensorIds, templateTtlMs, pendingMaxAgeMs, pendingMaxSets, batchMaxRecords, batchMaxDelayMs, maxQueuedRecords } = config.netflow;
         netflow = new NetflowCollector({ port, host, sensorIds, batchMaxRecords, batchMaxDelayMs, maxQueuedRecords, decoder: { templateTtlMs, pendingMaxAgeMs, pendingMaxSets } }, deps);
@@ -87,6 +111,7 @@ export function buildIngest(config: IngestConfig, deps: IngestDeps): IngestServi
     async close() {
       abort.abort();
       await Promise.all([running, netflow?.close(), ...entryPoints.map((e) => e.close())]);
+      ownInventory?.close();
     },
   };
 }

@@ -106,6 +106,13 @@ export interface HttpIngestConfig extends HttpIngestOptions {
   host: string;
   /** INGEST_SENSOR_TOKENS: `<sensor id>:<sha256 hex of the token>` entries separated by `;`. @default [] */
   sensorTokens: SensorToken[];
+  /**
+   * MAMORI_INVENTORY_FILE: the sensor registry; its sensors' `ingest_token_sha256` authenticate too
+   * (docs/ingest.md). Unset = INGEST_SENSOR_TOKENS only.
+   */
+  inventoryFile: string | undefined;
+  /** MAMORI_INVENTORY_RELOAD_DEBOUNCE_MS: reload the registry this long after it changed; 0 = never. @default 500 */
+  inventoryReloadDebounceMs: number;
 }
 
 function httpConfig(r: EnvReader): HttpIngestConfig {
@@ -116,11 +123,16 @@ function httpConfig(r: EnvReader): HttpIngestConfig {
     r.problem((error as Error).message);
   }
   const port = r.integer('INGEST_HTTP_PORT', 0, { min: 0, max: 65535 });
-  if (port !== 0 && sensorTokens.length === 0) r.problem('INGEST_HTTP_PORT is set but INGEST_SENSOR_TOKENS is empty: no sensor could authenticate; add <sensor id>:<sha256 hex of its token> entries');
+  const inventoryFile = r.optionalString('MAMORI_INVENTORY_FILE');
+  if (port !== 0 && sensorTokens.length === 0 && inventoryFile === undefined) {
+    r.problem('INGEST_HTTP_PORT is set but no sensor could authenticate: set MAMORI_INVENTORY_FILE (sensors with ingest_token_sha256) or INGEST_SENSOR_TOKENS (<sensor id>:<sha256 hex of its token> entries)');
+  }
   return {
     port,
     host: r.string('INGEST_HTTP_HOST', '127.0.0.1'),
     sensorTokens,
+    inventoryFile,
+    inventoryReloadDebounceMs: r.integer('MAMORI_INVENTORY_RELOAD_DEBOUNCE_MS', 500, { min: 0, max: 600_000 }),
     maxBodyBytes: r.integer('INGEST_HTTP_MAX_BODY_BYTES', 10_485_760, { min: 1024 }),
     maxDecompressedBytes: r.integer('INGEST_HTTP_MAX_DECOMPRESSED_BYTES', 67_108_864, { min: 1024 }),
     maxLines: r.integer('INGEST_HTTP_MAX_LINES', 100_000, { min: 1 }),

@@ -2,9 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '@mamori/core';
 
 /**
- * Per-sensor bearer tokens for HTTP bulk ingest. Only the SHA-256 of each token is configured
- * (`INGEST_SENSOR_TOKENS`), as the query API keeps its API keys. The sensor registry
- * (`@mamori/inventory`) is to take this over: `SensorAuthenticator` is the seam to swap.
+ * Per-sensor tokens for HTTP bulk ingest. Only the SHA-256 of each token is configured: in the
+ * sensor registry (`@mamori/inventory`, `ingest_token_sha256`, checked by {@link inventoryAuthenticator})
+ * and/or in `INGEST_SENSOR_TOKENS` ({@link tokenAuthenticator}), as the query API keeps its API keys.
  */
 export interface SensorToken {
   sensorId: string;
@@ -57,5 +57,60 @@ export function tokenAuthenticator(tokens: readonly SensorToken[]): SensorAuthen
     let sensorId: string | undefined;
     for (const h of hashes) if (timingSafeEqual(presented, h.digest) && sensorId === undefined) sensorId = h.sensorId;
     return sensorId === undefined ? { ok: false, status: 403 } : { ok: true, sensorId };
+  };
+}
+
+/** The part of the sensor registry a token check needs (`Inventory` from `@mamori/inventory`). */
+export interface IngestTokenVerifier {
+  verifyIngestToken(sensorId: string, token: string): boolean;
+}
+
+const INVENTORY_SENSOR_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** `<sensor id>:<token>` from `Basic base64(id:token)` or `Bearer id:token`; undefined when malformed. */
+function sensorCredentials(authorization: string): { sensorId: string; token: string } | undefined {
+  const basic = /^Basic ([A-Za-z0-9+/]{1,1024}={0,2})$/i.exec(authorization);
+  const bearer = /^Bearer ([\x21-\x7e]{1,700})$/.exec(authorization);
+  const pair = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8') : bearer?.[1];
+  if (pair === undefined) return undefined;
+  // Inventory sensor ids hold no ':', so the first one separates id and token (which may hold ':').
+  const colon = pair.indexOf(':');
+  const sensorId = pair.slice(0, colon);
+  const token = pair.slice(colon + 1);
+  if (colon <= 0 || !INVENTORY_SENSOR_ID.test(sensorId) || !/^[\x21-\x7e]{16,512}$/.test(token)) return undefined;
+  return { sensorId, token };
+}
+
+/**
+ * Checks credentials against the sensor registry: `Authorization: Basic base64(<sensor id>:<token>)`
+ * (user = sensor id, password = token, as shippers' HTTP outputs send) or `Authorization: Bearer
+ * <sensor id>:<token>`. `current` is read on every request, so an inventory reload (a new sensor, a
+ * rotated token) applies to the next request. The digest compare is constant-time
+ * (`Inventory#verifyIngestToken`).
+ */
+export function inventoryAuthenticator(current: () => IngestTokenVerifier | undefined): SensorAuthenticator {
+  return (authorization) => {
+    if (authorization === undefined || authorization.length > 1024) return { ok: false, status: 401 };
+    const credentials = sensorCredentials(authorization.trim());
+    if (!credentials) return { ok: false, status: 401 };
+    const inventory = current();
+    if (inventory?.verifyIngestToken(credentials.sensorId, credentials.token)) return { ok: true, sensorId: credentials.sensorId };
+    return { ok: false, status: 403 };
+  };
+}
+
+/**
+ * The first authenticator that accepts the request wins. Otherwise 403 when any of them recognised
+ * the credentials' shape but not the secret, else 401.
+ */
+export function anyAuthenticator(authenticators: readonly SensorAuthenticator[]): SensorAuthenticator {
+  return (authorization) => {
+    let status: 401 | 403 = 401;
+    for (const authenticate of authenticators) {
+      const result = authenticate(authorization);
+      if (result.ok) return result;
+      if (result.status === 403) status = 403;
+    }
+    return { ok: false, status };
   };
 }
