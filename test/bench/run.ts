@@ -13,6 +13,7 @@ import { startLocalCluster, waitForKafka, type LocalCluster } from '../harness/i
 import { benchCodec } from './codec.ts';
 import { benchDetector } from './detector.ts';
 import { benchIntel } from './intel.ts';
+import { benchFormats } from './formats.ts';
 import { fmtRate } from './measure.ts';
 import { benchNormalizer } from './normalizer.ts';
 import { benchPipeline } from './pipeline.ts';
@@ -44,6 +45,7 @@ const SECTIONS: readonly Section[] = [
     title: 'Normalizer',
     run: async () => benchNormalizer(),
   },
+  { name: 'formats', title: 'Formats', run: async () => benchFormats() },
   {
     name: 'detector',
     title: 'Detector',
