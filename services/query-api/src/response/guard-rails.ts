@@ -103,15 +103,15 @@ export function checkGuardRails(org: string, indicator: IndicatorValue, sources:
 }
 
 function checkNetwork(org: string, cidr: Cidr, text: string, inventory: Inventory | undefined, lists: WarningLists | undefined): GuardRailRefusal | undefined {
-  const min = MIN_PREFIX[cidr.version];
-  if (cidr.prefixLength < min) {
-    return { rule: 'too_broad', matched: `/${cidr.prefixLength}`, message: `${text} is wider than /${min}; block narrower networks` };
-  }
   const range = toRange(cidr);
   for (const r of RESERVED_RANGES) {
     if (r.range.version === range.version && r.range.first <= range.last && range.first <= r.range.last) {
       return { rule: 'reserved_range', matched: r.text, message: `${text} overlaps ${r.text}, ${r.why}` };
     }
+  }
+  const min = MIN_PREFIX[cidr.version];
+  if (cidr.prefixLength < min) {
+    return { rule: 'too_broad', matched: `/${cidr.prefixLength}`, message: `${text} is wider than /${min}; block narrower networks` };
   }
   if (inventory) {
     const home = homeOverlap(org, range, inventory);
