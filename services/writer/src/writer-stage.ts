@@ -111,7 +111,7 @@ export class WriterStage implements Stage {
       registers,
     });
     this.bufferedGauge = new Gauge({
-      name: 'mamori_writer_buffered_rows',
+      name: 'mamori_writer_buffered_records',
       help: 'Rows waiting in the writer for their flush to ClickHouse.',
       registers,
     });
