@@ -94,7 +94,7 @@ describe('roles and organizations', () => {
     expect((await app.inject({ method: 'PATCH', url: '/v1/detections/det-b-rdp', headers: bearer(jwt), payload: { status: 'resolved' } })).statusCode).toBe(404);
     // org-b's detection is untouched.
     const b = (await app.inject({ url: '/v1/detections/det-b-rdp', headers: key('analyst-b') })).json();
-    expect(b.detection.status).toBe('new');
+    expect(b.status).toBe('new');
     // Lists, events, entities and stats never show org-b rows to org-a.
     const events = (await app.inject({ url: '/v1/events?ip=10.9.9.9', headers: key('viewer-a') })).json();
     expect(events.events).toEqual([]);

@@ -2,6 +2,33 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 
+/** JSON schema properties of a detection (shared by the Detection schema and the detail response). */
+export const DETECTION_PROPERTIES = {
+  id: { type: 'string' },
+  org_id: { type: 'string' },
+  rule_id: { type: 'string' },
+  rule_version: { type: 'integer' },
+  title: { type: 'string' },
+  severity: { type: 'string', enum: ['info', 'low', 'medium', 'high', 'critical'] },
+  confidence: { type: 'number' },
+  tactics: { type: 'array', items: { type: 'string' } },
+  techniques: { type: 'array', items: { type: 'string' } },
+  entity: { type: 'object', properties: { type: { type: 'string' }, value: { type: 'string' } } },
+  src_ip: { type: ['string', 'null'] },
+  first_seen: { type: 'string', format: 'date-time' },
+  last_seen: { type: 'string', format: 'date-time' },
+  detected_at: { type: 'string', format: 'date-time' },
+  count: { type: 'integer' },
+  summary: { type: 'string' },
+  evidence: {},
+  evidence_event_ids: { type: 'array', items: { type: 'string' } },
+  attributes: { type: 'object', additionalProperties: { type: 'string' } },
+  ruleset_checksum: { type: 'string' },
+  status: { type: 'string' },
+  assignee: { type: ['string', 'null'] },
+  triage_version: { type: 'integer' },
+} as const;
+
 /** Shared JSON schemas, referenced from routes as `{ $ref: '<id>#' }` and listed as OpenAPI components. */
 export const SHARED_SCHEMAS = [
   {
@@ -13,31 +40,7 @@ export const SHARED_SCHEMAS = [
   {
     $id: 'Detection',
     type: 'object',
-    properties: {
-      id: { type: 'string' },
-      org_id: { type: 'string' },
-      rule_id: { type: 'string' },
-      rule_version: { type: 'integer' },
-      title: { type: 'string' },
-      severity: { type: 'string', enum: ['info', 'low', 'medium', 'high', 'critical'] },
-      confidence: { type: 'number' },
-      tactics: { type: 'array', items: { type: 'string' } },
-      techniques: { type: 'array', items: { type: 'string' } },
-      entity: { type: 'object', properties: { type: { type: 'string' }, value: { type: 'string' } } },
-      src_ip: { type: ['string', 'null'] },
-      first_seen: { type: 'string', format: 'date-time' },
-      last_seen: { type: 'string', format: 'date-time' },
-      detected_at: { type: 'string', format: 'date-time' },
-      count: { type: 'integer' },
-      summary: { type: 'string' },
-      evidence: {},
-      evidence_event_ids: { type: 'array', items: { type: 'string' } },
-      attributes: { type: 'object', additionalProperties: { type: 'string' } },
-      ruleset_checksum: { type: 'string' },
-      status: { type: 'string' },
-      assignee: { type: ['string', 'null'] },
-      triage_version: { type: 'integer' },
-    },
+    properties: DETECTION_PROPERTIES,
   },
   {
     $id: 'TriageState',

@@ -17,7 +17,7 @@ import {
   type EventRow,
   type Severity,
 } from '@mamori/storage';
-import { ERROR_RESPONSES } from '../openapi.ts';
+import { DETECTION_PROPERTIES, ERROR_RESPONSES } from '../openapi.ts';
 import { eventsByIds } from '../repositories/investigation.ts';
 import { DAY_MS, TIME_PARAM, badRequest, limitParam, pageSize, queryOptions, timeRange } from '../security/guards.ts';
 import { orgScope, principalOf, requireRole } from '../security/principal.ts';
@@ -148,7 +148,7 @@ export const registerDetectionRoutes: RegisterRoutes = async (app, { config, sto
           200: {
             type: 'object',
             properties: {
-              detection: { $ref: 'Detection#' },
+              ...DETECTION_PROPERTIES,
               evidence_events: { type: 'array', items: { $ref: 'Event#' } },
               context: {
                 type: 'object',
@@ -184,7 +184,7 @@ export const registerDetectionRoutes: RegisterRoutes = async (app, { config, sto
         ip === undefined ? Promise.resolve([] as EventRow[]) : searchEvents(storage, orgs, { since, until, ip, limit: MAX_CONTEXT_EVENTS + 1 }, options),
       ]);
       return {
-        detection: detectionJson(row, state),
+        ...detectionJson(row, state),
         evidence_events: evidence.map(eventJson),
         context: {
           ip: ip ?? null,
