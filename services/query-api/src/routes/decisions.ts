@@ -238,6 +238,10 @@ export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDe
       `/v1/decisions/:id/${name}`,
       {
         preHandler: requireRole(name === 'revoke' ? 'analyst' : 'approver'),
+        // A POST without a body is an empty one (the reason is optional for approvals).
+        preValidation: async (request) => {
+          request.body ??= {};
+        },
         schema: { tags: ['decisions'], summary: `${name[0]!.toUpperCase()}${name.slice(1)} a decision`, params: ID_PARAMS, body: REASON_BODY },
       },
       async (request, reply) => changeStatus(ctx, deps, name, principalOf(request), request.params.id, request.body?.reason, reply),
