@@ -117,6 +117,7 @@ export async function huntEvents(
 ): Promise<{ detections: MamoriDetection[]; correlations: number }> {
   const stage = buildDetector(config, {
     registry: createRegistry(),
+    watchRules: false,
     codecs: {
       decodeEvent: () => {
         throw new Error('hunt feeds decoded events');

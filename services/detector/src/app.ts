@@ -20,6 +20,8 @@ export interface DetectorDeps {
   rulesetChecksum?: string;
   /** Current threat-intel index (an IntelStore's `index`); intel matching runs only when given. */
   intelIndex?: () => IndicatorIndex;
+  /** Watch the Sigma rule packs and reload on change. False for one-shot runs over files (`mamori hunt`). @default true */
+  watchRules?: boolean;
 }
 
 /** Builds the detector stage from config; the runner (CLI) connects it to Kafka. */
@@ -33,7 +35,7 @@ export function buildDetector(config: DetectorConfig, deps: DetectorDeps): Detec
   analytics.push(new OutboundVolumeAnalytic(config.outboundVolume, checksum));
   analytics.push(new FirstSeenAnalytic(config.firstSeen, checksum));
   if (deps.intelIndex) analytics.push(new IntelMatchAnalytic(deps.intelIndex, undefined, checksum));
-  if (config.sigma.rulesDirs.length > 0) analytics.push(buildSigmaAnalytic(config.sigma));
+  if (config.sigma.rulesDirs.length > 0) analytics.push(buildSigmaAnalytic(config.sigma, undefined, { watch: deps.watchRules ?? true }));
   return new DetectorStage({
     eventsTopic: config.eventsTopic,
     detectionsTopic: config.detectionsTopic,

@@ -306,7 +306,7 @@ function reportOf(l: LoadedRules, ok: boolean): RulePackReport {
  * The Sigma analytic of a detector: rule packs from `config.rulesDirs`, watched for changes. Load
  * problems are reported once per (re)load through `onReport` (default: one JSON line on stderr).
  */
-export function buildSigmaAnalytic(config: SigmaAnalyticConfig, onReport?: (report: RulePackReport) => void): SigmaAnalytic {
+export function buildSigmaAnalytic(config: SigmaAnalyticConfig, onReport?: (report: RulePackReport) => void, options: { watch?: boolean } = {}): SigmaAnalytic {
   const report =
     onReport ??
     ((r: RulePackReport) => {
@@ -315,6 +315,7 @@ export function buildSigmaAnalytic(config: SigmaAnalyticConfig, onReport?: (repo
       }
     });
   const packs = new SigmaRulePacks(config.rulesDirs, report);
-  packs.watch(config.reloadDebounceMs);
+  // A recursive fs.watch keeps a process alive on Linux even when unref'd: one-shot runs (mamori hunt) do not watch.
+  if (options.watch ?? true) packs.watch(config.reloadDebounceMs);
   return new SigmaAnalytic(packs, config);
 }
