@@ -63,8 +63,21 @@ export function fnvUpdate(state: Readonly<FnvState>, text: string): FnvState {
 
 const HEX = Array.from({ length: 65536 }, (_, i) => i.toString(16).padStart(4, '0'));
 
+/** Char codes of '0'..'9', 'a'..'f'. */
+const HEX_DIGIT = Array.from('0123456789abcdef', (d) => d.charCodeAt(0));
+
+function limbChars(limb: number, k: number): number {
+  return HEX_DIGIT[(limb >>> k) & 15] as number;
+}
+
+/** The running hash as 16 hex digits: one flat string (no chain of concatenations to flatten later). */
 function hexOfRunning(): string {
-  return (HEX[h3] as string) + (HEX[h2] as string) + (HEX[h1] as string) + (HEX[h0] as string);
+  return String.fromCharCode(
+    limbChars(h3, 12), limbChars(h3, 8), limbChars(h3, 4), limbChars(h3, 0),
+    limbChars(h2, 12), limbChars(h2, 8), limbChars(h2, 4), limbChars(h2, 0),
+    limbChars(h1, 12), limbChars(h1, 8), limbChars(h1, 4), limbChars(h1, 0),
+    limbChars(h0, 12), limbChars(h0, 8), limbChars(h0, 4), limbChars(h0, 0),
+  );
 }
 
 export function fnvHex(state: Readonly<FnvState>): string {

@@ -189,6 +189,62 @@ const UNUSUAL = 0;
 /** The line became an event or a FIELD_INVALID error. */
 const DONE = 1;
 
+const SLOT_ATTRIBUTE = -1;
+const SLOT_UNUSUAL = -2;
+
+/**
+ * Which field the key `text[at, at + len)` is, without building the key string: 0..16 for the
+ * mapped fields (ts; id.orig_h, id.orig_p, id.resp_h, id.resp_p; the same with `_`; proto, duration,
+ * orig_bytes, resp_bytes, orig_pkts, resp_pkts, conn_state, community_id), SLOT_ATTRIBUTE for any
+ * other key, SLOT_UNUSUAL for `id` (a nested object) and `__proto__`.
+ */
+function mappedSlot(text: string, at: number, len: number): number {
+  const c0 = text.charCodeAt(at);
+  switch (len) {
+    case 2:
+      if (c0 === 116 && text.charCodeAt(at + 1) === 115) return 0; // ts
+      if (c0 === 105 && text.charCodeAt(at + 1) === 100) return SLOT_UNUSUAL; // id
+      return SLOT_ATTRIBUTE;
+    case 5:
+      return c0 === 112 && text.startsWith('proto', at) ? 9 : SLOT_ATTRIBUTE;
+    case 8:
+      return c0 === 100 && text.startsWith('duration', at) ? 10 : SLOT_ATTRIBUTE;
+    case 9: {
+      if (c0 === 105 && text.charCodeAt(at + 1) === 100) {
+        const sep = text.charCodeAt(at + 2);
+        const base = sep === 46 ? 1 : sep === 95 ? 5 : -1;
+        if (base < 0) return SLOT_ATTRIBUTE;
+        if (text.startsWith('orig_h', at + 3)) return base;
+        if (text.startsWith('orig_p', at + 3)) return base + 1;
+        if (text.startsWith('resp_h', at + 3)) return base + 2;
+        if (text.startsWith('resp_p', at + 3)) return base + 3;
+        return SLOT_ATTRIBUTE;
+      }
+      if (c0 === 111) return text.startsWith('orig_pkts', at) ? 13 : SLOT_ATTRIBUTE;
+      if (c0 === 114) return text.startsWith('resp_pkts', at) ? 14 : SLOT_ATTRIBUTE;
+      if (c0 === 95) return text.startsWith('__proto__', at) ? SLOT_UNUSUAL : SLOT_ATTRIBUTE;
+      return SLOT_ATTRIBUTE;
+    }
+    case 10:
+      if (c0 === 111) return text.startsWith('orig_bytes', at) ? 11 : SLOT_ATTRIBUTE;
+      if (c0 === 114) return text.startsWith('resp_bytes', at) ? 12 : SLOT_ATTRIBUTE;
+      if (c0 === 99) return text.startsWith('conn_state', at) ? 15 : SLOT_ATTRIBUTE;
+      return SLOT_ATTRIBUTE;
+    case 12:
+      return c0 === 99 && text.startsWith('community_id', at) ? 16 : SLOT_ATTRIBUTE;
+    default:
+      return SLOT_ATTRIBUTE;
+  }
+}
+
+/** 10^0 .. 10^22, each exact as a double. */
+const POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/** Key cache of the scanner, by position in the line (see scanFlatConn). */
+const MAX_ORDINALS = 64;
+const orderKeys: (string | undefined)[] = new Array<string | undefined>(MAX_ORDINALS + 1).fill(undefined);
+const orderSlots: number[] = new Array<number>(MAX_ORDINALS + 1).fill(SLOT_ATTRIBUTE);
+
 /**
  * Flat Zeek conn lines without JSON.parse: one pass over `text[start, end)` that fills `fields` and
  * the attributes directly. It accepts only what it can decode exactly as JSON.parse would: an object
@@ -206,6 +262,7 @@ function scanFlatConn(text: string, start: number, end: number, ctx: DecodeConte
   let uRespP: unknown;
   const attributes: Record<string, string> = {};
   let nullKeys: string[] | undefined;
+  let ordinal = 0;
   let i = start;
   let c = text.charCodeAt(i);
   while (c === 32 || c === 9 || c === 13 || c === 10) c = text.charCodeAt(++i);
@@ -230,7 +287,23 @@ function scanFlatConn(text: string, start: number, end: number, ctx: DecodeConte
       const k0 = text.charCodeAt(keyStart);
       // Integer-like keys come first in JSON.parse's property order: leave them to it.
       if (k0 >= 48 && k0 <= 57) return UNUSUAL;
-      const key = text.slice(keyStart, i);
+      // Lines of one log repeat their keys in the same order: reuse the key (and its slot) seen at this
+      // position last time when the text matches, so the key is neither sliced nor looked up again.
+      const len = i - keyStart;
+      let slot: number;
+      let key = orderKeys[ordinal];
+      if (key !== undefined && key.length === len && text.startsWith(key, keyStart)) {
+        slot = orderSlots[ordinal] as number;
+      } else {
+        slot = mappedSlot(text, keyStart, len);
+        if (slot === SLOT_UNUSUAL) return UNUSUAL;
+        key = text.slice(keyStart, i);
+        if (ordinal < MAX_ORDINALS) {
+          orderKeys[ordinal] = key;
+          orderSlots[ordinal] = slot;
+        }
+      }
+      ordinal++;
       c = text.charCodeAt(++i);
       while (c === 32 || c === 9 || c === 13 || c === 10) c = text.charCodeAt(++i);
       if (c !== 58 || i >= end) return UNUSUAL;
@@ -253,29 +326,37 @@ function scanFlatConn(text: string, start: number, end: number, ctx: DecodeConte
       } else if (c === 45 || (c >= 48 && c <= 57)) {
         // JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
         const numStart = i;
-        if (c === 45) c = text.charCodeAt(++i);
-        let int = 0;
-        const digitsStart = i;
+        const negative = c === 45;
+        if (negative) c = text.charCodeAt(++i);
+        // All digits as one integer (exact below 2^53) and the count of fraction digits.
+        let mantissa = 0;
+        let digits = 0;
+        let fraction = 0;
         if (c === 48) {
+          digits = 1;
           c = text.charCodeAt(++i);
         } else if (c >= 49 && c <= 57) {
           do {
-            int = int * 10 + (c - 48);
+            mantissa = mantissa * 10 + (c - 48);
+            digits++;
             c = text.charCodeAt(++i);
           } while (c >= 48 && c <= 57);
         } else {
           return UNUSUAL;
         }
-        let plain = numStart === digitsStart && i - digitsStart <= 15;
         if (c === 46) {
-          plain = false;
           c = text.charCodeAt(++i);
           if (!(c >= 48 && c <= 57)) return UNUSUAL;
-          do c = text.charCodeAt(++i);
-          while (c >= 48 && c <= 57);
+          do {
+            mantissa = mantissa * 10 + (c - 48);
+            digits++;
+            fraction++;
+            c = text.charCodeAt(++i);
+          } while (c >= 48 && c <= 57);
         }
+        let exponent = false;
         if (c === 101 || c === 69) {
-          plain = false;
+          exponent = true;
           c = text.charCodeAt(++i);
           if (c === 43 || c === 45) c = text.charCodeAt(++i);
           if (!(c >= 48 && c <= 57)) return UNUSUAL;
@@ -283,8 +364,14 @@ function scanFlatConn(text: string, start: number, end: number, ctx: DecodeConte
           while (c >= 48 && c <= 57);
         }
         if (i > end) return UNUSUAL;
-        // Up to 15 digits an integer is exact; anything else goes through Number(), which rounds a JSON numeral as JSON.parse does.
-        value = plain ? int : Number(text.slice(numStart, i));
+        if (!exponent && (digits <= 15 || (digits <= 17 && mantissa < 9007199254740992))) {
+          // Clinger's fast path: an exact integer below 2^53 divided by an exact power of ten (<= 1e22)
+          // is one correctly rounded IEEE operation, the same double JSON.parse and Number() produce.
+          const magnitude = fraction === 0 ? mantissa : mantissa / (POW10[fraction] as number);
+          value = negative ? -magnitude : magnitude;
+        } else {
+          value = Number(text.slice(numStart, i));
+        }
       } else if (c === 116 && text.startsWith('true', i)) {
         value = true;
         i += 4;
@@ -300,27 +387,24 @@ function scanFlatConn(text: string, start: number, end: number, ctx: DecodeConte
       if (i > end) return UNUSUAL;
       c = text.charCodeAt(i);
       // Store; a repeated mapped key keeps the last value, as JSON.parse does.
-      switch (key) {
-        case 'ts': f.ts = value; break;
-        case 'id.orig_h': f.origH = value; break;
-        case 'id.orig_p': f.origP = value; break;
-        case 'id.resp_h': f.respH = value; break;
-        case 'id.resp_p': f.respP = value; break;
-        case 'id_orig_h': uOrigH = value; break;
-        case 'id_orig_p': uOrigP = value; break;
-        case 'id_resp_h': uRespH = value; break;
-        case 'id_resp_p': uRespP = value; break;
-        case 'proto': f.proto = value; break;
-        case 'duration': f.duration = value; break;
-        case 'orig_bytes': f.origBytes = value; break;
-        case 'resp_bytes': f.respBytes = value; break;
-        case 'orig_pkts': f.origPkts = value; break;
-        case 'resp_pkts': f.respPkts = value; break;
-        case 'conn_state': f.connState = value; break;
-        case 'community_id': f.communityId = value; break;
-        case 'id':
-        case '__proto__':
-          return UNUSUAL;
+      switch (slot) {
+        case 0: f.ts = value; break;
+        case 1: f.origH = value; break;
+        case 2: f.origP = value; break;
+        case 3: f.respH = value; break;
+        case 4: f.respP = value; break;
+        case 5: uOrigH = value; break;
+        case 6: uOrigP = value; break;
+        case 7: uRespH = value; break;
+        case 8: uRespP = value; break;
+        case 9: f.proto = value; break;
+        case 10: f.duration = value; break;
+        case 11: f.origBytes = value; break;
+        case 12: f.respBytes = value; break;
+        case 13: f.origPkts = value; break;
+        case 14: f.respPkts = value; break;
+        case 15: f.connState = value; break;
+        case 16: f.communityId = value; break;
         default:
           // A repeated attribute keeps its first position in JSON.parse's order: rare, leave it to JSON.parse.
           if (attributes[key] !== undefined || (nullKeys !== undefined && nullKeys.includes(key))) return UNUSUAL;

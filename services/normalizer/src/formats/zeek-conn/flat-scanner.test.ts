@@ -71,6 +71,20 @@ describe('zeek.conn flat-line scanner equals JSON.parse', () => {
     );
   });
 
+  it('on decimal numbers of every length (the fast path and Number() must agree to the last bit)', () => {
+    const digits = (min: number, max: number) => fc.array(fc.integer({ min: 0, max: 9 }), { minLength: min, maxLength: max }).map((d) => d.join(''));
+    const numeral = fc
+      .tuple(fc.boolean(), fc.integer({ min: 1, max: 9 }), digits(0, 17), fc.option(digits(1, 20)), fc.boolean())
+      .map(([neg, lead, int, frac, zero]) => `${neg ? '-' : ''}${zero ? '0' : `${lead}${int}`}${frac === null ? '' : `.${frac}`}`);
+    fc.assert(
+      fc.property(numeral, (n) => {
+        // As an attribute the value shows as String(number): any difference in the double shows.
+        same(SAMPLE.replace('"missed_bytes":0', `"missed_bytes":${n}`).replace('"duration":2.1098969302065824', `"duration":${n}`));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('on a real line cut, spliced and mutated at random', () => {
     fc.assert(
       fc.property(fc.nat(SAMPLE.length), fc.nat(8), fc.string({ maxLength: 4 }), (at, cut, insert) => {
