@@ -39,7 +39,7 @@ const defined = new Set<string>();
 for (const file of [...sourceFiles(join(ROOT, 'packages')), ...sourceFiles(join(ROOT, 'services'))]) {
   for (const m of readFileSync(file, 'utf8').matchAll(/['`](mamori_[a-z_]+)['`]/g)) {
     // Names used to register metrics, not to read them: exclude prefixes and label-free lookups in tests.
-    if (m[1] !== 'mamori_' && /_(total|seconds|records|bytes|entities|indicators|templates|sets|connections|failing|windows|facts|paused)$/.test(m[1]!)) defined.add(m[1]!);
+    if (m[1] !== 'mamori_' && /_(total|seconds|records|bytes|entities|indicators|templates|sets|connections|failing|windows|facts|paused|subscribers)$/.test(m[1]!)) defined.add(m[1]!);
   }
 }
 
