@@ -72,7 +72,7 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
   });
   const rateLimited = new Counter({
     name: 'mamori_api_rate_limited_total',
-    help: 'Requests refused with 429 because their credential (or, unauthenticated, their address) went over API_RATE_LIMIT_PER_MINUTE.',
+    help: 'Requests refused with 429 because their credential (on the docs routes, their address) went over API_RATE_LIMIT_PER_MINUTE.',
     registers: [deps.registry],
   });
 

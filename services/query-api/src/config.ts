@@ -20,7 +20,7 @@ export interface QueryApiConfig {
   queryTimeoutMs: number;
   /** API_BODY_LIMIT_BYTES. @default 65536 */
   bodyLimitBytes: number;
-  /** API_RATE_LIMIT_PER_MINUTE: requests per credential (per client address before authentication) per minute; 0 = off. @default 600 */
+  /** API_RATE_LIMIT_PER_MINUTE: requests per credential (per client address on the unauthenticated docs routes) per minute; 0 = off. @default 600 */
   rateLimitPerMinute: number;
   /** API_MAX_SSE_SUBSCRIBERS: concurrent detection streams. @default 100 */
   maxSseSubscribers: number;
