@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, waitForKafka, type LocalCluster } from '../harness/index.ts';
+import { benchApi } from './api.ts';
 import { benchCodec } from './codec.ts';
 import { benchDetector } from './detector.ts';
 import { benchIntel } from './intel.ts';
@@ -77,6 +78,7 @@ const SECTIONS: readonly Section[] = [
       return `${markdown}\n\nMedians: consume ${fmtRate(kjs.consume)} (kafkajs) vs ${fmtRate(rd.consume)} (node-rdkafka) msg/s; 100 per send ${fmtRate(kjs.produce100)} vs ${fmtRate(rd.produce100)}; 1000 per send ${fmtRate(kjs.produce1000)} vs ${fmtRate(rd.produce1000)}. ${verdict}`;
     },
   },
+  { name: 'api', title: 'Analyst API', run: async () => benchApi() },
   {
     name: 'pipeline',
     title: 'Pipeline end to end',
