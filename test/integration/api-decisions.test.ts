@@ -349,3 +349,23 @@ describe('STIX 2.1 bundle', () => {
     expect(Object.keys(example).sort()).toEqual(Object.keys((await app.inject({ url: '/v1/stix/bundle', headers: auth('viewerA') })).json()).sort());
   });
 });
+
+describe('inventory changes', () => {
+  it('apply to the next decision and to approvals of earlier proposals', async () => {
+    const p = await post('analystA', '/v1/decisions', { indicator: { type: 'ipv4', value: '45.33.36.1' }, action: 'block', justification });
+    expect(p.statusCode).toBe(201);
+    writeFileSync(
+      inventoryFile,
+      ['organizations:', '  - id: org-a', '    name: Org A', '  - id: org-b', 'home_networks:', '  org-a: [93.184.216.0/24, "2a00:1450:4001::/48", 45.33.36.0/24]', ''].join('\n'),
+    );
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 422; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = (await post('analystA', '/v1/decisions', { indicator: { type: 'ipv4', value: '45.33.36.2' }, action: 'block', justification })).statusCode;
+    }
+    expect(status).toBe(422);
+    const approve = await post('approverA', `/v1/decisions/${p.json().id}/approve`, {});
+    expect(approve.statusCode).toBe(422);
+    expect(approve.json()).toMatchObject({ rule: 'home_network' });
+  });
+});

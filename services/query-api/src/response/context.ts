@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, errorMessage } from '@mamori/core';
+import { ConfigError, errorMessage, type Logger } from '@mamori/core';
 import { WarningLists } from '@mamori/intel';
 import { InventoryStore, type Inventory } from '@mamori/inventory';
 import type { QueryApiConfig } from '../config.ts';
@@ -15,19 +15,23 @@ export interface ResponseContext {
   orgName(orgId: string): string;
   /** The clock (tests of expiry insert expired timestamps instead of moving it). */
   now(): number;
+  /** Stops watching the inventory file (idempotent; every response plugin calls it on close). */
+  close(): void;
 }
 
 const contexts = new WeakMap<object, ResponseContext>();
 
 /**
- * Loads the inventory (home networks) and the warning lists named by the config, once per config
- * object; a missing or broken file stops the start with a ConfigError naming the key.
+ * Loads the inventory (home networks, watched for changes) and the warning lists named by the
+ * config, once per config object; a missing or broken file stops the start with a ConfigError naming the key.
  */
-export function responseContext(config: Readonly<QueryApiConfig>): ResponseContext {
+export function responseContext(config: Readonly<QueryApiConfig>, logger?: Logger): ResponseContext {
   let ctx = contexts.get(config);
   if (ctx) return ctx;
   const rc = config.response;
   const store = rc.inventoryFile ? InventoryStore.open(rc.inventoryFile) : undefined;
+  // A changed inventory applies to the next decision; a bad new file keeps the previous one.
+  store?.watch({ onError: (error) => logger?.error({ err: error, error_code: 'INVENTORY_RELOAD_FAILED' }, `inventory reload failed, the previous one stays in use: ${errorMessage(error)}`) });
   const lists = rc.warningLists.length > 0 ? loadWarningLists(rc.warningLists) : undefined;
   const current = (): Inventory | undefined => store?.current;
   ctx = {
@@ -35,6 +39,7 @@ export function responseContext(config: Readonly<QueryApiConfig>): ResponseConte
     guardRails: { inventory: current, warningLists: lists },
     orgName: (id) => current()?.organization(id)?.name ?? id,
     now: () => Date.now(),
+    close: () => store?.close(),
   };
   contexts.set(config, ctx);
   return ctx;

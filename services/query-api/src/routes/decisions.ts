@@ -43,7 +43,8 @@ interface ListQuery {
  * two-person rule for blocks, expiry, revocation, and an audit entry for every change.
  */
 export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const ctx = responseContext(deps.config);
+  const ctx = responseContext(deps.config, deps.logger);
+  app.addHook('onClose', async () => ctx.close());
   const { storage } = deps;
   const opts = queryOptions(deps.config);
 

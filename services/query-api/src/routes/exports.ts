@@ -43,7 +43,8 @@ function edlValue(d: Decision): string {
  * Blocklists hold only approved, unexpired, unrevoked block decisions of the caller's organizations.
  */
 export async function registerExportRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const ctx = responseContext(deps.config);
+  const ctx = responseContext(deps.config, deps.logger);
+  app.addHook('onClose', async () => ctx.close());
   const opts = queryOptions(deps.config);
 
   app.get<{ Params: { file: string } }>(

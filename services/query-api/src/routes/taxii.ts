@@ -51,7 +51,8 @@ const COLLECTION_PARAMS = { type: 'object', properties: { collection: { type: 's
  * another partner's collection is a 404, as is any unknown one.
  */
 export async function registerTaxiiRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const ctx = responseContext(deps.config);
+  const ctx = responseContext(deps.config, deps.logger);
+  app.addHook('onClose', async () => ctx.close());
 
   const send = (reply: FastifyReply, status: number, body: unknown): FastifyReply => 
     // A Buffer keeps the media type exactly `application/taxii+json;version=2.1` (a string gets a charset added).
