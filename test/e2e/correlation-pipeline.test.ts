@@ -148,6 +148,8 @@ describe('Sigma correlation in the running pipeline', () => {
     expect(Date.parse(d.first_seen)).toBe(attackerTimes[0]);
     expect(Date.parse(d.last_seen)).toBe(attackerTimes[9]);
     expect(JSON.stringify(found)).not.toContain(BELOW);
+    // The base rule only feeds the correlation (no `generate: true`): no stand-alone Sigma detections.
+    expect((await apiDetections()).filter((x) => x.rule_id === 'sigma:5d1e7a52-2c1b-4f61-9a0e-000000000001')).toEqual([]);
   }, 150_000);
 
   it('exposes the correlation metrics on the shared registry', async () => {

@@ -63,6 +63,15 @@ correlation:
   timespan: 5m
   condition: {field: id.resp_p, gte: 50}
 level: high
+---
+title: DNS to a public resolver
+id: 7a0e3c44-0000-4000-8000-000000000003
+status: test
+logsource: {product: zeek, service: conn}
+detection:
+  selection: {id.resp_h: 8.8.8.8, id.resp_p: 53}
+  condition: selection
+level: informational
 `;
 
 describe('mamori hunt', () => {
@@ -154,8 +163,9 @@ describe('mamori hunt', () => {
     await correlation.tick(Date.now() + 60_000, false);
 
     expect([...streamIds].sort()).toEqual(huntIds);
-    // Every kind is in the comparison: the port scan, the Sigma rule and the correlation.
+    // Every kind is in the comparison: the port scan, a Sigma rule and the correlation. The base rule
+    // that only feeds the correlation (no `generate: true`) raises nothing of its own.
     const rules = new Set(lines<MamoriDetection>(hunted.stdout).map((d) => d.rule_id));
-    expect(rules).toEqual(new Set(['mamori.network.port_scan', 'sigma:7a0e3c44-0000-4000-8000-000000000001', '7a0e3c44-0000-4000-8000-000000000002']));
+    expect(rules).toEqual(new Set(['mamori.network.port_scan', 'sigma:7a0e3c44-0000-4000-8000-000000000003', '7a0e3c44-0000-4000-8000-000000000002']));
   }, 180_000);
 });

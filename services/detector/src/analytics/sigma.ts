@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { MamoriDetection, MamoriEvent, Severity } from '@mamori/events';
 import { loadRuleDirectory, type LoadedRules, type RuleMatch, type RuleProblem, type RuleSet, type SigmaRule } from '@mamori/sigma';
+import { correlationOnlyBaseRules, parseCorrelationRules } from '@mamori/sigma/correlation';
 import { detectionId } from './port-scan.ts';
 import type { Analytic } from './types.ts';
 
@@ -30,6 +31,21 @@ export const DEFAULT_SIGMA_ANALYTIC_CONFIG: Readonly<SigmaAnalyticConfig> = Obje
 });
 
 export const SIGMA_ANALYTIC_ID = 'mamori.sigma';
+const EMPTY: ReadonlySet<string> = new Set();
+
+/**
+ * Base rules (ids or names) that only feed correlation rules of the packs: referred to by
+ * correlations none of which says `generate: true` (Sigma 2.1: such base rules raise no alerts of
+ * their own). A broken correlation suppresses nothing here (the correlation loader reports it).
+ */
+export function correlationOnlyRules(loaded: LoadedRules): ReadonlySet<string> {
+  if (loaded.correlations.length === 0) return EMPTY;
+  try {
+    return correlationOnlyBaseRules(parseCorrelationRules(loaded.correlations.map((c) => ({ path: c.path, doc: c.document }))));
+  } catch {
+    return EMPTY;
+  }
+}
 
 const SEVERITY_BY_LEVEL: Readonly<Record<string, Severity>> = { informational: 'info', low: 'low', medium: 'medium', high: 'high', critical: 'critical' };
 const CONFIDENCE_BY_STATUS: Readonly<Record<string, number>> = { stable: 0.8, test: 0.7, experimental: 0.5 };
@@ -105,6 +121,8 @@ export class SigmaAnalytic implements Analytic {
   constructor(
     private readonly source: RuleSetSource,
     private readonly config: SigmaAnalyticConfig = DEFAULT_SIGMA_ANALYTIC_CONFIG,
+    /** Rule ids or names whose matches only feed correlations (`generate: false`): no detection of their own. */
+    private readonly correlationOnly: () => ReadonlySet<string> = () => EMPTY,
   ) {}
 
   size(): number {
@@ -116,7 +134,9 @@ export class SigmaAnalytic implements Analytic {
     if (matches.length === 0) return [];
     const out: MamoriDetection[] = [];
     const entity = entityOf(event);
+    const quiet = this.correlationOnly();
     for (const m of matches) {
+      if (quiet.size > 0 && (quiet.has(m.rule.id) || (m.rule.name !== undefined && quiet.has(m.rule.name)))) continue;
       const key = `${m.rule.id}\u0000${event.org_id}\u0000${entity.type}\u0000${entity.value}`;
       let ep = this.open.get(key);
       if (ep && event.time - ep.lastSeen > this.config.suppressionMs) {
@@ -317,5 +337,13 @@ export function buildSigmaAnalytic(config: SigmaAnalyticConfig, onReport?: (repo
   const packs = new SigmaRulePacks(config.rulesDirs, report);
   // A recursive fs.watch keeps a process alive on Linux even when unref'd: one-shot runs (mamori hunt) do not watch.
   if (options.watch ?? true) packs.watch(config.reloadDebounceMs);
-  return new SigmaAnalytic(packs, config);
+  let quietFor: LoadedRules | undefined;
+  let quiet: ReadonlySet<string> = EMPTY;
+  return new SigmaAnalytic(packs, config, () => {
+    if (quietFor !== packs.current) {
+      quietFor = packs.current;
+      quiet = correlationOnlyRules(quietFor);
+    }
+    return quiet;
+  });
 }
