@@ -202,6 +202,13 @@ describe('collections per partner', () => {
     const byId = (await get(`/taxii2/mamori/collections/${x}/objects/?match[id]=${ids.join(',')}`, basic('cert-x'))).body.objects;
     expect(byId.map((o: { id: string }) => o.id).sort()).toEqual([...ids].sort());
     expect((await get(`/taxii2/mamori/collections/${x}/objects/?match[type]=malware`, basic('cert-x'))).body.objects).toEqual([]);
+    const one = await get(`/taxii2/mamori/collections/${x}/objects/${ids[0]}/`, basic('cert-x'));
+    expect(one.res.statusCode).toBe(200);
+    expect(one.body.objects.map((o: { id: string }) => o.id)).toEqual([ids[0]]);
+    expect((await app.inject({ url: `/taxii2/mamori/collections/${x}/objects/indicator--00000000-0000-5000-8000-000000000000/`, headers: basic('cert-x') })).statusCode).toBe(404);
+    // Another partner cannot fetch it through its own collection either.
+    const y = (await get('/taxii2/mamori/collections/', basic('cert-z'))).body.collections[0].id;
+    expect((await app.inject({ url: `/taxii2/mamori/collections/${y}/objects/${ids[0]}/`, headers: basic('cert-z') })).statusCode).toBe(404);
   });
 
   it('rejects a bad added_after or next with a 400 TAXII error', async () => {

@@ -116,8 +116,7 @@ export async function registerTaxiiRoutes(app: FastifyInstance, deps: RouteDeps)
     return send(reply, 200, collectionJson(partner));
   });
 
-  const page = async (request: FastifyRequest<{ Params: { collection: string }; Querystring: ObjectsQuery }>, reply: FastifyReply, partner: TaxiiPartner): Promise<{ items: ExportedObject[]; more: boolean; next?: string } | undefined> => {
-    const q = request.query;
+  const page = async (q: ObjectsQuery, reply: FastifyReply, partner: TaxiiPartner): Promise<{ items: ExportedObject[]; more: boolean; next?: string } | undefined> => {
     let after = -Infinity;
     if (q.added_after !== undefined) {
       after = Date.parse(q.added_after);
@@ -170,8 +169,28 @@ export async function registerTaxiiRoutes(app: FastifyInstance, deps: RouteDeps)
     async (request, reply) => {
       const partner = ownCollection(request, reply);
       if (!partner) return reply;
-      const result = await page(request, reply, partner);
+      const result = await page(request.query, reply, partner);
       if (!result) return reply;
+      dateHeaders(reply, result.items);
+      return send(reply, 200, { more: result.more, ...(result.next ? { next: result.next } : {}), objects: result.items.map((o) => o.object) });
+    },
+  );
+
+  app.get<{ Params: { collection: string; object: string }; Querystring: ObjectsQuery }>(
+    `${API_ROOT}collections/:collection/objects/:object/`,
+    {
+      schema: {
+        hide: true,
+        params: { type: 'object', properties: { collection: { type: 'string', maxLength: 64 }, object: { type: 'string', maxLength: 200 } }, required: ['collection', 'object'] },
+        querystring: OBJECTS_QUERY,
+      },
+    },
+    async (request, reply) => {
+      const partner = ownCollection(request, reply);
+      if (!partner) return reply;
+      const result = await page({ ...request.query, 'match[id]': request.params.object }, reply, partner);
+      if (!result) return reply;
+      if (result.items.length === 0 && request.query.next === undefined) return fail(reply, 404, 'Object not found', 'no such object in this collection');
       dateHeaders(reply, result.items);
       return send(reply, 200, { more: result.more, ...(result.next ? { next: result.next } : {}), objects: result.items.map((o) => o.object) });
     },
@@ -183,7 +202,7 @@ export async function registerTaxiiRoutes(app: FastifyInstance, deps: RouteDeps)
     async (request, reply) => {
       const partner = ownCollection(request, reply);
       if (!partner) return reply;
-      const result = await page(request, reply, partner);
+      const result = await page(request.query, reply, partner);
       if (!result) return reply;
       dateHeaders(reply, result.items);
       return send(reply, 200, {
