@@ -130,20 +130,22 @@ export async function benchApi(options: { events?: number; detections?: number; 
       for (const [label, path, target] of routes) {
         // Warm-up: first queries compile and load marks.
         for (let i = 0; i < 3; i++) await fetch(base + path, { headers });
-        const res = await autocannon({ url: base + path, connections, duration: durationS, headers });
-        const verdict = res.latency.p99 < target ? 'meets' : '**misses**';
-        lines.push(`| ${label} | ${res.latency.p50} | ${res.latency.p99} | ${res.requests.average.toFixed(0)} | ${res.non2xx + res.errors} | < ${target} ms: ${verdict} |`);
+        for (const c of [1, connections]) {
+          const res = await autocannon({ url: base + path, connections: c, duration: durationS, headers });
+          const verdict = res.latency.p99 < target ? 'meets' : '**misses**';
+          lines.push(`| ${label} | ${c} | ${res.latency.p50} | ${res.latency.p99} | ${res.requests.average.toFixed(0)} | ${res.non2xx + res.errors} | < ${target} ms: ${verdict} |`);
+        }
       }
     } finally {
       await app.close();
     }
     return [
-      `Scale: ${totalEvents.toLocaleString('en-US')} events (7 days, ${SOURCES} sources, ${ORGS.length} organizations) and ${totalDetections.toLocaleString('en-US')} detections in embedded chDB, scaled down from the issue's 10M/100k events to load in about two minutes here. The API runs in the benchmark's process (autocannon, ${connections} connections, ${durationS} s per route, rate limit off) on the same 2 cores as chDB.`,
+      `Scale: ${totalEvents.toLocaleString('en-US')} events (7 days, ${SOURCES} sources, ${ORGS.length} organizations) and ${totalDetections.toLocaleString('en-US')} detections in embedded chDB, scaled down from the issue's 10M/100k events to load in about two minutes here. The API runs in the benchmark's process (autocannon with 1 and with ${connections} connections, ${durationS} s each, rate limit off) on the same 2 cores as chDB.`,
       '',
       `Insert through the storage repositories (the writer's path, 50,000-row batches): ${fmtRate(eventRate)} events/s; detections (10,000-row batches) ${fmtRate(detectionRate)} rows/s.`,
       '',
-      '| route | p50 ms | p99 ms | req/s | non-2xx | target |',
-      '|---|---|---|---|---|---|',
+      '| route | connections | p50 ms | p99 ms | req/s | non-2xx | p99 target |',
+      '|---|---|---|---|---|---|---|',
       ...lines,
     ].join('\n');
   } finally {

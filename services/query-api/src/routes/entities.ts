@@ -14,6 +14,8 @@ export const RISK_WEIGHTS: Readonly<Record<Severity, number>> = { info: 1, low: 
 export const RISK_HALF_LIFE_HOURS = 72;
 const MAX_ENTITY_DETECTIONS = 100;
 const TOP_N = 10;
+/** Top peers and ports read raw events: only the last day of the range, so the page stays cheap. */
+const TOP_WINDOW_MS = 86_400_000;
 
 /**
  * Risk score 0-100 of an entity from its detections:
@@ -71,6 +73,7 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
                 },
               },
               detections: { type: 'array', items: { $ref: 'Detection#' } },
+              top_since: { type: 'string', format: 'date-time' },
               top_peers: { type: 'array', items: { type: 'object', properties: { ip: { type: 'string' }, connections: { type: 'integer' }, bytes: { type: 'integer' } } } },
               top_ports: { type: 'array', items: { type: 'object', properties: { port: { type: 'integer' }, protocol: { type: 'string' }, connections: { type: 'integer' } } } },
             },
@@ -86,10 +89,12 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
       const principal = principalOf(request);
       const options = queryOptions(config);
       const orgs = await explicitOrgs(principal, storage, options);
+      // The default `until` is a day ahead (clock skew); the top window ends at now.
+      const topSince = Math.max(since, Math.min(until, Date.now()) - TOP_WINDOW_MS);
       const [timeline, page, top, seen] = await Promise.all([
         entityHourly(storage, orgs, ip, since, until, options),
         listDetections(storage, { orgIds: orgScope(principal), entityIp: ip, since, until, limit: MAX_ENTITY_DETECTIONS, includeState: true }, options),
-        peersAndPorts(storage, orgs, ip, since, until, TOP_N, options),
+        peersAndPorts(storage, orgs, ip, topSince, until, TOP_N, options),
         firstLastSeen(storage, orgs, ip, options),
       ]);
       const now = Date.now();
@@ -116,6 +121,7 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
           ports: h.ports,
         })),
         detections: page.detections.map((d) => detectionJson(d, page.states?.[d.detectionId])),
+        top_since: new Date(topSince).toISOString(),
         top_peers: top.peers,
         top_ports: top.ports,
       };
