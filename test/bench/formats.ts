@@ -115,7 +115,8 @@ function otherZeekLog(log: string, first: string): string | undefined {
     }
   };
   walk(path.join(DATA, 'zeek'));
-  return found.sort().find((f) => readMaybeGz(f).startsWith(first));
+  // Samples kept on purpose as broken or odd (truncated, unknown fields) are not representative.
+  return found.sort().find((f) => !/truncated|unknown|invalid|bad/.test(f) && readMaybeGz(f).startsWith(first));
 }
 
 /** Every input found for `format`; a format with no sample yields none. */
