@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRegistry } from '@mamori/metrics';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +59,27 @@ describe('authentication', () => {
     }
   });
 
+  it('verifies JWTs against a JWKS URL as well (fetched, cached), and refuses other keys there too', async () => {
+    let fetches = 0;
+    const jwks = readFileSync(fx.jwksFile, 'utf8');
+    const server = createServer((_req, res) => {
+      fetches += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(jwks);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const remote = await fx.build({ API_JWT_JWKS_FILE: '', API_JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks` });
+      const token = await fx.sign({ mamori_roles: ['viewer'], mamori_orgs: ['org-b'] });
+      for (let i = 0; i < 3; i++) expect((await remote.inject({ url: '/v1/detections', headers: bearer(token) })).json().detections.map((d: { id: string }) => d.id)).toEqual(['det-b-rdp']);
+      expect(fetches).toBe(1);
+      const forged = await fx.sign({ mamori_roles: ['admin'], mamori_orgs: '*' }, { key: fx.otherKey });
+      expect((await remote.inject({ url: '/v1/detections', headers: bearer(forged) })).statusCode).toBe(401);
+    } finally {
+      server.close();
+    }
+  });
+
   it('refuses every JWT when no JWKS is configured', async () => {
     const noJwt = await fx.build({ API_JWT_JWKS_FILE: '', API_JWT_ISSUER: '', API_JWT_AUDIENCE: '' });
     const token = await fx.sign({ mamori_roles: ['admin'], mamori_orgs: '*' });
@@ -75,7 +99,7 @@ describe('authentication', () => {
 });
 
 describe('roles and organizations', () => {
-  it('forbids a viewer to triage (403), and counts it', async () => {
+  it('forbids a viewer (API key or JWT) to triage (403) and writes nothing', async () => {
     const res = await app.inject({ method: 'PATCH', url: '/v1/detections/det-a-scan', headers: key('viewer-a'), payload: { status: 'resolved' } });
     expect(res.statusCode).toBe(403);
     const token = await fx.sign({ mamori_roles: 'viewer', mamori_orgs: ['org-a'] });
