@@ -2,7 +2,11 @@ import { StorageError } from './errors.ts';
 import { assertIdentifier } from './sql.ts';
 import type { StorageDriver } from './types.ts';
 
-/** How long events are kept, per event class. */
+/**
+ * How long events are kept, per event class, counted from when Mamori ingested them (`ingest_time`):
+ * archived logs replayed with `mamori import` or `mamori hunt` carry old event times and would
+ * otherwise expire (and be dropped by ClickHouse at insert) before anyone could query them.
+ */
 export interface EventRetention {
   /** Days for classes not listed in `byClass`. @default 90 */
   defaultDays: number;
@@ -21,13 +25,13 @@ function days(name: string, value: number): number {
 export function eventTtlExpression(retention: EventRetention): string {
   const fallback = days('defaultDays', retention.defaultDays);
   const entries = Object.entries(retention.byClass ?? {}).sort(([a], [b]) => a.localeCompare(b));
-  if (entries.length === 0) return `toDateTime(time) + toIntervalDay(${fallback})`;
+  if (entries.length === 0) return `toDateTime(ingest_time) + toIntervalDay(${fallback})`;
   const branches = entries.map(([cls, d]) => {
     if (!CLASS.test(cls)) throw new StorageError('STORAGE_INVALID_ARGUMENT', `event class ${JSON.stringify(cls)} must be letters, digits, '_', '.', '-'`);
     // Identifiers and numbers only (checked above): DDL has no parameter binding.
     return `event_class = '${cls}', ${days(`retention of ${cls}`, d)}`;
   });
-  return `toDateTime(time) + toIntervalDay(multiIf(${branches.join(', ')}, ${fallback}))`;
+  return `toDateTime(ingest_time) + toIntervalDay(multiIf(${branches.join(', ')}, ${fallback}))`;
 }
 
 /**

@@ -16,6 +16,9 @@ import type { Analytic } from './analytics/types.ts';
 export const STAGE_ERROR_CODES = ['AVRO_DECODE_FAILED', 'DETECTOR_ANALYTIC_FAILED'] as const;
 type StageErrorCode = (typeof STAGE_ERROR_CODES)[number];
 
+/** One event in this many has its evaluation timed per analytic. */
+const EVALUATION_SAMPLE = 16;
+
 export interface DetectorCodecs {
   /** Resolves unseen Schema Registry ids of a batch before it is decoded (no-op without a registry). */
   prefetch?(values: (Buffer | null)[]): Promise<void>;
@@ -51,6 +54,8 @@ export class DetectorStage implements Stage {
   private readonly latency: Histogram<'analytic'>;
   private readonly emitted: Counter<'analytic' | 'severity'>;
   private readonly late: Counter;
+  private readonly evaluationSeconds: Counter<'analytic'>;
+  private observed = 0;
 
   constructor(private readonly options: DetectorStageOptions) {
     this.inputTopics = [options.eventsTopic];
@@ -76,6 +81,49 @@ export class DetectorStage implements Stage {
       help: 'Detection records (new detections and updates of open ones) emitted, per analytic and severity.',
       labelNames: ['analytic', 'severity'],
       registers: [options.registry],
+    });
+    this.evaluationSeconds = new Counter({
+      name: 'mamori_detector_evaluation_seconds_total',
+      help: 'Time spent evaluating events per analytic (sampled one event in 16, scaled up).',
+      labelNames: ['analytic'],
+      registers: [options.registry],
+    });
+    const seen = new Map<string, { evaluated: number; matches: number }>();
+    const ruleAnalytics = options.analytics.filter((a) => a.ruleStats);
+    const delta = (analytic: string, key: 'evaluated' | 'matches', total: number): number => {
+      const last = seen.get(analytic) ?? { evaluated: 0, matches: 0 };
+      // A reload starts the rule set's counters again from zero.
+      const d = total >= last[key] ? total - last[key] : total;
+      last[key] = total;
+      seen.set(analytic, last);
+      return d;
+    };
+    const ruleEvaluations: Counter<'analytic'> = new Counter({
+      name: 'mamori_rule_evaluations_total',
+      help: 'Rule evaluations by rule-evaluating analytics (rules routed and checked against an event).',
+      labelNames: ['analytic'],
+      registers: [options.registry],
+      collect: () => {
+        for (const a of ruleAnalytics) ruleEvaluations.inc({ analytic: a.ruleId }, delta(a.ruleId, 'evaluated', a.ruleStats!().evaluated));
+      },
+    });
+    const ruleMatches: Counter<'analytic'> = new Counter({
+      name: 'mamori_rule_matches_total',
+      help: 'Rule matches by rule-evaluating analytics.',
+      labelNames: ['analytic'],
+      registers: [options.registry],
+      collect: () => {
+        for (const a of ruleAnalytics) ruleMatches.inc({ analytic: a.ruleId }, delta(a.ruleId, 'matches', a.ruleStats!().matches));
+      },
+    });
+    const rulesLoaded: Gauge<'analytic'> = new Gauge({
+      name: 'mamori_loaded_rules',
+      help: 'Rules in the active rule set of a rule-evaluating analytic.',
+      labelNames: ['analytic'],
+      registers: [options.registry],
+      collect: () => {
+        for (const a of ruleAnalytics) rulesLoaded.set({ analytic: a.ruleId }, a.ruleStats!().rules);
+      },
     });
     this.late = new Counter({
       name: 'mamori_detector_late_events_total',
@@ -146,7 +194,18 @@ export class DetectorStage implements Stage {
     if (event.time < this.maxEventTime - this.options.allowedLatenessMs) this.late.inc();
     if (event.time > this.maxEventTime) this.maxEventTime = event.time;
     const detections: MamoriDetection[] = [];
-    for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.observe(event)));
+    // Evaluation time is sampled (one event in EVALUATION_SAMPLE) so that timing costs almost nothing.
+    const timed = ++this.observed % EVALUATION_SAMPLE === 0;
+    for (const analytic of this.options.analytics) {
+      if (!timed) {
+        detections.push(...this.measured(analytic, analytic.observe(event)));
+        continue;
+      }
+      const started = process.hrtime.bigint();
+      const found = analytic.observe(event);
+      this.evaluationSeconds.inc({ analytic: analytic.ruleId }, (Number(process.hrtime.bigint() - started) / 1e9) * EVALUATION_SAMPLE);
+      detections.push(...this.measured(analytic, found));
+    }
     return detections;
   }
 

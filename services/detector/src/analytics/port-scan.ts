@@ -152,11 +152,18 @@ export class PortScanAnalytic implements Analytic {
     // Everything still in the window belongs to the episode: the probes that led up to the
     // threshold are evidence too.
     const live = state.probes.slice(state.head);
-    const first = live[0]?.time ?? trigger.time;
+    // Sensors do not always write in time order (Zeek logs a connection when it ends): take the
+    // earliest and latest probe times, not the first and last in arrival order.
+    let first = trigger.time;
+    let last = trigger.time;
+    for (const probe of live) {
+      if (probe.time < first) first = probe.time;
+      if (probe.time > last) last = probe.time;
+    }
     const episode: Episode = {
       id: detectionId(PORT_SCAN_RULE_ID, state.orgId, state.srcIp, first),
       firstSeen: first,
-      lastSeen: trigger.time,
+      lastSeen: last,
       count: live.length,
       hosts: new Set(),
       ports: new Set(),

@@ -129,6 +129,11 @@ export class SigmaAnalytic implements Analytic {
     return this.open.size;
   }
 
+  ruleStats(): { rules: number; evaluated: number; matches: number } {
+    const { rules, evaluated, matches } = this.source.ruleSet.stats();
+    return { rules, evaluated, matches };
+  }
+
   observe(event: MamoriEvent): MamoriDetection[] {
     const matches = this.source.ruleSet.match(event);
     if (matches.length === 0) return [];

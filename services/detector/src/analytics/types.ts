@@ -16,4 +16,9 @@ export interface Analytic {
   advance(watermark: number, now: number): MamoriDetection[];
   /** Sources with state, for the state-size gauge. */
   size(): number;
+  /**
+   * Rule-engine counters since the rule set was (re)loaded, for analytics that evaluate rules
+   * (Sigma): rules loaded, rule evaluations and matches.
+   */
+  ruleStats?(): { rules: number; evaluated: number; matches: number };
 }
