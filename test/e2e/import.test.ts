@@ -104,9 +104,8 @@ describe.skipIf(!present)('mamori import replays real files through the real pip
       MAMORI_TOPIC_CORRELATION_REPARTITION: `e2e.import.${RUN}.repartition`,
       MAMORI_TOPIC_CORRELATION_STATE: `e2e.import.${RUN}.state`,
       DETECTOR_IDLE_CLOSE_MS: '1500',
-      // The capture is from 2022 (the TSV from 2018): under the default 90-day retention ClickHouse
-      // drops such rows at insert (the events TTL), silently. Keep them for this replay.
-      WRITER_EVENT_RETENTION_DAYS: '3650',
+      // The capture is from 2022 (the TSV from 2018) and the default 90-day retention applies: it
+      // counts from ingestion, so the replayed rows are kept (regression: imported-old-events-expired-at-insert).
     };
     running = await startServices(ALL_SERVICES, loadRuntimeConfig(env), env, { logger: process.env['E2E_DEBUG'] ? createLogger({ name: 'import-e2e', level: 'warn' }) : silentLogger() });
     imported = await mamori(['import', ...FILES, '--sensor', SENSOR], { KAFKA_BROKERS: brokers, MAMORI_TOPIC_PARTITIONS: '3' });
