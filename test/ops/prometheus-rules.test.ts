@@ -50,6 +50,20 @@ describe.skipIf(SKIP_PROMTOOL)('Prometheus configuration and alert rules (promto
   });
 });
 
+describe('dashboards use documented metrics', () => {
+  it('every metric a dashboard queries is in docs/metrics.md', () => {
+    const metricsDoc = readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8');
+    for (const file of ['pipeline', 'detections', 'storage-api']) {
+      const text = readFileSync(join(ROOT, `deploy/grafana/dashboards/${file}.json`), 'utf8');
+      for (const metric of new Set(text.match(/mamori_[a-z_]+/g) ?? [])) {
+        const base = metric.replace(/_(bucket|sum|count)$/, '');
+        if (base.startsWith('mamori_process_') || base.startsWith('mamori_nodejs_')) continue;
+        expect(metricsDoc, `${file}.json uses ${metric}, not in docs/metrics.md`).toContain(`\`${base}\``);
+      }
+    }
+  });
+});
+
 describe('alert rules are documented and tested', () => {
   const tests = readFileSync(join(PROM, 'alerts.test.yml'), 'utf8');
   const operations = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');

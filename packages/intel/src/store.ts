@@ -78,6 +78,8 @@ export interface RefreshReport {
   loaded: number;
   /** Indicators in the new index. */
   indexed: number;
+  /** Indicators in the new index per feed (after warning lists). */
+  indexedByFeed: Record<string, number>;
   /** Indicators dropped by warning lists, in total and per list name. */
   suppressed: number;
   suppressedByList: Record<string, number>;
@@ -133,7 +135,7 @@ export class IntelStore {
   private async load(): Promise<RefreshReport> {
     const limits = this.options.limits ?? DEFAULT_FETCH_LIMITS;
     const now = this.options.now?.() ?? Date.now();
-    const report: RefreshReport = { loaded: 0, indexed: 0, suppressed: 0, suppressedByList: {}, unsupported: [], errors: [], added: [] };
+    const report: RefreshReport = { loaded: 0, indexed: 0, indexedByFeed: {}, suppressed: 0, suppressedByList: {}, unsupported: [], errors: [], added: [] };
     const warnings = new WarningLists();
     for (const location of this.options.warningLists ?? []) {
       try {
@@ -155,7 +157,8 @@ export class IntelStore {
     }
     const index = new IndicatorIndex(warnings);
     const known = new Set<string>();
-    for (const indicators of this.lastGood.values()) {
+    for (const [feed, indicators] of this.lastGood) {
+      report.indexedByFeed[feed] = 0;
       for (const indicator of indicators) {
         report.loaded++;
         const list = warnings.coversIndicator(indicator);
@@ -165,6 +168,7 @@ export class IntelStore {
           continue;
         }
         index.add(indicator);
+        report.indexedByFeed[feed] = (report.indexedByFeed[feed] ?? 0) + 1;
         const key = keyOf(indicator);
         known.add(key);
         if (!this.known.has(key)) report.added.push(indicator);

@@ -43,6 +43,9 @@ describe('threat-intel feeds from configuration', () => {
       const failing = (await metric('mamori_intel_feed_failing')).values;
       expect(failing.find((v) => v.labels['feed'] === 'broken')?.value).toBe(1);
       expect((await metric('mamori_intel_suppressed_indicators')).values[0]?.value).toBeGreaterThanOrEqual(2);
+      // 45.133.1.20 and evil-c2.example stay active from the local feed; the broken feed has none.
+      const perFeed = Object.fromEntries((await metric('mamori_intel_indicators')).values.map((v) => [v.labels['feed'], v.value]));
+      expect(perFeed).toEqual({ local: 2, broken: 0 });
     } finally {
       feeds.close();
     }

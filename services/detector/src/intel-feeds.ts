@@ -22,7 +22,7 @@ export async function openIntelFeeds(config: IntelConfig, registry: Registry, lo
   const registers = [registry];
   const lastSuccess = new Gauge({ name: 'mamori_intel_feed_last_success_timestamp_seconds', help: 'When a feed last loaded successfully (Unix seconds).', labelNames: ['feed'], registers });
   const interval = new Gauge({ name: 'mamori_intel_feed_refresh_interval_seconds', help: 'Configured refresh interval of a feed.', labelNames: ['feed'], registers });
-  const indexed = new Gauge({ name: 'mamori_intel_indicators', help: 'Indicators active in the match index (after warning lists).', registers });
+  const indexed = new Gauge({ name: 'mamori_intel_indicators', help: 'Indicators active in the match index (after warning lists), per feed.', labelNames: ['feed'], registers });
   const suppressed = new Gauge({ name: 'mamori_intel_suppressed_indicators', help: 'Indicators dropped because a warning list covers them.', registers });
   const failures = new Gauge({ name: 'mamori_intel_feed_failing', help: '1 while the last refresh of a feed failed.', labelNames: ['feed'], registers });
   for (const feed of config.feeds) interval.set({ feed: feed.name }, config.refreshIntervalMs / 1000);
@@ -36,7 +36,7 @@ export async function openIntelFeeds(config: IntelConfig, registry: Registry, lo
         failures.set({ feed: feed.name }, failed.has(feed.name) ? 1 : 0);
         if (!failed.has(feed.name)) lastSuccess.set({ feed: feed.name }, Date.now() / 1000);
       }
-      indexed.set(report.indexed);
+      for (const feed of config.feeds) indexed.set({ feed: feed.name }, report.indexedByFeed[feed.name] ?? 0);
       suppressed.set(report.suppressed);
       for (const error of report.errors) logger.warn({ feed: error.feed, error_code: error.code }, `intel feed refresh failed: ${error.message}`);
     },

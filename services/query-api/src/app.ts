@@ -59,8 +59,8 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
   });
   const latency = new Histogram({
     name: 'mamori_api_request_duration_seconds',
-    help: 'API request latency by route.',
-    labelNames: ['route'],
+    help: 'API request latency by route pattern and status code.',
+    labelNames: ['route', 'status'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [deps.registry],
   });
@@ -80,7 +80,7 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
     // routeOptions.url is the route pattern (bounded), never the raw URL.
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ route, status: String(reply.statusCode) });
-    latency.observe({ route }, reply.elapsedTime / 1000);
+    latency.observe({ route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     if (reply.statusCode === 403 && route.startsWith('/v1/')) authFailures.inc({ reason: 'forbidden' });
   });
 
