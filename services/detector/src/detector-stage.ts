@@ -53,6 +53,8 @@ export class DetectorStage implements Stage {
   private readonly stateGauge: Gauge<'analytic'>;
   private readonly latency: Histogram<'analytic'>;
   private readonly emitted: Counter<'analytic' | 'severity'>;
+  private readonly byRule: Counter<'rule_id' | 'severity'>;
+  private readonly byTechnique: Counter<'technique'>;
   private readonly late: Counter;
   private readonly evaluationSeconds: Counter<'analytic'>;
   private observed = 0;
@@ -124,6 +126,19 @@ export class DetectorStage implements Stage {
       collect: () => {
         for (const a of ruleAnalytics) rulesLoaded.set({ analytic: a.ruleId }, a.ruleStats!().rules);
       },
+    });
+    // Rule ids and ATT&CK techniques are bounded by the configured analytics and rule packs.
+    this.byRule = new Counter({
+      name: 'mamori_detections_by_rule_total',
+      help: 'Detection records per rule id and severity (bounded by the loaded rules).',
+      labelNames: ['rule_id', 'severity'],
+      registers: [options.registry],
+    });
+    this.byTechnique = new Counter({
+      name: 'mamori_detections_by_technique_total',
+      help: 'Detection records per ATT&CK technique id (bounded by the loaded rules).',
+      labelNames: ['technique'],
+      registers: [options.registry],
     });
     this.late = new Counter({
       name: 'mamori_detector_late_events_total',
@@ -227,6 +242,8 @@ export class DetectorStage implements Stage {
     const now = Date.now();
     for (const d of detections) {
       this.emitted.inc({ analytic: analytic.ruleId, severity: d.severity });
+      this.byRule.inc({ rule_id: d.rule_id, severity: d.severity });
+      for (const technique of d.techniques.slice(0, 8)) this.byTechnique.inc({ technique });
       this.latency.observe({ analytic: analytic.ruleId }, Math.max(0, now - d.last_seen) / 1000);
     }
     return detections;

@@ -10,8 +10,8 @@ export interface NormalizerMetrics {
   readonly records: Counter<'topic' | 'outcome'>;
   /** Inventory file reloads by result (`ok`, `failed`: the old inventory stayed in use). */
   readonly inventoryReloads: Counter<'result'>;
-  /** Records that a sensor delivered data now (wall clock), for the silent-sensor alert. */
-  sensorSeen(sensorId: string, orgId: string): void;
+  /** Records that a sensor delivered `events` events now (wall clock): flow per sensor and the silent-sensor alert. */
+  sensorSeen(sensorId: string, orgId: string, events?: number): void;
 }
 
 /**
@@ -33,6 +33,12 @@ export function normalizerMetrics(registry: Registry): NormalizerMetrics {
     labelNames: ['sensor_id', 'org_id'],
     registers,
   });
+  const sensorEvents = new Counter({
+    name: 'mamori_sensor_events_total',
+    help: 'Events normalized per sensor (flow per sensor; same bounded series as the last-seen gauge).',
+    labelNames: ['sensor_id', 'org_id'],
+    registers,
+  });
   const metrics: NormalizerMetrics = {
     records: new Counter({
       name: 'mamori_normalizer_records_total',
@@ -46,16 +52,15 @@ export function normalizerMetrics(registry: Registry): NormalizerMetrics {
       labelNames: ['result'],
       registers,
     }),
-    sensorSeen(sensorId, orgId) {
+    sensorSeen(sensorId, orgId, events = 1) {
       const key = `${orgId}\u0000${sensorId}`;
+      let labels = { sensor_id: sensorId, org_id: orgId };
       if (!sensorKeys.has(key)) {
-        if (sensorKeys.size >= MAX_SENSOR_SERIES) {
-          lastSeen.set({ sensor_id: '_other', org_id: '_other' }, Date.now() / 1000);
-          return;
-        }
-        sensorKeys.add(key);
+        if (sensorKeys.size >= MAX_SENSOR_SERIES) labels = { sensor_id: '_other', org_id: '_other' };
+        else sensorKeys.add(key);
       }
-      lastSeen.set({ sensor_id: sensorId, org_id: orgId }, Date.now() / 1000);
+      lastSeen.set(labels, Date.now() / 1000);
+      sensorEvents.inc(labels, events);
     },
   };
   cache.set(registry, metrics);

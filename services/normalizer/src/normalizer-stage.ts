@@ -113,7 +113,7 @@ export class NormalizerStage implements Stage {
     for (const event of result.events) {
       out.push({ key: `${event.org_id}|${event.src_ip}`, value: this.deps.eventCodec.encode(event), timestamp: message.timestamp });
     }
-    if (result.events[0]) this.metrics?.sensorSeen(sensorId, result.events[0].org_id);
+    if (result.events[0]) this.metrics?.sensorSeen(sensorId, result.events[0].org_id, result.events.length);
     if (result.errors.length > 0) {
       const first = result.errors[0]!;
       const reason = result.errors.length === 1 ? first.message : `${result.errors.length} bad lines; first: ${first.message}`;
