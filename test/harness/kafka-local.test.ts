@@ -9,7 +9,7 @@ import { startLocalCluster, type LocalCluster } from './index.ts';
 process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
 
 function client(brokers: string): Kafka {
-  return new Kafka({ clientId: 'harness-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  return new Kafka({ clientId: 'harness-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 12, initialRetryTime: 300, maxRetryTime: 5000 } });
 }
 
 /** Pids of java processes whose command line mentions `dir` (our brokers for that data dir). */
@@ -108,6 +108,17 @@ describe('a three-broker cluster from startLocalCluster', () => {
     await cluster.killBroker(victim);
     expect(await cluster.brokerPid(victim)).toBeUndefined();
     expect(victimPid).toBeDefined();
+
+    // The controller fences the dead broker after broker.session.timeout.ms (6 s) and elects new
+    // leaders; on a loaded machine that can outlast the client's connection retries, so wait for it.
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+      const leaders = meta?.topics[0]?.partitions.map((p) => p.leader) ?? [];
+      if (leaders.length === 3 && leaders.every((l) => l !== leader && l >= 0)) break;
+      if (Date.now() > deadline) throw new Error(`partitions still led by the dead broker ${leader}: ${JSON.stringify(leaders)}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
 
     // Two of three replicas are still >= min.insync.replicas, so acks=all writes keep succeeding.
     const sent = await producer.send({
