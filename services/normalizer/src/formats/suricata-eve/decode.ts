@@ -4,6 +4,7 @@ import { eventIdAt, eventIdPrefix, type FnvState } from '../event-id.ts';
 import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
 import { jsonText } from '../text.ts';
+import { parseJsonObject } from '../json.ts';
 
 export const SURICATA_EVE_FORMAT_ID = 'suricata.eve';
 
@@ -470,17 +471,6 @@ export function eveToEvent(o: Json, ctx: DecodeContext, prefix: Readonly<FnvStat
   return event;
 }
 
-function parseObject(text: string, line: number): Json | NormalizeError {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    return new NormalizeError('PARSE_FAILED', `line ${line}: not JSON (${(cause as Error).message})`, { line, cause });
-  }
-  if (!isObject(value)) return new NormalizeError('PARSE_FAILED', `line ${line}: not a JSON object`, { line });
-  return value;
-}
-
 /**
  * Suricata EVE JSON to events. A record holds NDJSON lines (or one pretty-printed object); line i
  * becomes the event with id FNV-1a(topic:partition:offset:i). `stats` lines are counted in `skipped`.
@@ -510,10 +500,10 @@ export function decodeSuricataEve(bytes: Buffer, ctx: DecodeContext): DecodeResu
     if (end === -1) end = text.length;
     const chunk = text.slice(start, end).trim();
     if (chunk !== '') {
-      const parsed = parseObject(chunk, line);
+      const parsed = parseJsonObject(chunk, line);
       if (parsed instanceof NormalizeError) {
         if (line === 0 && end < text.length) {
-          const whole = parseObject(text.trim(), 0);
+          const whole = parseJsonObject(text.trim(), 0);
           if (!(whole instanceof NormalizeError)) {
             convert(whole, 0);
             break;

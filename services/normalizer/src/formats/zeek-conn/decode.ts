@@ -5,6 +5,8 @@ import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
 import { isZeekTsv, zeekTsvRecords } from '../zeek/tsv.ts';
 import { jsonText } from '../text.ts';
+import { parseJsonObject } from '../json.ts';
+import { isIPv4 } from '../zeek/fields.ts';
 
 export const ZEEK_CONN_FORMAT_ID = 'zeek.conn';
 
@@ -52,30 +54,6 @@ function idField(dotted: unknown, underscored: unknown, id: unknown, name: 'orig
   if (dotted !== undefined) return dotted;
   if (underscored !== undefined) return underscored;
   return id !== null && typeof id === 'object' ? (id as Json)[name] : undefined;
-}
-
-function isIPv4(s: string): boolean {
-  const n = s.length;
-  if (n < 7 || n > 15) return false;
-  let parts = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i <= n; i++) {
-    const c = i === n ? 46 : s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || value > 255 || ++parts > 4) return false;
-      value = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      // No leading zeros ("010" is octal to some parsers): ambiguity we refuse.
-      if (digits === 1 && value === 0) return false;
-      value = value * 10 + (c - 48);
-      digits++;
-    } else {
-      return false;
-    }
-  }
-  return parts === 4;
 }
 
 function address(value: unknown, field: string): string {
@@ -183,19 +161,6 @@ export function connToEvent(o: Json, ctx: DecodeContext, prefix: Readonly<FnvSta
   return buildEvent(f, attributes, ctx, prefix, line);
 }
 
-function parseObject(text: string, line: number): Json | NormalizeError {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    return new NormalizeError('PARSE_FAILED', `line ${line}: not JSON (${(cause as Error).message})`, { line, cause });
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return new NormalizeError('PARSE_FAILED', `line ${line}: not a JSON object`, { line });
-  }
-  return value as Json;
-}
-
 function convert(o: Json, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number, out: DecodeResult): void {
   try {
     out.events.push(connToEvent(o, ctx, prefix, line));
@@ -240,11 +205,11 @@ export function decodeZeekConn(bytes: Buffer, ctx: DecodeContext): DecodeResult 
     if (end === -1) end = text.length;
     const chunk = text.slice(start, end).trim();
     if (chunk !== '') {
-      const parsed = parseObject(chunk, line);
+      const parsed = parseJsonObject(chunk, line);
       if (parsed instanceof NormalizeError) {
         // A single pretty-printed object spans lines: retry on the whole record before giving up.
         if (line === 0 && end < text.length) {
-          const whole = parseObject(text.trim(), 0);
+          const whole = parseJsonObject(text.trim(), 0);
           if (!(whole instanceof NormalizeError)) {
             convert(whole, ctx, prefix, 0, out);
             return out;

@@ -4,6 +4,7 @@ import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult, SensorFormat } from '../types.ts';
 import { attributesOf, FieldError, flattenZeek, optAddress, optPort, optString, timeValueMs, type ZeekRecord } from './fields.ts';
 import { isZeekTsv, sniffZeekTsv, zeekTsvRecords } from './tsv.ts';
+import { parseJsonObject } from '../json.ts';
 
 /**
  * What one Zeek log type contributes: its name, OCSF class, which source fields it maps, and the
@@ -82,19 +83,6 @@ function convert(c: Compiled, rec: ZeekRecord, ctx: DecodeContext, prefix: Reado
   }
 }
 
-function parseObject(text: string, line: number): Record<string, unknown> | NormalizeError {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    return new NormalizeError('PARSE_FAILED', `line ${line}: not JSON (${(cause as Error).message})`, { line, cause });
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return new NormalizeError('PARSE_FAILED', `line ${line}: not a JSON object`, { line });
-  }
-  return value as Record<string, unknown>;
-}
-
 function decodeTsv(c: Compiled, text: string, ctx: DecodeContext, prefix: Readonly<FnvState>, out: DecodeResult): void {
   for (const item of zeekTsvRecords(text)) {
     const line = item.lineNumber;
@@ -117,11 +105,11 @@ function decodeJson(c: Compiled, text: string, ctx: DecodeContext, prefix: Reado
     if (end === -1) end = text.length;
     const chunk = text.slice(start, end).trim();
     if (chunk !== '') {
-      const parsed = parseObject(chunk, line);
+      const parsed = parseJsonObject(chunk, line);
       if (parsed instanceof NormalizeError) {
         // A single pretty-printed object spans lines: retry on the whole record before giving up.
         if (line === 0 && end < text.length) {
-          const whole = parseObject(text.trim(), 0);
+          const whole = parseJsonObject(text.trim(), 0);
           if (!(whole instanceof NormalizeError)) {
             convert(c, flattenZeek(whole), ctx, prefix, 0, out);
             return;
@@ -156,7 +144,7 @@ export function firstJsonEntry(head: string): ZeekRecord | null {
   const text = head.trimStart();
   if (!text.startsWith('{')) return null;
   const end = text.indexOf('\n');
-  const parsed = parseObject(end === -1 ? text : text.slice(0, end), 0);
+  const parsed = parseJsonObject(end === -1 ? text : text.slice(0, end), 0);
   return parsed instanceof NormalizeError ? null : flattenZeek(parsed);
 }
 

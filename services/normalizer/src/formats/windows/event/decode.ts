@@ -6,6 +6,7 @@ import type { DecodeContext, DecodeResult } from '../../types.ts';
 import { failureReason } from './status-codes.ts';
 import { isObject, parseId, SYSTEM_KEYS, toView, ViewError, type Json, type WindowsView } from './view.ts';
 import { jsonText } from '../../text.ts';
+import { parseJsonObject } from '../../json.ts';
 
 export const WINDOWS_EVENT_FORMAT_ID = 'windows.event';
 
@@ -484,17 +485,6 @@ export function windowsToEvent(o: Json, ctx: DecodeContext, prefix: Readonly<Fnv
   return event;
 }
 
-function parseObject(text: string, line: number): Json | NormalizeError {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    return new NormalizeError('PARSE_FAILED', `line ${line}: not JSON (${(cause as Error).message})`, { line, cause });
-  }
-  if (!isObject(value)) return new NormalizeError('PARSE_FAILED', `line ${line}: not a JSON object`, { line });
-  return value;
-}
-
 /**
  * Windows event JSON (OTRF/NXLog flat or Winlogbeat) to events. A record holds NDJSON lines (or one
  * pretty-printed object); line i becomes the event with id FNV-1a(topic:partition:offset:i).
@@ -518,10 +508,10 @@ export function decodeWindowsEvent(bytes: Buffer, ctx: DecodeContext): DecodeRes
     if (end === -1) end = text.length;
     const chunk = text.slice(start, end).trim();
     if (chunk !== '') {
-      const parsed = parseObject(chunk, line);
+      const parsed = parseJsonObject(chunk, line);
       if (parsed instanceof NormalizeError) {
         if (line === 0 && end < text.length) {
-          const whole = parseObject(text.trim(), 0);
+          const whole = parseJsonObject(text.trim(), 0);
           if (!(whole instanceof NormalizeError)) {
             convert(whole, 0);
             return out;
