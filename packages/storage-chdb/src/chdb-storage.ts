@@ -20,6 +20,8 @@ interface OpenSession {
   path: string;
   session: ChdbSession;
   users: number;
+  /** chDB's wait for native work still running on its libuv threads (queries, deferred teardowns). */
+  drain: () => Promise<void>;
 }
 
 // chDB runs one engine per process and one data directory per engine: a process-wide registry
@@ -50,7 +52,7 @@ async function acquire(path: string): Promise<OpenSession> {
     try {
       // JSON formats quote 64-bit integers, as a ClickHouse server does by default.
       const session = new chdb.Session(path, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] });
-      registry = { path, session, users: 1 };
+      registry = { path, session, users: 1, drain: chdb.drainPending };
       return registry;
     } catch (error) {
       throw new StorageError('CLICKHOUSE_UNREACHABLE', `cannot open chDB data directory ${path}: ${(error as Error).message}`, {
@@ -66,11 +68,19 @@ async function acquire(path: string): Promise<OpenSession> {
   }
 }
 
-function release(open: OpenSession): void {
+/**
+ * Drops one user of the session; the last one closes it and waits until the engine has really let
+ * go. `Session.close()` returns at once but defers destroying the connection while a query still
+ * runs on a libuv thread (a request whose client went away, a timed-out query: there is no
+ * interrupt). Removing the data directory or exiting the process before that teardown ran crashed
+ * the process at exit (SIGSEGV, exit code 139, seen after the API benchmark's load runs).
+ */
+async function release(open: OpenSession): Promise<void> {
   open.users -= 1;
   if (open.users === 0 && registry === open) {
     registry = undefined;
     open.session.close();
+    await open.drain();
   }
 }
 
@@ -149,7 +159,7 @@ export class ChdbStorage implements StorageDriver {
     try {
       await this.ping();
     } catch (error) {
-      release(this.open);
+      await release(this.open);
       this.open = undefined;
       throw error;
     }
@@ -212,7 +222,7 @@ export class ChdbStorage implements StorageDriver {
     if (this.open === undefined) return;
     const open = this.open;
     this.open = undefined;
-    release(open);
+    await release(open);
   }
 }
 
