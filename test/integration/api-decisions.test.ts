@@ -76,7 +76,9 @@ afterAll(async () => {
 
 describe('guard rails', () => {
   const refused: [string, { type: string; value: string }, string, string][] = [
-    ['a home network address', { type: 'ipv4', value: '93.184.216.34' }, 'home_network', '93.184.216.34'],
+    ['a home network address', { type: 'ipv4', value: '93.184.216.34' }, 'home_network', '93.184.216.0/24'],
+    ['an IPv6 network holding a home network in its middle', { type: 'ipv6', value: '2a00:1450::/32' }, 'home_network', '2a00:1450:4001::/48'],
+    ['an IPv4-mapped home network', { type: 'ipv6', value: '::ffff:5db8:d800/120' }, 'home_network', '93.184.216.0/24'],
     ['a network holding a home network', { type: 'ipv4', value: '93.184.0.0/16' }, 'home_network', ''],
     ['an IPv6 home network address', { type: 'ipv6', value: '2a00:1450:4001::1' }, 'home_network', ''],
     ['RFC 1918', { type: 'ipv4', value: '10.1.2.3' }, 'reserved_range', '10.0.0.0/8'],

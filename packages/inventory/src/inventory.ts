@@ -48,6 +48,7 @@ export class Inventory {
   private readonly orgs: ReadonlyMap<string, Organization>;
   private readonly sensors: ReadonlyMap<string, Sensor>;
   private readonly homes: ReadonlyMap<string, PrefixTrie<true>>;
+  private readonly homeCidrs: ReadonlyMap<string, readonly Cidr[]>;
   private readonly assets: ReadonlyMap<string, PrefixTrie<AssetEntry>>;
 
   constructor(parts: { organizations: Organization[]; sensors: Sensor[]; homeNetworks: Map<string, Cidr[]>; assets: (AssetEntry & { cidr: Cidr })[] }) {
@@ -60,6 +61,7 @@ export class Inventory {
       homes.set(org, trie);
     }
     this.homes = homes;
+    this.homeCidrs = new Map([...parts.homeNetworks].map(([org, cidrs]) => [org, Object.freeze([...cidrs])]));
     const assets = new Map<string, PrefixTrie<AssetEntry>>();
     for (const { cidr, ...asset } of parts.assets) {
       let trie = assets.get(asset.org);
@@ -93,6 +95,11 @@ export class Inventory {
   /** Whether the organization has home networks configured (direction is unknown without them). */
   hasHomeNetworks(org: string): boolean {
     return (this.homes.get(org)?.size ?? 0) > 0;
+  }
+
+  /** The organization's home networks as configured (empty when it has none). */
+  homeNetworks(org: string): readonly Cidr[] {
+    return this.homeCidrs.get(org) ?? [];
   }
 
   /** Whether `ip` is inside one of the organization's home networks. */

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, errorMessage, type Logger } from '@mamori/core';
-import { WarningLists } from '@mamori/intel';
+import { WarningLists, type MispWarningList } from '@mamori/intel';
 import { InventoryStore, type Inventory } from '@mamori/inventory';
 import type { QueryApiConfig } from '../config.ts';
-import type { GuardRailSources } from './guard-rails.ts';
+import { warningListSources, type GuardRailSources } from './guard-rails.ts';
 import type { ResponseConfig } from './response-config.ts';
 
 /** What the response routes share: the guard rails' sources, loaded once per config object. */
@@ -32,11 +32,11 @@ export function responseContext(config: Readonly<QueryApiConfig>, logger?: Logge
   const store = rc.inventoryFile ? InventoryStore.open(rc.inventoryFile) : undefined;
   // A changed inventory applies to the next decision; a bad new file keeps the previous one.
   store?.watch({ onError: (error) => logger?.error({ err: error, error_code: 'INVENTORY_RELOAD_FAILED' }, `inventory reload failed, the previous one stays in use: ${errorMessage(error)}`) });
-  const lists = rc.warningLists.length > 0 ? loadWarningLists(rc.warningLists) : undefined;
+  const lists = rc.warningLists.length > 0 ? warningListSources(loadWarningLists(rc.warningLists)) : { warningLists: undefined, warningNetworks: undefined };
   const current = (): Inventory | undefined => store?.current;
   ctx = {
     config: rc,
-    guardRails: { inventory: current, warningLists: lists },
+    guardRails: { inventory: current, ...lists },
     orgName: (id) => current()?.organization(id)?.name ?? id,
     now: () => Date.now(),
     close: () => store?.close(),
@@ -45,9 +45,9 @@ export function responseContext(config: Readonly<QueryApiConfig>, logger?: Logge
   return ctx;
 }
 
-/** Files or folders (every `.json` below, as the detector's INTEL_WARNING_LISTS) into one WarningLists. */
-export function loadWarningLists(locations: readonly string[]): WarningLists {
-  const lists = new WarningLists();
+/** Files or folders (every `.json` below, as the detector's INTEL_WARNING_LISTS): the MISP warning lists they hold. */
+export function loadWarningLists(locations: readonly string[]): MispWarningList[] {
+  const lists: MispWarningList[] = [];
   const files: string[] = [];
   const walk = (path: string, depth: number): void => {
     let stats;
@@ -70,7 +70,7 @@ export function loadWarningLists(locations: readonly string[]): WarningLists {
   for (const location of locations) walk(location, 0);
   for (const file of files) {
     try {
-      lists.add(WarningLists.fromJson(readFileSync(file, 'utf8'), file));
+      lists.push(WarningLists.fromJson(readFileSync(file, 'utf8'), file));
     } catch (error) {
       throw new ConfigError(`API_WARNING_LISTS: ${errorMessage(error)}`, { cause: error });
     }
