@@ -1,12 +1,15 @@
 /**
- * Intel benchmark: one million generated indicators (exact IPv4, IPv4/IPv6 networks, domains, file
- * hashes, URLs) loaded into an IndicatorIndex, then events matched against it. Reports load time,
- * memory (heap and RSS growth after GC when exposed) and events per second through `matchEvent`.
+ * Intel benchmark: is matching cost near-constant in the number of indicators? The same generated
+ * indicator stream (exact IPv4, IPv4/IPv6 networks, domains, file hashes, URLs) fills indexes of
+ * several sizes (1k, 100k, 1M by default; each a prefix of the next), and one event stream is
+ * matched against each of them through `matchEvent` in the same run, the order rotated per round so
+ * that load on the shared machine hits all sizes alike. Reports load time, memory (heap and RSS
+ * growth after GC when exposed), events per CPU-second and the rate relative to the smallest index.
  */
 import { matchEvent } from '@mamori/detector';
 import type { MamoriEvent } from '@mamori/events';
 import { IndicatorIndex, type Indicator } from '@mamori/intel';
-import { fmtRate } from './measure.ts';
+import { fmtRate, median } from './measure.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -20,69 +23,118 @@ function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 }
 
-export function benchIntel(options: { indicators?: number; events?: number } = {}): string {
-  const total = options.indicators ?? 1_000_000;
-  const r = rng(42);
+interface Mix {
+  ip: number;
+  net: number;
+  domain: number;
+  hash: number;
+  url: number;
+}
+
+/** Indicator `i` of the generated stream (`r` advances in step, so the first n of any run are the same). */
+function indicator(i: number, r: () => number, mix: Mix): Indicator {
+  const k = i % 10;
+  const base: Omit<Indicator, 'kind' | 'value'> = { source: 'bench', id: `i${i}`, confidence: 70, validFrom: 0, validUntil: Number.POSITIVE_INFINITY };
+  if (k < 3) {
+    mix.ip++;
+    return { ...base, kind: 'ip', value: ip4(Math.floor(r() * 2 ** 32)) };
+  }
+  if (k === 3) {
+    mix.net++;
+    const p = 16 + Math.floor(r() * 13);
+    const n = (Math.floor(r() * 2 ** 32) >>> (32 - p)) * 2 ** (32 - p);
+    return { ...base, kind: 'ip', value: i % 20 === 3 ? `2001:db8:${hex(r, 4)}::/48` : `${ip4(n)}/${p}` };
+  }
+  if (k < 7) {
+    mix.domain++;
+    return { ...base, kind: 'domain', value: `${hex(r, 10)}.example${i % 1000}.com` };
+  }
+  if (k < 9) {
+    mix.hash++;
+    return { ...base, kind: k === 7 ? 'sha256' : 'md5', value: hex(r, k === 7 ? 64 : 32) };
+  }
+  mix.url++;
+  return { ...base, kind: 'url', value: `${hex(r, 8)}.example.net/${hex(r, 6)}` };
+}
+
+interface Built {
+  size: number;
+  index: IndicatorIndex;
+  mix: Mix;
+  loadSeconds: number;
+  /** Heap of the indicator objects themselves (as a feed parser hands them over). */
+  indicatorHeap: number;
+  /** Heap and RSS growth of building the index over them. */
+  heap: number;
+  rss: number;
+}
+
+function build(size: number): Built {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const heap0 = process.memoryUsage().heapUsed;
-  const rss0 = process.memoryUsage().rss;
-  const t0 = performance.now();
-  const index = new IndicatorIndex();
-  const mix = { ip: 0, net: 0, domain: 0, hash: 0, url: 0 };
-  for (let i = 0; i < total; i++) {
-    const k = i % 10;
-    const base: Omit<Indicator, 'kind' | 'value'> = { source: 'bench', id: `i${i}`, confidence: 70, validFrom: 0, validUntil: Number.POSITIVE_INFINITY };
-    if (k < 3) {
-      index.add({ ...base, kind: 'ip', value: ip4(Math.floor(r() * 2 ** 32)) });
-      mix.ip++;
-    } else if (k === 3) {
-      const p = 16 + Math.floor(r() * 13);
-      const n = (Math.floor(r() * 2 ** 32) >>> (32 - p)) * 2 ** (32 - p);
-      index.add({ ...base, kind: 'ip', value: i % 20 === 3 ? `2001:db8:${hex(r, 4)}::/48` : `${ip4(n)}/${p}` });
-      mix.net++;
-    } else if (k < 7) {
-      index.add({ ...base, kind: 'domain', value: `${hex(r, 10)}.example${i % 1000}.com` });
-      mix.domain++;
-    } else if (k < 9) {
-      index.add({ ...base, kind: k === 7 ? 'sha256' : 'md5', value: hex(r, k === 7 ? 64 : 32) });
-      mix.hash++;
-    } else {
-      index.add({ ...base, kind: 'url', value: `${hex(r, 8)}.example.net/${hex(r, 6)}` });
-      mix.url++;
-    }
-  }
-  const loadMs = performance.now() - t0;
+  const r = rng(42);
+  const mix: Mix = { ip: 0, net: 0, domain: 0, hash: 0, url: 0 };
+  const indicators: Indicator[] = [];
+  for (let i = 0; i < size; i++) indicators.push(indicator(i, r, mix));
   gc?.();
-  const heap = process.memoryUsage().heapUsed - heap0;
-  const rss = process.memoryUsage().rss - rss0;
+  const heap1 = process.memoryUsage().heapUsed;
+  const rss1 = process.memoryUsage().rss;
+  const c0 = process.cpuUsage();
+  const index = new IndicatorIndex();
+  for (const ind of indicators) index.add(ind);
+  const c = process.cpuUsage(c0);
+  gc?.();
+  const mem = process.memoryUsage();
+  return { size, index, mix, loadSeconds: (c.user + c.system) / 1e6, indicatorHeap: heap1 - heap0, heap: mem.heapUsed - heap1, rss: mem.rss - rss1 };
+}
 
-  const n = options.events ?? 200_000;
-  const events: MamoriEvent[] = Array.from({ length: n }, (_, i) => ({
+function events(n: number): MamoriEvent[] {
+  const r = rng(7);
+  return Array.from({ length: n }, (_, i) => ({
     event_id: `e${i}`, event_class: i % 4 === 0 ? 'dns_activity' : 'network_activity', time: Date.UTC(2026, 0, 1), ingest_time: 0, org_id: 'o', sensor_id: 's', source_format: 'bench',
     src_ip: ip4(0x0a000000 + (i % 65536)), src_port: 40000, dst_ip: ip4(Math.floor(r() * 2 ** 32)), dst_port: 443, protocol: 'tcp',
     bytes_out: 100, bytes_in: 100, packets_out: 1, packets_in: 1, duration_ms: 1, conn_state: 'SF', community_id: null, raw: { topic: 't', partition: 0, offset: i }, attributes: {},
     ...(i % 4 === 0 ? { dns: { query: `${hex(r, 6)}.www.example${i % 2000}.com`, qtype: 'A', rcode: null, answers: [], trans_id: null, rejected: null } } : {}),
-    ...(i % 4 === 1 ? { http: { method: 'GET', host: `${hex(r, 8)}.example.net`, uri: '/index.html', user_agent: null, referrer: null, status_code: 200, request_body_bytes: null, response_body_bytes: null, content_type: null, version: null } } : {}),
+    ...(i % 4 === 1 ? { http: { method: 'GET', host: `${hex(r, 8)}.example.net`, uri: `/${i % 8 === 1 ? hex(r, 6) : 'index.html'}?q=${i}`, user_agent: null, referrer: null, status_code: 200, request_body_bytes: null, response_body_bytes: null, content_type: null, version: null } } : {}),
   }));
-  const rates: number[] = [];
-  let matches = 0;
-  for (let round = 0; round < 3; round++) {
-    const c0 = process.cpuUsage();
-    matches = 0;
-    for (const e of events) matches += matchEvent(index, e).length;
-    const c = process.cpuUsage(c0);
-    rates.push(n / ((c.user + c.system) / 1e6));
+}
+
+export function benchIntel(options: { sizes?: readonly number[]; events?: number; rounds?: number } = {}): string {
+  const sizes = options.sizes ?? [1_000, 100_000, 1_000_000];
+  const built = sizes.map(build);
+  const stream = events(options.events ?? 200_000);
+  const rounds = options.rounds ?? 5;
+  const rates = built.map(() => [] as number[]);
+  const matches = built.map(() => 0);
+  // One warm-up pass per index, then measured rounds with the order rotated.
+  for (const b of built) for (const e of stream) matchEvent(b.index, e);
+  for (let round = 0; round < rounds; round++) {
+    for (let j = 0; j < built.length; j++) {
+      const k = (j + round) % built.length;
+      const index = built[k]!.index;
+      let m = 0;
+      const c0 = process.cpuUsage();
+      for (const e of stream) m += matchEvent(index, e).length;
+      const c = process.cpuUsage(c0);
+      rates[k]!.push(stream.length / ((c.user + c.system) / 1e6));
+      matches[k] = m;
+    }
   }
-  rates.sort((a, b) => a - b);
+  const base = median(rates[0]!);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const largest = built[built.length - 1]!;
+  const n = (x: number) => x.toLocaleString('en-US');
   return [
-    `${total.toLocaleString('en-US')} generated indicators (${mix.ip.toLocaleString('en-US')} exact IPv4, ${mix.net.toLocaleString('en-US')} IPv4/IPv6 networks /16–/28 and /48, ` +
-      `${mix.domain.toLocaleString('en-US')} domains, ${mix.hash.toLocaleString('en-US')} MD5/SHA-256, ${mix.url.toLocaleString('en-US')} URLs) in one IndicatorIndex; ` +
-      `${n.toLocaleString('en-US')} events (every one: src and dst address; a quarter with a DNS query, a quarter with an HTTP host and URL) through \`matchEvent\`, median of 3 rounds. ` +
-      `Memory is measured ${gc ? 'after a forced GC' : 'without a forced GC (run node with --expose-gc for tighter figures)'}.`,
+    `Generated indicators (per 10: 3 exact IPv4, 1 IPv4 /16–/28 or IPv6 /48 network, 3 domains, 2 MD5/SHA-256, 1 URL; the largest index holds ` +
+      `${n(largest.mix.ip)} exact IPv4, ${n(largest.mix.net)} networks, ${n(largest.mix.domain)} domains, ${n(largest.mix.hash)} hashes, ${n(largest.mix.url)} URLs), ` +
+      `each smaller index a prefix of the same stream. ${n(stream.length)} events (every one: src and dst address; a quarter with a DNS query, ` +
+      `a quarter with an HTTP host and URL) through \`matchEvent\` against every index in the same run, median of ${rounds} rotated rounds. ` +
+      `Load is CPU time of \`IndicatorIndex.add\` over the parsed indicators; the indicator objects' own heap is listed apart from the index's growth; ` +
+      `memory is measured ${gc ? 'after a forced GC' : 'without a forced GC (run node with --expose-gc for tighter figures)'}.`,
     '',
-    '| Indicators | Load time | Heap growth | RSS growth | Events per CPU-second | Matches per round |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| ${total.toLocaleString('en-US')} | ${(loadMs / 1000).toFixed(1)} s | ${mb(heap)} | ${mb(rss)} | **${fmtRate(rates[1]!)}** | ${matches} |`,
+    '| Indicators | Indicator objects (heap) | Index load (CPU) | Index heap growth | Index RSS growth | Events per CPU-second | vs smallest | Matches per round |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...built.map((b, k) => `| ${n(b.size)} | ${mb(b.indicatorHeap)} | ${b.loadSeconds.toFixed(2)} s | ${mb(b.heap)} | ${mb(b.rss)} | **${fmtRate(median(rates[k]!))}** | ${(median(rates[k]!) / base).toFixed(2)} | ${matches[k]} |`),
   ].join('\n');
 }

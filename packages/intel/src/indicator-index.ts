@@ -1,9 +1,9 @@
-import { formatWords, parseCidr, parseIp, type IpWords } from './ip.ts';
+import { formatWords, parseCidr, parseIPv4, parseIp, type IpWords } from './ip.ts';
 import { normalizeDomain, normalizeSerial, requestUrlKey } from './normalize.ts';
 import { PrefixTrie } from './prefix-trie.ts';
-import { isActive, type Indicator } from './types.ts';
+import { isActive, type Indicator, type IndicatorKind } from './types.ts';
+import { U32Map } from './u32-map.ts';
 import type { WarningLists } from './warning-lists.ts';
-
 /** An indicator that matched an observed value. */
 export interface IndicatorMatch {
   indicator: Indicator;
@@ -17,26 +17,40 @@ export interface SuppressionStats {
   matches: number;
 }
 
-const push = (list: Indicator[] | undefined, indicator: Indicator): Indicator[] => {
-  if (!list) return [indicator];
-  list.push(indicator);
-  return list;
+/**
+ * What one key holds: the indicator itself when it is the only one (almost always: a million
+ * one-element arrays are ~50 MB), an array when a key is listed more than once.
+ */
+type Slot = Indicator | Indicator[];
+
+const push = (slot: Slot | undefined, indicator: Indicator): Slot => {
+  if (slot === undefined) return indicator;
+  if (Array.isArray(slot)) {
+    slot.push(indicator);
+    return slot;
+  }
+  return [slot, indicator];
 };
+
+type ExactKind = Exclude<IndicatorKind, 'ip' | 'domain'>;
 
 /**
  * Every loaded indicator, indexed so that a lookup costs about the same with ten or a million:
- * exact addresses in hash maps (IPv4 keyed by its 32-bit number), networks in a PATRICIA trie
- * (longest prefix first, every covering network returned), domains in a map keyed by name that a
- * lookup probes once per label boundary (`a.b.evil.com`, `b.evil.com`, `evil.com`, `com`), and
- * hashed sets for URLs, file hashes, JA3 and certificate serials. Only indicators active at the
- * observation time match.
+ * exact IPv4 addresses in an open-addressing table keyed by the 32-bit number, IPv6 in a hash map,
+ * networks in a PATRICIA trie (longest prefix first, every covering network returned), domains in a
+ * map keyed by name that a lookup probes once per label boundary (`a.b.evil.com`, `b.evil.com`,
+ * `evil.com`, `com`), and one hashed set per kind for URLs, file hashes, JA3 and certificate
+ * serials. Only indicators active at the observation time match. The per-event path parses
+ * addresses, names and URLs by hand (no `new URL()`, no regular expressions, no iterators).
  */
 export class IndicatorIndex {
-  private readonly ipv4 = new Map<number, Indicator[]>();
-  private readonly ipv6 = new Map<string, Indicator[]>();
-  private readonly networks = new PrefixTrie<Indicator[]>();
-  private readonly domains = new Map<string, Indicator[]>();
-  private readonly exact = new Map<string, Indicator[]>();
+  private readonly ipv4 = new U32Map<Slot>();
+  private readonly ipv6 = new Map<string, Slot>();
+  private readonly networks = new PrefixTrie<Slot>();
+  private readonly domains = new Map<string, Slot>();
+  private readonly exact: Record<ExactKind, Map<string, Slot>> = { url: new Map(), md5: new Map(), sha1: new Map(), sha256: new Map(), ja3: new Map(), x509: new Map() };
+  /** Reused for the networks of one lookup (matching is synchronous and never re-entered). */
+  private readonly scratch: Slot[] = [];
   private count = 0;
   readonly suppressed: SuppressionStats = { matches: 0 };
 
@@ -50,6 +64,11 @@ export class IndicatorIndex {
     this.count++;
     switch (indicator.kind) {
       case 'ip': {
+        const v4 = parseIPv4(indicator.value);
+        if (v4 >= 0) {
+          this.ipv4.set(v4, push(this.ipv4.get(v4), indicator));
+          return;
+        }
         const cidr = parseCidr(indicator.value);
         if (!cidr) return;
         const full = cidr.words.length * 32;
@@ -64,8 +83,8 @@ export class IndicatorIndex {
         this.domains.set(indicator.value, push(this.domains.get(indicator.value), indicator));
         return;
       default: {
-        const key = `${indicator.kind}:${indicator.value}`;
-        this.exact.set(key, push(this.exact.get(key), indicator));
+        const map = this.exact[indicator.kind];
+        map.set(indicator.value, push(map.get(indicator.value), indicator));
       }
     }
   }
@@ -73,19 +92,42 @@ export class IndicatorIndex {
   /** Indicators (exact, then networks from most to least specific) holding the address at `time`. */
   matchIp(text: string, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
     if (!text) return out;
+    const v4 = parseIPv4(text);
+    if (v4 >= 0) return this.matchIPv4(v4, text, time, out);
+    if (text.indexOf(':') < 0) return out;
     const words = parseIp(text);
     if (!words) return out;
     return this.matchIpWords(words, text, time, out);
   }
 
-  matchIpWords(words: IpWords, observed: string, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
+  /** {@link matchIp} for an IPv4 address as a 32-bit number. */
+  matchIPv4(ip: number, observed: string, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
     const before = out.length;
-    const exact = words.length === 1 ? this.ipv4.get(words[0]!) : this.ipv6.size > 0 ? this.ipv6.get(formatWords(words)) : undefined;
+    const exact = this.ipv4.size > 0 ? this.ipv4.get(ip) : undefined;
     if (exact) this.collect(exact, observed, time, out);
     if (this.networks.size > 0) {
-      const nets: Indicator[][] = [];
-      for (const hit of this.networks.covering(words)) nets.push(hit.value);
+      const nets = this.scratch;
+      this.networks.collectV4(ip, nets);
       for (let i = nets.length - 1; i >= 0; i--) this.collect(nets[i]!, observed, time, out);
+      nets.length = 0;
+    }
+    if (out.length > before && this.warnings?.coversIp(Uint32Array.of(ip))) {
+      this.suppressed.matches += out.length - before;
+      out.length = before;
+    }
+    return out;
+  }
+
+  matchIpWords(words: IpWords, observed: string, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
+    if (words.length === 1) return this.matchIPv4(words[0]!, observed, time, out);
+    const before = out.length;
+    const exact = this.ipv6.size > 0 ? this.ipv6.get(formatWords(words)) : undefined;
+    if (exact) this.collect(exact, observed, time, out);
+    if (this.networks.size > 0) {
+      const nets = this.scratch;
+      this.networks.collect(words, nets);
+      for (let i = nets.length - 1; i >= 0; i--) this.collect(nets[i]!, observed, time, out);
+      nets.length = 0;
     }
     if (out.length > before && this.warnings?.coversIp(words)) {
       this.suppressed.matches += out.length - before;
@@ -96,6 +138,7 @@ export class IndicatorIndex {
 
   /** Indicators for the name or any parent domain of it (a feed's `evil.com` matches `a.b.evil.com`). */
   matchDomain(name: string, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
+    if (this.domains.size === 0) return out;
     const d = normalizeDomain(name);
     if (!d) return out;
     const before = out.length;
@@ -116,14 +159,16 @@ export class IndicatorIndex {
 
   /** An HTTP request (Host header and request target) against URL indicators. */
   matchUrl(host: string, uri: string, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
+    const urls = this.exact.url;
+    if (urls.size === 0) return out;
     const key = requestUrlKey(host, uri);
     if (!key) return out;
-    const hit = this.exact.get(`url:${key}`);
+    const hit = urls.get(key);
     if (hit) this.collect(hit, key, time, out);
     // Feeds often list a URL without its query string.
     const q = key.indexOf('?');
     if (q > 0) {
-      const bare = this.exact.get(`url:${key.slice(0, q)}`);
+      const bare = urls.get(key.slice(0, q));
       if (bare) this.collect(bare, key, time, out);
     }
     return out;
@@ -131,26 +176,36 @@ export class IndicatorIndex {
 
   /** A file hash (kind by length), JA3 or certificate fingerprint. */
   matchValue(kind: 'md5' | 'sha1' | 'sha256' | 'ja3', value: string, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
-    const hit = this.exact.get(`${kind}:${value.toLowerCase()}`);
+    const map = this.exact[kind];
+    if (map.size === 0) return out;
+    const hit = map.get(value.toLowerCase());
     if (hit) this.collect(hit, value, time, out);
     return out;
   }
 
   /** A certificate by serial; indicators that name an issuer also need it to match (case-insensitive). */
   matchCertificate(serial: string, issuer: string | null, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
+    if (this.exact.x509.size === 0) return out;
     const s = normalizeSerial(serial);
     if (!s) return out;
-    const hit = this.exact.get(`x509:${s}`);
+    const hit = this.exact.x509.get(s);
     if (!hit) return out;
     const iss = issuer?.replace(/\s+/g, '').toLowerCase();
-    for (const indicator of hit) {
+    for (const indicator of Array.isArray(hit) ? hit : [hit]) {
       if (indicator.issuer && indicator.issuer.replace(/\s+/g, '').toLowerCase() !== iss) continue;
       if (isActive(indicator, time)) out.push({ indicator, observed: serial });
     }
     return out;
   }
 
-  private collect(list: readonly Indicator[], observed: string, time: number, out: IndicatorMatch[]): void {
-    for (const indicator of list) if (isActive(indicator, time)) out.push({ indicator, observed });
+  private collect(slot: Slot, observed: string, time: number, out: IndicatorMatch[]): void {
+    if (!Array.isArray(slot)) {
+      if (slot.validFrom <= time && time < slot.validUntil) out.push({ indicator: slot, observed });
+      return;
+    }
+    for (let i = 0; i < slot.length; i++) {
+      const indicator = slot[i]!;
+      if (indicator.validFrom <= time && time < indicator.validUntil) out.push({ indicator, observed });
+    }
   }
 }

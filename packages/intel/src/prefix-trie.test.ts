@@ -83,6 +83,18 @@ describe('PrefixTrie', () => {
           const covering = [...t.covering(addr)].map((h) => h.prefix);
           const expected = [...new Set(nets.filter((n) => contains(n, addr)).map((n) => n.prefix))].sort((a, b) => a - b);
           expect(covering).toEqual(expected);
+          // The iterator-free forms the match path uses give the same networks in the same order.
+          const collected: number[] = [];
+          expect(t.collect(addr, collected)).toBe(expected.length);
+          expect(collected).toEqual([...t.covering(addr)].map((h) => h.value));
+          if (addr.length === 1) {
+            const v4: number[] = [];
+            t.collectV4(addr[0]!, v4);
+            expect(v4).toEqual(collected);
+          }
+          expect(t.first(addr)).toBe(collected[0]);
+          const cap = pick % 33;
+          expect(t.first(addr, cap)).toBe([...t.covering(addr, cap)][0]?.value);
         }
       }),
       { numRuns: 300 },

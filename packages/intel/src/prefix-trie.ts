@@ -120,6 +120,56 @@ export class PrefixTrie<V> {
     return best ? { value: best.value!, prefix: best.len } : undefined;
   }
 
+  /**
+   * Pushes the value of every stored network holding the IPv4 address `ip` (a 32-bit number) onto
+   * `out`, least specific first; returns how many. No allocation beyond `out`, no iterator.
+   */
+  collectV4(ip: number, out: V[]): number {
+    let node = this.v4;
+    let found = 0;
+    while (node) {
+      const len = node.len;
+      // `>>> 32` would shift by 0: a /0 holds every address.
+      if (len > 0 && ((node.key[0]! ^ ip) >>> (32 - len)) !== 0) break;
+      if (node.value !== undefined) {
+        out.push(node.value);
+        found++;
+      }
+      if (len >= 32) break;
+      node = (ip >>> (31 - len)) & 1 ? node.one : node.zero;
+    }
+    return found;
+  }
+
+  /** {@link collectV4} for either family (`ip` as words), up to `maxPrefix`. */
+  collect(ip: IpWords, out: V[], maxPrefix = ip.length * 32): number {
+    if (ip.length === 1 && maxPrefix >= 32) return this.collectV4(ip[0]!, out);
+    let node = ip.length === 4 ? this.v6 : this.v4;
+    let found = 0;
+    while (node && node.len <= maxPrefix) {
+      if (commonBits(node.key, ip, node.len) < node.len) break;
+      if (node.value !== undefined) {
+        out.push(node.value);
+        found++;
+      }
+      if (node.len >= ip.length * 32) break;
+      node = bitAt(ip, node.len) ? node.one : node.zero;
+    }
+    return found;
+  }
+
+  /** The least specific stored network holding `ip` (up to `maxPrefix`), or undefined. */
+  first(ip: IpWords, maxPrefix = ip.length * 32): V | undefined {
+    let node = ip.length === 4 ? this.v6 : this.v4;
+    while (node && node.len <= maxPrefix) {
+      if (commonBits(node.key, ip, node.len) < node.len) return undefined;
+      if (node.value !== undefined) return node.value;
+      if (node.len >= ip.length * 32) return undefined;
+      node = bitAt(ip, node.len) ? node.one : node.zero;
+    }
+    return undefined;
+  }
+
   /** Every stored network holding `ip`, least specific first (for warning-list checks of CIDRs). */
   *covering(ip: IpWords, maxPrefix = ip.length * 32): Generator<{ value: V; prefix: number }> {
     let node = ip.length === 4 ? this.v6 : this.v4;

@@ -92,7 +92,8 @@ export class WarningLists {
       if (cidr) {
         // Only a benign network that holds the whole indicator network suppresses it; a broader
         // indicator (8.0.0.0/8 around 8.8.8.8) stays, and its matches on benign hosts are suppressed.
-        for (const hit of lists.networks.covering(cidr.words, cidr.prefix)) return hit.value;
+        const hit = lists.networks.first(cidr.words, cidr.prefix);
+        if (hit !== undefined) return hit;
       }
     }
     if (indicator.kind === 'domain') {

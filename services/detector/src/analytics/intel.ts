@@ -1,5 +1,5 @@
 import type { MamoriDetection, MamoriEvent, Severity } from '@mamori/events';
-import { IndicatorIndex, isActive, parseCidr, type Indicator, type IndicatorMatch } from '@mamori/intel';
+import { IndicatorIndex, isActive, type Indicator, type IndicatorMatch } from '@mamori/intel';
 import { assertIdentifier, type StorageDriver } from '@mamori/storage';
 import { detectionId } from './port-scan.ts';
 import type { Analytic } from './types.ts';
@@ -41,34 +41,117 @@ interface Open {
   evidence: MamoriDetection['evidence'];
 }
 
-/** Every match of one event: which field, the indicator, what was observed. */
+/** Matches of one index call, reused across calls (matching is synchronous). */
+const scratch: IndicatorMatch[] = [];
+
+function take(field: string, out: { field: string; match: IndicatorMatch }[]): void {
+  for (let i = 0; i < scratch.length; i++) out.push({ field, match: scratch[i]! });
+  scratch.length = 0;
+}
+
+/** `host` without a trailing `:<digits>` port (what `/:\d+$/` removes), without a regular expression. */
+function stripPort(host: string): string {
+  let i = host.length - 1;
+  while (i >= 0) {
+    const c = host.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    i--;
+  }
+  return i >= 0 && i < host.length - 1 && host.charCodeAt(i) === 58 ? host.slice(0, i) : host;
+}
+
+/** `md5`, `sha1` or `sha256` for a hash name (`SHA-256`, `sha_1`, ...), else undefined. */
+function hashKind(name: string): 'md5' | 'sha1' | 'sha256' | undefined {
+  if (name === 'md5' || name === 'sha1' || name === 'sha256') return name;
+  const kind = name.toLowerCase().replace(/[-_]/g, '');
+  return kind === 'md5' || kind === 'sha1' || kind === 'sha256' ? kind : undefined;
+}
+
+/** Hashes of one name, in the order `{ ...file, ...process }` gives (the process record's value wins). */
+function matchHashes(index: IndicatorIndex, file: Record<string, string> | undefined, proc: Record<string, string> | undefined, t: number, out: { field: string; match: IndicatorMatch }[]): void {
+  if (file) {
+    for (const name in file) {
+      if (!Object.hasOwn(file, name)) continue;
+      matchHash(index, name, proc !== undefined && Object.hasOwn(proc, name) ? proc[name]! : file[name]!, t, out);
+    }
+  }
+  if (proc) {
+    for (const name in proc) {
+      if (!Object.hasOwn(proc, name) || (file !== undefined && Object.hasOwn(file, name))) continue;
+      matchHash(index, name, proc[name]!, t, out);
+    }
+  }
+}
+
+function matchHash(index: IndicatorIndex, name: string, value: string, t: number, out: { field: string; match: IndicatorMatch }[]): void {
+  const kind = hashKind(name);
+  if (!kind) return;
+  index.matchValue(kind, value, t, scratch);
+  if (scratch.length > 0) take(`file.hashes.${kind}`, out);
+}
+
+/**
+ * Every match of one event: which field, the indicator, what was observed. Allocates only for
+ * matches (the per-event path of every event, so no closures, spreads or iterators here).
+ */
 export function matchEvent(index: IndicatorIndex, event: MamoriEvent): { field: string; match: IndicatorMatch }[] {
   const out: { field: string; match: IndicatorMatch }[] = [];
-  const add = (field: string, matches: IndicatorMatch[]) => {
-    for (const match of matches) out.push({ field, match });
-  };
+  scratch.length = 0;
   const t = event.time;
-  if (event.src_ip) add('src_ip', index.matchIp(event.src_ip, t));
-  if (event.dst_ip) add('dst_ip', index.matchIp(event.dst_ip, t));
-  if (event.dns?.query) add('dns.query', index.matchDomain(event.dns.query, t));
-  for (const answer of event.dns?.answers ?? []) {
-    if (parseCidr(answer)) add('dns.answers', index.matchIp(answer, t));
+  if (event.src_ip) {
+    index.matchIp(event.src_ip, t, scratch);
+    if (scratch.length > 0) take('src_ip', out);
   }
-  if (event.http?.host) {
-    add('http.host', index.matchDomain(event.http.host.replace(/:\d+$/, ''), t));
-    if (event.http.uri) add('http.url', index.matchUrl(event.http.host, event.http.uri, t));
+  if (event.dst_ip) {
+    index.matchIp(event.dst_ip, t, scratch);
+    if (scratch.length > 0) take('dst_ip', out);
   }
-  if (event.tls) {
-    if (event.tls.sni) add('tls.sni', index.matchDomain(event.tls.sni, t));
-    if (event.tls.ja3) add('tls.ja3', index.matchValue('ja3', event.tls.ja3, t));
-    if (event.tls.fingerprint_sha1) add('tls.fingerprint_sha1', index.matchValue('sha1', event.tls.fingerprint_sha1, t));
-    if (event.tls.serial) add('tls.serial', index.matchCertificate(event.tls.serial, event.tls.issuer, t));
+  const dns = event.dns;
+  if (dns) {
+    if (dns.query) {
+      index.matchDomain(dns.query, t, scratch);
+      if (scratch.length > 0) take('dns.query', out);
+    }
+    const answers = dns.answers;
+    if (answers) {
+      // Answers that are addresses (names and other records match nothing).
+      for (let i = 0; i < answers.length; i++) {
+        index.matchIp(answers[i]!, t, scratch);
+        if (scratch.length > 0) take('dns.answers', out);
+      }
+    }
   }
-  const hashes = { ...(event.file?.hashes ?? {}), ...(event.process?.hashes ?? {}) };
-  for (const [name, value] of Object.entries(hashes)) {
-    const kind = name.toLowerCase().replace(/[-_]/g, '');
-    if (kind === 'md5' || kind === 'sha1' || kind === 'sha256') add(`file.hashes.${kind}`, index.matchValue(kind, value, t));
+  const http = event.http;
+  if (http?.host) {
+    index.matchDomain(stripPort(http.host), t, scratch);
+    if (scratch.length > 0) take('http.host', out);
+    if (http.uri) {
+      index.matchUrl(http.host, http.uri, t, scratch);
+      if (scratch.length > 0) take('http.url', out);
+    }
   }
+  const tls = event.tls;
+  if (tls) {
+    if (tls.sni) {
+      index.matchDomain(tls.sni, t, scratch);
+      if (scratch.length > 0) take('tls.sni', out);
+    }
+    if (tls.ja3) {
+      index.matchValue('ja3', tls.ja3, t, scratch);
+      if (scratch.length > 0) take('tls.ja3', out);
+    }
+    if (tls.fingerprint_sha1) {
+      index.matchValue('sha1', tls.fingerprint_sha1, t, scratch);
+      if (scratch.length > 0) take('tls.fingerprint_sha1', out);
+    }
+    if (tls.serial) {
+      index.matchCertificate(tls.serial, tls.issuer, t, scratch);
+      if (scratch.length > 0) take('tls.serial', out);
+    }
+  }
+  const fileHashes = event.file?.hashes;
+  const processHashes = event.process?.hashes;
+  if (fileHashes || processHashes) matchHashes(index, fileHashes ?? undefined, processHashes ?? undefined, t, out);
   return out;
 }
 
