@@ -129,7 +129,8 @@ export function compileDocuments(documents: readonly SigmaDocument[], options: L
       }
     }
   }
-  const checksum = rulesetChecksum([...rules.map((r) => r.rule), ...filters]);
+  // Correlations count too: a changed correlation is a changed rule set.
+  const checksum = rulesetChecksum([...rules.map((r) => r.rule), ...filters, ...correlations]);
   return { ruleSet: new RuleSet(rules, slots.slots, checksum), rules, filters, correlations, unsupported, errors, excluded, checksum };
 }
 

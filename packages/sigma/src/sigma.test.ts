@@ -186,6 +186,14 @@ describe('filters, routing and the rule set', () => {
     expect(rs.stats().evaluatedShare).toBeCloseTo(0.02);
   });
 
+  it('the checksum covers correlation rules too', () => {
+    const base = 'title: a\nid: 00000000-0000-4000-8000-00000000000a\nname: a\nlogsource:\n  product: zeek\n  service: conn\ndetection:\n  s:\n    conn_state: REJ\n  condition: s\n';
+    const corr = (n: number) => `title: c\nid: 00000000-0000-4000-8000-00000000000c\ncorrelation:\n  type: event_count\n  rules: [a]\n  group-by: [src_ip]\n  timespan: 5m\n  condition:\n    gte: ${n}\n`;
+    const one = compileDocuments(parseSigmaFile(`${base}---\n${corr(10)}`, 'p.yml').documents).checksum;
+    expect(compileDocuments(parseSigmaFile(`${base}---\n${corr(3)}`, 'p.yml').documents).checksum).not.toBe(one);
+    expect(compileDocuments(parseSigmaFile(base, 'p.yml').documents).checksum).not.toBe(one);
+  });
+
   it('the checksum changes with any rule text and not with file order', () => {
     const a = proc('  s:\n    Image: a\n  condition: s');
     const b = proc('  s:\n    Image: b\n  condition: s').replace('id: r1', 'id: r2');

@@ -251,7 +251,7 @@ describe('state round trip', () => {
     });
     save(engine.partition);
     const restored = new CorrelationEngine(set, { allowedLatenessMs: 2_000 });
-    (restored as unknown as { partition: CorrelationPartition }).partition = CorrelationPartition.restore(set, { allowedLatenessMs: 2_000, watermarks: { kind: 'local' } }, log);
+    (restored as unknown as { currentPartition: CorrelationPartition }).currentPartition = CorrelationPartition.restore(set, { allowedLatenessMs: 2_000, watermarks: { kind: 'local' } }, log);
     facts.slice(17).forEach((f) => {
       restored.ingest(f);
       out.push(...restored.advance().map((o) => o.match.id));
@@ -259,5 +259,73 @@ describe('state round trip', () => {
     out.push(...restored.flush().map((o) => o.match.id));
     expect(out).toEqual(reference);
     expect(reference.length).toBeGreaterThan(0);
+  });
+});
+
+describe('hot reload of the rule set', () => {
+  const count = (threshold: number, title = 'many x', id = 'c1') =>
+    `title: ${title}\nid: ${id}\ncorrelation:\n  type: event_count\n  rules: [x]\n  group-by: [h]\n  timespan: 10s\n  condition: {gte: ${threshold}}\n`;
+  const other = 'title: distinct u\nid: c2\ncorrelation:\n  type: value_count\n  rules: [x]\n  group-by: [h]\n  timespan: 10s\n  condition: {field: u, gte: 2}\n';
+  const feed = (engine: CorrelationEngine, facts: BaseRuleMatch[]) => {
+    const out = [];
+    for (const f of facts) {
+      engine.ingest(f);
+      out.push(...engine.advance());
+    }
+    return out;
+  };
+
+  it('an unchanged correlation keeps its window (a title edit is no change); a new one starts empty', () => {
+    const engine = new CorrelationEngine(rules(count(4)));
+    const before = [m('x', 1_000, { h: 'a', u: 'u1' }), m('x', 2_000, { h: 'a', u: 'u1' })];
+    expect(feed(engine, before)).toEqual([]);
+    const result = engine.reload(rules(`${count(4, 'many x, renamed')}---\n${other}`));
+    expect(result).toEqual({ kept: 1, dropped: 0 });
+    const out = [...feed(engine, [m('x', 3_000, { h: 'a', u: 'u2' }), m('x', 4_000, { h: 'a', u: 'u2' })]), ...engine.flush()];
+    const c1 = out.filter((o) => o.match.correlationId === 'c1');
+    expect(c1).toHaveLength(1);
+    expect(c1[0]!.match.factCount).toBe(4);
+    expect(c1[0]!.match.refs).toContain(before[0]!.eventId);
+    expect(c1[0]!.match.windowStart).toBe(1_000);
+    // c2 is new: it saw only u2 after the reload, one distinct value, below its threshold of 2.
+    expect(out.filter((o) => o.match.correlationId === 'c2')).toEqual([]);
+  });
+
+  it('a changed correlation starts fresh: facts before the reload do not count toward the new condition', () => {
+    const engine = new CorrelationEngine(rules(count(4)));
+    expect(feed(engine, [1_000, 2_000, 3_000].map((t) => m('x', t, { h: 'a' })))).toEqual([]);
+    expect(engine.reload(rules(count(3)))).toEqual({ kept: 0, dropped: 1 });
+    const after = [4_000, 5_000].map((t) => m('x', t, { h: 'a' }));
+    expect([...feed(engine, after)]).toEqual([]);
+    const third = m('x', 6_000, { h: 'a' });
+    const out = [...feed(engine, [third]), ...engine.flush()];
+    expect(out).toHaveLength(1);
+    expect(out[0]!.match.factCount).toBe(3);
+    expect(out[0]!.match.refs).toEqual([...after, third].map((f) => f.eventId));
+  });
+
+  it('a removed correlation drops its state and deletes its changelog keys', () => {
+    const engine = new CorrelationEngine(rules(`${count(4)}---\n${other}`));
+    feed(engine, [m('x', 1_000, { h: 'a', u: 'u1' })]);
+    engine.partition.takeChanges();
+    expect(engine.partition.groupCount()).toBe(2);
+    expect(engine.reload(rules(other))).toEqual({ kept: 1, dropped: 1 });
+    expect(engine.partition.groupCount()).toBe(1);
+    const changes = engine.partition.takeChanges();
+    expect(changes.filter((c) => c.value === null).map((c) => c.key)).toEqual(['g|c1|a']);
+    // Facts of the removed correlation are no longer routed.
+    expect(engine.ingest(m('x', 2_000, { h: 'b', u: 'u1' })).facts).toBe(1);
+  });
+
+  it('state written under another definition of the same id is not restored', () => {
+    const engine = new CorrelationEngine(rules(count(4)));
+    feed(engine, [1_000, 2_000].map((t) => m('x', t, { h: 'a' })));
+    const log = new Map<string, string>();
+    for (const c of engine.partition.takeChanges()) if (c.value !== null) log.set(c.key, c.value);
+    const options = { allowedLatenessMs: 0, watermarks: { kind: 'local' } as const };
+    expect(CorrelationPartition.restore(rules(count(4, 'retitled')), options, log).groupCount()).toBe(1);
+    const changed = CorrelationPartition.restore(rules(count(3)), options, log);
+    expect(changed.groupCount()).toBe(0);
+    expect(changed.takeChanges().filter((c) => c.value === null).map((c) => c.key)).toEqual(['g|c1|a']);
   });
 });

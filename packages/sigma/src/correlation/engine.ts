@@ -1,4 +1,4 @@
-import { CorrelationPartition, CorrelationStats } from './partition.ts';
+import { CorrelationPartition, CorrelationStats, type PartitionOptions } from './partition.ts';
 import { CorrelationRouter } from './router.ts';
 import type { BaseRuleMatch, CorrelationMatch, CorrelationSet } from './types.ts';
 import type { WindowLimits } from './window.ts';
@@ -50,22 +50,49 @@ export interface EngineOutput {
  * facts repartitioned through Kafka; this class is the reference it must agree with.
  */
 export class CorrelationEngine {
-  readonly router: CorrelationRouter;
-  readonly partition: CorrelationPartition;
-  private readonly reported: ReadonlySet<string>;
+  private currentSet: CorrelationSet;
+  private currentRouter: CorrelationRouter;
+  private currentPartition: CorrelationPartition;
+  private reported: ReadonlySet<string>;
+  private readonly partitionOptions: PartitionOptions;
 
-  constructor(
-    readonly set: CorrelationSet,
-    options: CorrelationEngineOptions = {},
-  ) {
-    this.router = new CorrelationRouter(set);
-    this.partition = new CorrelationPartition(set, {
+  constructor(set: CorrelationSet, options: CorrelationEngineOptions = {}) {
+    this.partitionOptions = {
       allowedLatenessMs: options.allowedLatenessMs ?? 0,
       watermarks: { kind: 'local' },
       ...(options.limits ? { limits: options.limits } : {}),
-      ...(options.stats ? { stats: options.stats } : {}),
-    });
+      stats: options.stats ?? new CorrelationStats(),
+    };
+    this.currentSet = set;
+    this.currentRouter = new CorrelationRouter(set);
+    this.currentPartition = new CorrelationPartition(set, this.partitionOptions);
     this.reported = reportedCorrelations(set);
+  }
+
+  get set(): CorrelationSet {
+    return this.currentSet;
+  }
+
+  get router(): CorrelationRouter {
+    return this.currentRouter;
+  }
+
+  get partition(): CorrelationPartition {
+    return this.currentPartition;
+  }
+
+  /**
+   * Swaps in a reloaded rule set without losing the state of unchanged correlations (see
+   * {@link CorrelationPartition.reload}): unchanged ones keep their windows, removed ones drop
+   * their state, changed ones start fresh. Returns how many group windows were kept and dropped.
+   */
+  reload(set: CorrelationSet): { kept: number; dropped: number } {
+    const { partition, kept, dropped } = CorrelationPartition.reload(this.currentPartition, set, this.partitionOptions);
+    this.currentSet = set;
+    this.currentRouter = new CorrelationRouter(set);
+    this.currentPartition = partition;
+    this.reported = reportedCorrelations(set);
+    return { kept, dropped };
   }
 
   /** Feeds a base-rule match; returns how many facts it became and how many were late. */

@@ -13,6 +13,7 @@ export {
   type WatermarkMode,
 } from './partition.ts';
 export { CorrelationEngine, correlationOnlyBaseRules, reportedCorrelations, type CorrelationEngineOptions, type EngineOutput } from './engine.ts';
+export { correlationFingerprints } from './fingerprint.ts';
 export { HyperLogLog, estimateFromRegisters } from './hyperloglog.ts';
 export {
   CONDITION_OPERATORS,

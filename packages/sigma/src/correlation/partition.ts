@@ -1,3 +1,4 @@
+import { correlationFingerprints } from './fingerprint.ts';
 import type { CorrelationMatch, CorrelationSet, CorrelationType, KeyedFact } from './types.ts';
 import { DEFAULT_WINDOW_LIMITS, GroupWindow, type GroupStateJson, type WindowLimits } from './window.ts';
 
@@ -81,6 +82,7 @@ export class CorrelationPartition {
   private readonly dirty = new Set<string>();
   private metaDirty = false;
   private readonly limits: WindowLimits;
+  private readonly fingerprints: ReadonlyMap<string, string>;
   readonly stats: CorrelationStats;
   /** Sequence of derived facts this partition emitted (their dedupe key downstream). */
   emitSeq = 0;
@@ -93,6 +95,7 @@ export class CorrelationPartition {
   ) {
     this.limits = { ...DEFAULT_WINDOW_LIMITS, ...options.limits };
     this.stats = options.stats ?? new CorrelationStats();
+    this.fingerprints = correlationFingerprints(set);
     const depths = set.maxDepth + 1;
     this.pendingByDepth = Array.from({ length: depths }, () => new Set<string>());
     this.processed = Array.from({ length: depths }, () => Number.NEGATIVE_INFINITY);
@@ -222,7 +225,7 @@ export class CorrelationPartition {
     const changes: StateChange[] = [];
     for (const key of [...this.dirty].sort()) {
       const group = this.groups.get(key);
-      changes.push({ key, value: group ? JSON.stringify(group.toJSON()) : null });
+      changes.push({ key, value: group ? JSON.stringify({ ...group.toJSON(), f: this.fingerprints.get(group.rule.id) }) : null });
     }
     this.dirty.clear();
     if (this.metaDirty || changes.length > 0) {
@@ -246,8 +249,47 @@ export class CorrelationPartition {
   }
 
   /**
+   * The same partition under a reloaded rule set. Groups of correlations whose definition is
+   * unchanged (same fingerprint) keep their windows, pending facts and suppression; groups of
+   * removed or changed correlations are dropped (their changelog keys are deleted with the next
+   * `takeChanges`), so a changed correlation starts from an empty window. Watermarks, source
+   * sequence numbers and the applied offset carry over: the input position does not move.
+   */
+  static reload(previous: CorrelationPartition, set: CorrelationSet, options: PartitionOptions): { partition: CorrelationPartition; kept: number; dropped: number } {
+    const partition = new CorrelationPartition(set, options);
+    for (const [k, v] of previous.seq) partition.seq.set(k, v);
+    for (const [k, v] of previous.reported) partition.reported.set(k, v);
+    for (let depth = 0; depth < partition.processed.length; depth++) {
+      partition.processed[depth] = previous.processed[depth] ?? Number.NEGATIVE_INFINITY;
+      partition.lastSweep[depth] = previous.lastSweep[depth] ?? Number.NEGATIVE_INFINITY;
+    }
+    partition.maxSeen = previous.maxSeen;
+    partition.emitSeq = previous.emitSeq;
+    partition.applied = previous.applied;
+    for (const key of previous.dirty) partition.dirty.add(key);
+    let kept = 0;
+    let dropped = 0;
+    for (const [key, group] of previous.groups) {
+      const rule = set.byId.get(group.rule.id);
+      const same = rule !== undefined && partition.fingerprints.get(rule.id) === previous.fingerprints.get(group.rule.id);
+      if (!same) {
+        dropped += 1;
+        partition.dirty.add(key);
+        continue;
+      }
+      const moved = GroupWindow.fromJSON(group.toJSON(), rule, partition.limits);
+      partition.groups.set(key, moved);
+      if (moved.pending.length > 0) partition.pendingByDepth[rule.depth]!.add(key);
+      kept += 1;
+    }
+    partition.metaDirty = true;
+    return { partition, kept, dropped };
+  }
+
+  /**
    * Rebuilds a partition from its latest changelog values (key -> value). Groups of correlations
-   * that are no longer loaded are dropped.
+   * that are no longer loaded, or whose definition changed since the state was written (another
+   * fingerprint), are dropped: a changed correlation starts fresh after a restart too.
    */
   static restore(set: CorrelationSet, options: PartitionOptions, entries: ReadonlyMap<string, string>): CorrelationPartition {
     const partition = new CorrelationPartition(set, options);
@@ -267,7 +309,10 @@ export class CorrelationPartition {
       if (key === META_KEY) continue;
       const json = JSON.parse(text) as GroupStateJson;
       const rule = set.byId.get(json.c);
-      if (!rule) continue;
+      if (!rule || (json.f !== undefined && json.f !== partition.fingerprints.get(rule.id))) {
+        partition.dirty.add(key);
+        continue;
+      }
       const group = GroupWindow.fromJSON(json, rule, partition.limits);
       partition.groups.set(key, group);
       if (group.pending.length > 0) partition.pendingByDepth[rule.depth]!.add(key);

@@ -39,6 +39,8 @@ export interface GroupStateJson {
   s: number | null;
   /** value_count sketch mode: slot index -> registers (base64). */
   h?: [number, string][];
+  /** Fingerprint of the correlation's definition when written (`correlationFingerprints`); absent in older state. */
+  f?: string;
 }
 
 /** Counters the group reports to its partition. */
