@@ -1,5 +1,6 @@
+import { watch, type FSWatcher } from 'node:fs';
 import { ConfigError, MamoriError, sleep, type Logger } from '@mamori/core';
-import type { Registry } from '@mamori/metrics';
+import { Counter, Gauge, type Registry } from '@mamori/metrics';
 import { loadRuleDirectory, type LoadedRules } from '@mamori/sigma';
 import { CorrelationRuleError, parseCorrelationRules, type CorrelationSet } from '@mamori/sigma/correlation';
 import type { Admin, Producer, Transport } from '@mamori/transport';
@@ -20,6 +21,19 @@ export interface LoadedCorrelations {
 }
 
 /**
+ * The correlation rules of loaded packs, resolved against the packs' base rules (an empty set when
+ * the packs hold none). Throws {@link CorrelationRuleError} for a broken correlation or one that
+ * names a rule no pack defines.
+ */
+export function correlationsOf(loaded: LoadedRules): LoadedCorrelations {
+  const set = parseCorrelationRules(
+    loaded.correlations.map((c) => ({ path: c.path, doc: c.document })),
+    { knownBaseRules: loaded.rules.map((r) => ({ id: r.rule.id, ...(r.rule.name !== undefined ? { name: r.rule.name } : {}) })) },
+  );
+  return { set, baseRules: sigmaRuleSource(loaded, set), loaded };
+}
+
+/**
  * Reads the correlation rules of `dirs` (the same packs as the Sigma analytic) and adapts the
  * compiled base rules to a {@link BaseRuleSource}. Undefined when no pack holds a correlation. A
  * broken correlation, or one that names a rule no pack defines, is a ConfigError naming the file.
@@ -28,17 +42,130 @@ export function loadCorrelations(dirs: readonly string[]): LoadedCorrelations | 
   if (dirs.length === 0) return undefined;
   const loaded = loadRuleDirectory(dirs);
   if (loaded.correlations.length === 0) return undefined;
-  let set: CorrelationSet;
   try {
-    set = parseCorrelationRules(
-      loaded.correlations.map((c) => ({ path: c.path, doc: c.document })),
-      { knownBaseRules: loaded.rules.map((r) => ({ id: r.rule.id, ...(r.rule.name !== undefined ? { name: r.rule.name } : {}) })) },
-    );
+    return correlationsOf(loaded);
   } catch (error) {
     if (error instanceof CorrelationRuleError) throw new ConfigError(`DETECTOR_RULES_DIRS: ${error.message} [${error.code}]`, { cause: error });
     throw error;
   }
-  return { set, baseRules: sigmaRuleSource(loaded, set), loaded };
+}
+
+/** One file that kept a reload from being applied. */
+export interface CorrelationReloadProblem {
+  path: string;
+  code: string;
+  reason: string;
+}
+
+/** What a reload of the correlation rule packs did. */
+export interface CorrelationReloadReport {
+  /** `applied`: the new set is active; `unchanged`: same checksum, nothing swapped; `rejected`: the previous set stays. */
+  result: 'applied' | 'unchanged' | 'rejected';
+  /** Correlation rules active after the reload. */
+  correlations: number;
+  /** Checksum of the active rule set after the reload. */
+  checksum: string;
+  problems: CorrelationReloadProblem[];
+}
+
+/**
+ * Correlation rules from the rule pack directories, hot-reloaded: file changes are debounced,
+ * the directories loaded again, and the new set goes to the subscribers (the correlation stages)
+ * only when every rule of the packs compiles and every correlation resolves. Otherwise the
+ * previous set stays active and the problems are reported with their file and reason.
+ */
+export class CorrelationRulePacks {
+  private active: LoadedCorrelations;
+  private readonly listeners: ((next: LoadedCorrelations) => void)[] = [];
+  private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** Reloads by result, for the metrics. */
+  readonly reloads = { applied: 0, unchanged: 0, rejected: 0 };
+
+  constructor(
+    private readonly dirs: readonly string[],
+    initial: LoadedCorrelations,
+    private readonly onReport: (report: CorrelationReloadReport) => void = () => {},
+    private readonly load: (dirs: readonly string[]) => LoadedRules = (d) => loadRuleDirectory(d),
+  ) {
+    this.active = initial;
+  }
+
+  get current(): LoadedCorrelations {
+    return this.active;
+  }
+
+  /** Called with every newly applied set. */
+  subscribe(listener: (next: LoadedCorrelations) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Loads the directories again now and applies the result if it is sound. */
+  reload(): CorrelationReloadReport {
+    const report = this.tryReload();
+    this.reloads[report.result] += 1;
+    this.onReport(report);
+    return report;
+  }
+
+  private tryReload(): CorrelationReloadReport {
+    const rejected = (problems: CorrelationReloadProblem[]): CorrelationReloadReport => ({ result: 'rejected', correlations: this.active.set.rules.length, checksum: this.active.loaded.checksum, problems });
+    let loaded: LoadedRules;
+    try {
+      loaded = this.load(this.dirs);
+    } catch (error) {
+      return rejected([{ path: this.dirs.join(','), code: error instanceof MamoriError ? error.code : 'SIGMA_RULE_INVALID', reason: (error as Error).message }]);
+    }
+    if (loaded.errors.length > 0) return rejected(loaded.errors.map((e) => ({ path: e.path, code: e.code, reason: e.reason })));
+    if (loaded.checksum === this.active.loaded.checksum) return { result: 'unchanged', correlations: this.active.set.rules.length, checksum: loaded.checksum, problems: [] };
+    let next: LoadedCorrelations;
+    try {
+      next = correlationsOf(loaded);
+    } catch (error) {
+      if (!(error instanceof CorrelationRuleError)) throw error;
+      return rejected([{ path: error.path, code: error.code, reason: error.message }]);
+    }
+    this.active = next;
+    for (const listener of this.listeners) listener(next);
+    return { result: 'applied', correlations: next.set.rules.length, checksum: loaded.checksum, problems: [] };
+  }
+
+  /** Watches the directories (recursively) and reloads after `debounceMs` of quiet. */
+  watch(debounceMs: number): void {
+    for (const dir of this.dirs) {
+      const w = watch(dir, { recursive: true }, () => {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.reload(), debounceMs);
+        this.timer.unref();
+      });
+      w.unref();
+      this.watchers.push(w);
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+}
+
+/** Reload counters and the active-correlations gauge (bounded labels: `result` has three values). */
+function registerReloadMetrics(registry: Registry, packs: CorrelationRulePacks): void {
+  const seen = { applied: 0, unchanged: 0, rejected: 0 };
+  const reloads: Counter<'result'> = new Counter({
+    name: 'mamori_correlation_rule_reloads_total',
+    help: 'Reloads of the correlation rule packs by result: applied, unchanged, rejected (the previous set stays active).',
+    labelNames: ['result'],
+    registers: [registry],
+    collect: () => {
+      for (const result of ['applied', 'unchanged', 'rejected'] as const) {
+        reloads.inc({ result }, Math.max(0, packs.reloads[result] - seen[result]));
+        seen[result] = packs.reloads[result];
+      }
+    },
+  });
+  const active: Gauge = new Gauge({ name: 'mamori_correlation_rules', help: 'Correlation rules in the active (hot-reloaded) set.', registers: [registry], collect: () => active.set(packs.current.set.rules.length) });
 }
 
 export interface DetectorCorrelationDeps {
@@ -50,11 +177,16 @@ export interface DetectorCorrelationDeps {
   /** Partitions of the correlation topics when DETECTOR_CORRELATION_PARTITIONS is 0 (MAMORI_TOPIC_PARTITIONS). */
   defaultPartitions: number;
   replicationFactor?: number;
+  /** Watch the rule packs and reload correlations on change. @default true */
+  watchRules?: boolean;
 }
 
 /** The correlation half of a detector process: two stages and the changelog replica they restore from. */
 export interface DetectorCorrelation {
+  /** The active correlation set (swapped by hot reload). */
   readonly set: CorrelationSet;
+  /** The hot-reloaded rule packs behind the stages. */
+  readonly packs: CorrelationRulePacks;
   /** Creates the repartition and state topics, starts the replica, returns the stages to run. */
   start(): Promise<{ source: CorrelationSourceStage; correlation: CorrelationStage }>;
   close(): Promise<void>;
@@ -68,13 +200,24 @@ export interface DetectorCorrelation {
 export function buildDetectorCorrelation(config: DetectorConfig, deps: DetectorCorrelationDeps): DetectorCorrelation | undefined {
   const loaded = loadCorrelations(config.sigma.rulesDirs);
   if (!loaded) return undefined;
+  const packs = new CorrelationRulePacks(config.sigma.rulesDirs, loaded, (report) => {
+    if (report.result === 'rejected') {
+      for (const p of report.problems.slice(0, 20)) deps.logger.error({ path: p.path, code: p.code, reason: p.reason, checksum: report.checksum }, 'correlation rule reload rejected; the previous rule set stays active');
+    } else if (report.result === 'applied') deps.logger.info({ correlations: report.correlations, checksum: report.checksum }, 'correlation rules reloaded');
+  });
+  registerReloadMetrics(deps.registry, packs);
+  if (deps.watchRules ?? true) packs.watch(config.sigma.reloadDebounceMs);
   const c = config.correlation;
   const partitions = c.partitions > 0 ? c.partitions : deps.defaultPartitions;
   let standby: ChangelogStandby | undefined;
   let admin: Admin | undefined;
   return {
-    set: loaded.set,
+    get set() {
+      return packs.current.set;
+    },
+    packs,
     async start() {
+      const current = packs.current;
       admin = deps.transport.admin();
       await admin.connect();
       const a = admin;
@@ -102,12 +245,12 @@ export function buildDetectorCorrelation(config: DetectorConfig, deps: DetectorC
         eventsTopic: config.eventsTopic,
         repartitionTopic: c.repartitionTopic,
         repartitionPartitions: stateParts,
-        correlations: loaded.set,
-        baseRules: loaded.baseRules,
+        correlations: current.set,
+        baseRules: current.baseRules,
         codecs: deps.codecs,
       });
       const correlation = new CorrelationStage({
-        correlations: loaded.set,
+        correlations: current.set,
         sourcePartitions,
         partitions: stateParts,
         allowedLatenessMs: config.allowedLatenessMs,
@@ -119,12 +262,18 @@ export function buildDetectorCorrelation(config: DetectorConfig, deps: DetectorC
         state: standby,
         codecs: deps.codecs,
         registry: deps.registry,
-        rulesetChecksum: loaded.loaded.checksum,
+        rulesetChecksum: current.loaded.checksum,
         idleSourceMs: c.idleSourceMs,
+      });
+      // Each stage swaps to a reloaded set at its next batch boundary.
+      packs.subscribe((next) => {
+        source.reload(next.set, next.baseRules);
+        correlation.reload(next.set, next.loaded.checksum);
       });
       return { source, correlation };
     },
     async close() {
+      packs.close();
       await standby?.close();
       await admin?.close();
     },

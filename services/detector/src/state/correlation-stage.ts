@@ -69,8 +69,12 @@ export class CorrelationStage implements Stage {
   readonly inputTopics: readonly string[];
   readonly outputTopics: readonly string[];
   private readonly partitions = new Map<number, CorrelationPartition>();
-  private readonly router: CorrelationRouter;
-  private readonly reported: ReadonlySet<string>;
+  private set: CorrelationSet;
+  private router: CorrelationRouter;
+  private reported: ReadonlySet<string>;
+  private rulesetChecksum: string | undefined;
+  /** A reloaded rule set waiting for the next batch or tick boundary. */
+  private next: { set: CorrelationSet; checksum: string } | undefined;
   private readonly stats = new CorrelationStats();
   private readonly repartitionTopic: string;
   private readonly stateTopic: string;
@@ -82,14 +86,18 @@ export class CorrelationStage implements Stage {
   /** Wall time each partition was (re)loaded: a source that never reported counts as silent since then. */
   private readonly heldSince = new Map<number, number>();
   restores = 0;
+  /** Rule set swaps applied, and group windows kept and dropped by them (tests, logs). */
+  readonly reloadStats = { reloads: 0, kept: 0, dropped: 0 };
 
   constructor(private readonly options: CorrelationStageOptions) {
     this.repartitionTopic = options.repartitionTopic ?? CORRELATION_TOPICS.repartition;
     this.stateTopic = options.stateTopic ?? CORRELATION_TOPICS.state;
     this.inputTopics = [this.repartitionTopic];
     this.outputTopics = [options.detectionsTopic, this.stateTopic, this.repartitionTopic];
+    this.set = options.correlations;
     this.router = new CorrelationRouter(options.correlations);
     this.reported = reportedCorrelations(options.correlations);
+    this.rulesetChecksum = options.rulesetChecksum;
     const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i));
     this.partitionOptions = {
       allowedLatenessMs: options.allowedLatenessMs,
@@ -108,6 +116,44 @@ export class CorrelationStage implements Stage {
   /** Partitions held in memory (for tests and the gauges). */
   heldPartitions(): number[] {
     return [...this.partitions.keys()].sort((a, b) => a - b);
+  }
+
+  /** The active correlation set. */
+  get correlations(): CorrelationSet {
+    return this.set;
+  }
+
+  /**
+   * A reloaded rule set, applied at the next batch (or tick) boundary: every held partition keeps
+   * the windows of correlations whose definition is unchanged and drops the others (see
+   * `CorrelationPartition.reload`); detections from then on carry `checksum`. Partitions restored
+   * later filter their changelog state the same way (by definition fingerprint).
+   */
+  reload(set: CorrelationSet, checksum: string): void {
+    this.next = { set, checksum };
+  }
+
+  /** Applies a pending reload; returns the held partitions whose state changed by it. */
+  private applyReload(): number[] {
+    const next = this.next;
+    if (!next) return [];
+    this.next = undefined;
+    this.set = next.set;
+    this.router = new CorrelationRouter(next.set);
+    this.reported = reportedCorrelations(next.set);
+    this.rulesetChecksum = next.checksum;
+    const touched: number[] = [];
+    for (const [q, held] of this.partitions) {
+      const { partition, kept, dropped } = CorrelationPartition.reload(held, next.set, this.partitionOptions);
+      this.partitions.set(q, partition);
+      this.reloadStats.kept += kept;
+      this.reloadStats.dropped += dropped;
+      touched.push(q);
+    }
+    // Level broadcasts restart: the set of depths may have changed.
+    this.broadcast.clear();
+    this.reloadStats.reloads += 1;
+    return touched;
   }
 
   /** Forgets partitions this instance no longer owns (their state lives on in the changelog). */
@@ -130,6 +176,7 @@ export class CorrelationStage implements Stage {
     const detections: MamoriDetection[] = [];
     const changelog: OutgoingMessage[] = [];
     const deadLetters: DeadLetter[] = [];
+    const reloaded = this.applyReload();
     for (const [q, messages] of byPartition) {
       const state = await this.stateFor(q, messages[0]!.offset);
       for (const m of messages) {
@@ -151,6 +198,12 @@ export class CorrelationStage implements Stage {
       this.advance(q, state, repartition, detections);
       for (const change of state.takeChanges()) changelog.push({ key: change.key, value: change.value, partition: q });
     }
+    // Held partitions without input in this batch still write what the reload dropped.
+    for (const q of reloaded) {
+      if (byPartition.has(q)) continue;
+      const state = this.partitions.get(q);
+      if (state) for (const change of state.takeChanges()) changelog.push({ key: change.key, value: change.value, partition: q });
+    }
     await this.send(repartition, detections);
     return { outputs: [{ topic: this.stateTopic, messages: changelog }], deadLetters };
   }
@@ -169,7 +222,9 @@ export class CorrelationStage implements Stage {
     const repartition: OutgoingMessage[] = [];
     const detections: MamoriDetection[] = [];
     const changelog: OutgoingMessage[] = [];
+    const reloaded = new Set(this.applyReload());
     for (const [q, state] of this.partitions) {
+      if (reloaded.has(q)) for (const change of state.takeChanges()) changelog.push({ key: change.key, value: change.value, partition: q });
       const activity = this.sourceActivity.get(q) ?? new Map<string, { time: number; at: number }>();
       this.sourceActivity.set(q, activity);
       const since = this.heldSince.get(q) ?? now;
@@ -224,12 +279,12 @@ export class CorrelationStage implements Stage {
   }
 
   private advance(q: number, state: CorrelationPartition, repartition: OutgoingMessage[], detections: MamoriDetection[]): void {
-    const set = this.options.correlations;
+    const set = this.set;
     for (let depth = 0; depth <= set.maxDepth; depth++) {
       for (const match of state.advanceDepth(depth)) {
         const rule = set.byId.get(match.correlationId)!;
         if (this.reported.has(match.correlationId)) {
-          detections.push(correlationDetection(match, rule, { eventsTopic: this.options.eventsTopic, now: match.windowEnd, ...(this.options.rulesetChecksum ? { rulesetChecksum: this.options.rulesetChecksum } : {}) }));
+          detections.push(correlationDetection(match, rule, { eventsTopic: this.options.eventsTopic, now: match.windowEnd, ...(this.rulesetChecksum ? { rulesetChecksum: this.rulesetChecksum } : {}) }));
         }
         for (const fact of this.router.routeDerived(match)) {
           state.emitSeq += 1;
@@ -252,13 +307,13 @@ export class CorrelationStage implements Stage {
     const held = this.partitions.get(q);
     if (held && (held.applied === undefined || BigInt(firstOffset) <= BigInt(held.applied) + 1n)) return held;
     const entries = await this.options.state.read(q);
-    const restored = CorrelationPartition.restore(this.options.correlations, this.partitionOptions, entries);
+    const restored = CorrelationPartition.restore(this.set, this.partitionOptions, entries);
     this.restores += 1;
     this.partitions.set(q, restored);
     this.heldSince.set(q, Date.now());
     this.sourceActivity.delete(q);
     // Level broadcasts restart from what the restored state already reported.
-    for (let depth = 0; depth < this.options.correlations.maxDepth; depth++) this.broadcast.delete(`l${depth}:${q}`);
+    for (let depth = 0; depth < this.set.maxDepth; depth++) this.broadcast.delete(`l${depth}:${q}`);
     return restored;
   }
 }

@@ -29,7 +29,9 @@ export class CorrelationSourceStage implements Stage {
   readonly name = 'detector-correlation-source';
   readonly inputTopics: readonly string[];
   readonly outputTopics: readonly string[];
-  private readonly router: CorrelationRouter;
+  private router: CorrelationRouter;
+  private baseRules: BaseRuleSource;
+  private next: { set: CorrelationSet; baseRules: BaseRuleSource } | undefined;
   private readonly topic: string;
   /** Newest event time per input partition (restarts from the committed offset rebuild it). */
   private readonly newest = new Map<number, number>();
@@ -39,12 +41,23 @@ export class CorrelationSourceStage implements Stage {
     this.topic = options.repartitionTopic ?? CORRELATION_TOPICS.repartition;
     this.outputTopics = [this.topic];
     this.router = new CorrelationRouter(options.correlations);
+    this.baseRules = options.baseRules;
+  }
+
+  /** A reloaded rule set: used from the next batch on (a batch is never split between two sets). */
+  reload(set: CorrelationSet, baseRules: BaseRuleSource): void {
+    this.next = { set, baseRules };
   }
 
   async process(batch: ConsumedBatch): Promise<StageResult> {
     const messages: OutgoingMessage[] = [];
     const deadLetters: DeadLetter[] = [];
     const touched = new Set<number>();
+    if (this.next) {
+      this.router = new CorrelationRouter(this.next.set);
+      this.baseRules = this.next.baseRules;
+      this.next = undefined;
+    }
     await this.options.codecs.prefetch?.(batch.messages.map((m) => m.value));
     for (const message of batch.messages) {
       touched.add(message.partition);
@@ -59,7 +72,7 @@ export class CorrelationSourceStage implements Stage {
       if (event.time > (this.newest.get(message.partition) ?? Number.NEGATIVE_INFINITY)) this.newest.set(message.partition, event.time);
       let ordinal = 0;
       try {
-        for (const match of this.options.baseRules.match(event)) {
+        for (const match of this.baseRules.match(event)) {
           for (const fact of this.router.routeBase(match)) {
             messages.push({ key: factKey(fact), value: encodeRecord({ kind: 'fact', source: `b:${message.partition}`, seq: factSeq(message.offset, ordinal++), fact }) });
           }
