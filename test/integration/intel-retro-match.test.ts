@@ -43,6 +43,12 @@ describe('retroMatch on chDB', () => {
       '2001:db8::5|2001:db8:ffff::/48|dst_ip',
     ]);
     expect(found.every((d) => d.attributes['retro'] === 'true' && d.severity === 'high')).toBe(true);
+    // valid_from does not hold a retro match back (a list's indicators are valid from load time, after
+    // the activity); valid_until still ends it: 198.51.100.77 expired 45 minutes ago, before e2 (30 minutes
+    // ago) was seen; evil-example.net expired 10 minutes ago, after e3 (20 minutes ago).
+    const fresh = new IntelMatchAnalytic(() => new IndicatorIndex());
+    const validity = await retroMatch(driver, fresh, [ind('ip', '203.0.113.7', { validFrom: T, validUntil: T + 1 }), ind('ip', '198.51.100.77', { validUntil: T - 45 * 60_000 }), ind('domain', 'evil-example.net', { validUntil: T - 10 * 60_000 })], { until: T + 1, lookbackMs: 7 * 86_400_000 });
+    expect(validity.map((d) => `${d.entity.value}|${d.attributes['indicator_value']}`).sort()).toEqual(['10.0.0.5|203.0.113.7', '10.0.0.7|evil-example.net']);
     // Hostile values are data, never SQL.
     expect(await retroMatch(driver, analytic, [ind('domain', "x'); DROP TABLE retro.events; --.com")], { until: T })).toEqual([]);
     await driver.close();

@@ -161,6 +161,24 @@ describe.skipIf(!HAVE_DATA)('warning lists', () => {
     expect((await store.refresh()).errors.map((e) => e.code)).toEqual(['INTEL_FEED_TOO_LARGE']);
   });
 
+  it('reports as added only values the previous load did not have, however the list lines shift', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/mamori-intel-`);
+    try {
+      writeFileSync(`${dir}/l.txt`, '203.0.113.1\nevil.example\n');
+      const store = new IntelStore({ feeds: [{ name: 'l', format: 'list', location: `${dir}/l.txt` }], now: () => T });
+      expect((await store.refresh()).added.map((i) => i.value)).toEqual(['203.0.113.1', 'evil.example']);
+      // A new first line moves every id (`l:<line>`); only the new value is new.
+      writeFileSync(`${dir}/l.txt`, '198.51.100.9\n203.0.113.1\nevil.example\n');
+      const report = await store.refresh();
+      expect(report.added.map((i) => `${i.value}@${i.id}`)).toEqual(['198.51.100.9@l:1']);
+      expect((await store.refresh()).added).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('applies hash and hostname lists from the MISP files', () => {
     const w = new WarningLists();
     for (const f of ['common-ioc-false-positive.json', 'public-dns-hostname.json']) w.add(WarningLists.fromJson(readFileSync(`${DATA}misp-warninglists/${f}`, 'utf8'), f));

@@ -17,6 +17,12 @@ export interface SuppressionStats {
   matches: number;
 }
 
+function labelCount(name: string): number {
+  let n = 1;
+  for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) n++;
+  return n;
+}
+
 /**
  * What one key holds: the indicator itself when it is the only one (almost always: a million
  * one-element arrays are ~50 MB), an array when a key is listed more than once.
@@ -51,6 +57,9 @@ export class IndicatorIndex {
   private readonly exact: Record<ExactKind, Map<string, Slot>> = { url: new Map(), md5: new Map(), sha1: new Map(), sha256: new Map(), ja3: new Map(), x509: new Map() };
   /** Reused for the networks of one lookup (matching is synchronous and never re-entered). */
   private readonly scratch: Slot[] = [];
+  /** Fewest and most labels of an indexed domain: only suffixes with a label count in between are probed. */
+  private domainLabelsMin = Number.POSITIVE_INFINITY;
+  private domainLabelsMax = 0;
   private count = 0;
   readonly suppressed: SuppressionStats = { matches: 0 };
 
@@ -79,9 +88,13 @@ export class IndicatorIndex {
         } else this.networks.upsert(cidr, (old) => push(old, indicator));
         return;
       }
-      case 'domain':
+      case 'domain': {
+        const labels = labelCount(indicator.value);
+        if (labels < this.domainLabelsMin) this.domainLabelsMin = labels;
+        if (labels > this.domainLabelsMax) this.domainLabelsMax = labels;
         this.domains.set(indicator.value, push(this.domains.get(indicator.value), indicator));
         return;
+      }
       default: {
         const map = this.exact[indicator.kind];
         map.set(indicator.value, push(map.get(indicator.value), indicator));
@@ -142,13 +155,20 @@ export class IndicatorIndex {
     const d = normalizeDomain(name);
     if (!d) return out;
     const before = out.length;
+    // Walk the label boundaries of the name itself; probe only suffixes as long as some indexed domain.
+    let labels = labelCount(d);
     let at = 0;
-    for (;;) {
+    while (labels > this.domainLabelsMax) {
+      at = d.indexOf('.', at) + 1;
+      labels--;
+    }
+    while (labels >= this.domainLabelsMin) {
       const hit = this.domains.get(at === 0 ? d : d.slice(at));
       if (hit) this.collect(hit, d, time, out);
       const dot = d.indexOf('.', at);
       if (dot < 0) break;
       at = dot + 1;
+      labels--;
     }
     if (out.length > before && this.warnings?.coversDomain(d)) {
       this.suppressed.matches += out.length - before;

@@ -3,6 +3,8 @@ import { maskWords, type Cidr, type IpWords } from './ip.ts';
 interface Node<V> {
   /** Masked to `len` bits. */
   key: IpWords;
+  /** `key[0]` as a plain field: an IPv4 walk reads it without touching the typed array (one cache miss less per node). */
+  k0: number;
   len: number;
   /** Set when a stored prefix ends here (branch-only nodes have none). */
   value: V | undefined;
@@ -51,7 +53,7 @@ export class PrefixTrie<V> {
     const v6 = key.length === 4;
     const root = v6 ? this.v6 : this.v4;
     if (!root) {
-      const leaf: Node<V> = { key, len, value: make(undefined), zero: undefined, one: undefined };
+      const leaf: Node<V> = { key, k0: key[0]!, len, value: make(undefined), zero: undefined, one: undefined };
       if (v6) this.v6 = leaf;
       else this.v4 = leaf;
       this.count++;
@@ -65,12 +67,13 @@ export class PrefixTrie<V> {
         // The new prefix parts from this node's path above it: split here.
         let replacement: Node<V>;
         if (cp === len) {
-          replacement = { key, len, value: make(undefined), zero: undefined, one: undefined };
+          replacement = { key, k0: key[0]!, len, value: make(undefined), zero: undefined, one: undefined };
           if (bitAt(node.key, len)) replacement.one = node;
           else replacement.zero = node;
         } else {
-          const leaf: Node<V> = { key, len, value: make(undefined), zero: undefined, one: undefined };
-          replacement = { key: maskWords(key, cp), len: cp, value: undefined, zero: undefined, one: undefined };
+          const leaf: Node<V> = { key, k0: key[0]!, len, value: make(undefined), zero: undefined, one: undefined };
+          const branch = maskWords(key, cp);
+          replacement = { key: branch, k0: branch[0]!, len: cp, value: undefined, zero: undefined, one: undefined };
           if (bitAt(key, cp)) {
             replacement.one = leaf;
             replacement.zero = node;
@@ -95,7 +98,7 @@ export class PrefixTrie<V> {
       const bit = bitAt(key, node.len);
       const child: Node<V> | undefined = bit ? node.one : node.zero;
       if (!child) {
-        const leaf: Node<V> = { key, len, value: make(undefined), zero: undefined, one: undefined };
+        const leaf: Node<V> = { key, k0: key[0]!, len, value: make(undefined), zero: undefined, one: undefined };
         if (bit) node.one = leaf;
         else node.zero = leaf;
         this.count++;
@@ -130,7 +133,7 @@ export class PrefixTrie<V> {
     while (node) {
       const len = node.len;
       // `>>> 32` would shift by 0: a /0 holds every address.
-      if (len > 0 && ((node.key[0]! ^ ip) >>> (32 - len)) !== 0) break;
+      if (len > 0 && ((node.k0 ^ ip) >>> (32 - len)) !== 0) break;
       if (node.value !== undefined) {
         out.push(node.value);
         found++;

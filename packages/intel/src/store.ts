@@ -86,7 +86,7 @@ export interface RefreshReport {
   unsupported: Unsupported[];
   /** Feeds that failed this time (their previous indicators were kept). */
   errors: { feed: string; code: string; message: string }[];
-  /** Indicators not in the previous index (for retro-matching). */
+  /** Indicators whose feed, kind and value were not in the previous index (for retro-matching); on the first load, all. */
   added: Indicator[];
 }
 
@@ -100,7 +100,11 @@ export interface IntelStoreOptions {
   now?: () => number;
 }
 
-const keyOf = (i: Indicator): string => `${i.source}\u0000${i.id}\u0000${i.kind}\u0000${i.value}`;
+/**
+ * What makes an indicator new: its feed, kind and value (and a certificate's issuer), not its id,
+ * so that a list whose lines shift (ids are `<file>:<line>`) does not make old values look new.
+ */
+const keyOf = (i: Indicator): string => `${i.source}\u0000${i.kind}\u0000${i.value}\u0000${i.issuer ?? ''}`;
 
 /**
  * Loads feeds and warning lists, builds a fresh {@link IndicatorIndex} and swaps it in whole, so

@@ -1,5 +1,5 @@
 import type { MamoriDetection, MamoriEvent, Severity } from '@mamori/events';
-import { IndicatorIndex, isActive, type Indicator, type IndicatorMatch } from '@mamori/intel';
+import { IndicatorIndex, type Indicator, type IndicatorMatch } from '@mamori/intel';
 import { assertIdentifier, type StorageDriver } from '@mamori/storage';
 import { detectionId } from './port-scan.ts';
 import type { Analytic } from './types.ts';
@@ -288,7 +288,8 @@ const unmap = (ip: string): string => (ip.startsWith('::ffff:') && ip.includes('
  * touched them and reports them as detections (marked `retro`). Addresses are matched in
  * ClickHouse (exact addresses with `IN`, networks with `isIPAddressInRange`), host names against
  * the configured attributes and their parent domains; everything is bound as parameters. The rows
- * are re-checked with the index (validity at the event's time, warning lists) before reporting.
+ * are re-checked with an index of the new indicators before reporting: an indicator counts for
+ * events before its `valid_from` (that is the point of looking back) but not after its `valid_until`.
  */
 export async function retroMatch(driver: StorageDriver, analytic: IntelMatchAnalytic, added: readonly Indicator[], options: RetroMatchOptions = {}): Promise<MamoriDetection[]> {
   const until = options.until ?? Date.now();
@@ -302,7 +303,9 @@ export async function retroMatch(driver: StorageDriver, analytic: IntelMatchAnal
     if (ind.kind === 'ip') (ind.value.includes('/') ? nets : ips).push(ind.value);
     else if (ind.kind === 'domain') domains.push(ind.value);
     else continue;
-    index.add(ind);
+    // Retro-matching exists for activity from before the indicator was known: `valid_from` (often the
+    // time the feed learned it; a list's load time) does not hold it back, `valid_until` still ends it.
+    index.add(ind.validFrom > Number.NEGATIVE_INFINITY ? { ...ind, validFrom: Number.NEGATIVE_INFINITY } : ind);
   }
   if (ips.length + nets.length + domains.length === 0) return [];
   const db = assertIdentifier('database', driver.database);
@@ -339,7 +342,6 @@ LIMIT {limit:UInt32}`;
     for (const m of index.matchIp(event.dst_ip, time)) hits.push({ field: 'dst_ip', match: m });
     for (const name of r.names) for (const m of index.matchDomain(name, time)) hits.push({ field: 'dns.query', match: m });
     for (const { field, match } of hits) {
-      if (!isActive(match.indicator, time)) continue;
       const d = analytic.sighting(r.org_id, event, field, match, time, true);
       if (d) out.set(d.detection_id, d);
     }
