@@ -153,6 +153,10 @@ describe.skipIf(!present)('SigmaHQ regression data through the windows.event nor
           seenRecords.add(record);
           const bytes = Buffer.from(JSON.stringify(flat));
           const result = normalizeRecord(format!, bytes, { topic: 'telemetry.raw.windows.event', partition: 0, offset: events, sensorId: 's', orgId: 'o', ingestTime: 0 });
+          // Every record must become exactly one event: a dead-lettered record would hide a miss.
+          if (result.events.length !== 1 || result.errors.length > 0) {
+            failures.push(`${c.ruleId}: record ${record} gave ${result.events.length} events (${result.errors.map((e) => e.message).join('; ')})`);
+          }
           for (const event of result.events) {
             events++;
             if (loaded.ruleSet.match(event).some((m) => m.rule.id === c.ruleId)) firedRecords.push(record);
