@@ -1,6 +1,6 @@
 import { errorCode, errorMessage, withTimeout, type Logger } from '@mamori/core';
 import { stageMetrics, type Registry, type StageMetrics } from '@mamori/metrics';
-import type { ConsumedBatch, Consumer, Producer, Transport } from '@mamori/transport';
+import type { ConsumedBatch, Consumer, Producer, TopicPartition, Transport } from '@mamori/transport';
 import { DEAD_LETTER_TOPIC, deadLetterMessage } from './dead-letter.ts';
 import { ThrottledErrorLog } from './error-log.ts';
 import type { Stage, StageResult } from './stage.ts';
@@ -22,6 +22,8 @@ export interface StageRunnerOptions {
   tickIntervalMs?: number;
   /** @default 'telemetry.dlq' */
   deadLetterTopic?: string;
+  /** Consumer group session timeout: how long a member that died silently holds its partitions. @default 30000 */
+  sessionTimeoutMs?: number;
 }
 
 /**
@@ -29,11 +31,17 @@ export interface StageRunnerOptions {
  * - `concurrentBatches: true`: `process` calls may overlap (batches of different partitions are
  *   processed at once). The stage does its own coordination; the writer uses it to gather rows of
  *   several Kafka batches into one ClickHouse insert while each batch waits for its insert.
- * - `attachFlowControl(control)`: receives pause/resume of the stage's consumer, for backpressure.
+ * - `attachFlowControl(control)`: receives pause/resume of the stage's consumer, for backpressure,
+ *   and its current partition assignment.
+ * - `afterDeliver()`: runs after the outputs and dead letters of a `process` or `tick` are
+ *   acknowledged and before the input offsets are committed (state a stage writes to a changelog
+ *   only once what it derived from the batch is safe). For such a stage `process`, delivery and
+ *   `afterDeliver` of one batch run as one unit: batches and ticks never interleave with them.
  */
 interface StageCapabilities {
   readonly concurrentBatches?: boolean;
-  attachFlowControl?(control: { pause(): void; resume(): void; isPaused(): boolean }): void;
+  attachFlowControl?(control: { pause(): void; resume(): void; isPaused(): boolean; assignment(): readonly TopicPartition[] }): void;
+  afterDeliver?(): Promise<void>;
 }
 
 /**
@@ -78,6 +86,7 @@ export class StageRunner {
       maxBatchSize: this.options.maxBatchSize ?? 1000,
       maxWaitMs: this.options.maxWaitMs ?? 100,
       fromBeginning: true,
+      ...(this.options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: this.options.sessionTimeoutMs } : {}),
     });
     await this.consumer.connect();
     const consumer = this.consumer;
@@ -85,6 +94,7 @@ export class StageRunner {
       pause: () => consumer.pause(),
       resume: () => consumer.resume(),
       isPaused: () => consumer.isPaused(),
+      assignment: () => consumer.assignment(),
     });
     await this.consumer.run((batch) => this.handle(batch));
     if (stage.tick) {
@@ -135,9 +145,16 @@ export class StageRunner {
     }
     this.metrics.batchSize.observe({ stage: stage.name }, batch.messages.length);
     try {
-      const concurrent = (stage as Stage & StageCapabilities).concurrentBatches === true;
-      const result = await (concurrent ? stage.process(batch) : this.serialize(() => stage.process(batch)));
-      await this.deliver(result);
+      const capable = stage as Stage & StageCapabilities;
+      if (capable.afterDeliver) {
+        await this.serialize(async () => {
+          await this.deliver(await stage.process(batch));
+          await capable.afterDeliver!();
+        });
+      } else {
+        const result = await (capable.concurrentBatches === true ? stage.process(batch) : this.serialize(() => stage.process(batch)));
+        await this.deliver(result);
+      }
     } catch (error) {
       this.metrics.batchFailures.inc({ stage: stage.name, error_code: errorCode(error) });
       this.errors.error({ stage: stage.name, records: batch.messages.length }, error, `batch failed, will be redelivered: ${errorMessage(error)}`);
@@ -153,6 +170,7 @@ export class StageRunner {
       await this.serialize(async () => {
         const result = await tick.call(this.options.stage, Date.now(), final);
         await this.deliver(result);
+        await (this.options.stage as Stage & StageCapabilities).afterDeliver?.();
       });
     } catch (error) {
       this.metrics.batchFailures.inc({ stage: this.name, error_code: errorCode(error) });

@@ -2,18 +2,24 @@ import { errorCode, errorMessage } from '@mamori/core';
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
 import { Counter, Gauge, Histogram, type Registry } from '@mamori/metrics';
 import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
-import type { ConsumedBatch, OutgoingMessage } from '@mamori/transport';
-import type { Analytic } from './analytics/types.ts';
+import type { ConsumedBatch, ConsumedMessage, OutgoingMessage, TopicPartition } from '@mamori/transport';
+import { isStateful, type Analytic, type StatefulAnalytic } from './analytics/types.ts';
+import type { AnalyticChanges, AnalyticsChangelog, PartitionMeta } from './state/analytics-changelog.ts';
 
 /**
- * Dead-letter codes this stage sets itself; listed in docs/errors.md. A decode failure that is already
- * a MamoriError (e.g. a CodecError `SCHEMA_UNKNOWN`) keeps its own code.
+ * Codes this stage sets itself; listed in docs/errors.md. A decode failure that is already a
+ * MamoriError (e.g. a CodecError `SCHEMA_UNKNOWN`) keeps its own code.
  *
+ * Dead letters:
  * - `AVRO_DECODE_FAILED`: the event could not be decoded and the error carried no code of its own
  *   (e.g. the record has no value); also a CodecErrorCode.
  * - `DETECTOR_ANALYTIC_FAILED`: an analytic threw on the event (a defect, reported instead of stalling).
+ *
+ * Batch failures of the analytics changelog (the batch is not committed and comes back):
+ * - `DETECTOR_STATE_RESTORE_TIMEOUT`: a partition's state was not read back in time (retryable).
+ * - `DETECTOR_STATE_TOPIC_MISMATCH`: the changelog topic has fewer partitions than the events topic.
  */
-export const STAGE_ERROR_CODES = ['AVRO_DECODE_FAILED', 'DETECTOR_ANALYTIC_FAILED'] as const;
+export const STAGE_ERROR_CODES = ['AVRO_DECODE_FAILED', 'DETECTOR_ANALYTIC_FAILED', 'DETECTOR_STATE_RESTORE_TIMEOUT', 'DETECTOR_STATE_TOPIC_MISMATCH'] as const;
 type StageErrorCode = (typeof STAGE_ERROR_CODES)[number];
 
 /** One event in this many has its evaluation timed per analytic. */
@@ -34,9 +40,41 @@ export interface DetectorStageOptions {
   registry: Registry;
   /** Events up to this much older than the newest seen still count. @default 5000 */
   allowedLatenessMs: number;
-  /** With no input for this long (wall clock), every open episode is closed and reported. @default 10000 */
+  /** With no input on a partition for this long (wall clock), its open episodes are closed and reported. @default 10000 */
   idleCloseMs: number;
+  /**
+   * Where the per-source analytics' window state is snapshotted and restored from. Without it the
+   * state lives only in memory (a crash loses open episodes; a clean stop closes and reports them).
+   */
+  changelog?: AnalyticsChangelog;
 }
+
+/** The analytics and event time of one input partition. */
+interface PartitionState {
+  /** One slot per configured analytic: a per-partition instance of a stateful one, else the shared one. */
+  readonly slots: Analytic[];
+  readonly stateful: StatefulAnalytic[];
+  maxEventTime: number;
+  /** Offset of the last record applied to this state (undefined: none since it was created or restored). */
+  applied: string | undefined;
+  /** Records up to this offset are already in the restored state and are skipped. */
+  skipThrough: bigint;
+  lastInputAt: number;
+  idleClosed: boolean;
+  /** Entities written in several chunks (see AnalyticsChangelog). */
+  readonly wide: Map<string, number>;
+}
+
+/** A snapshot waiting for the batch's detections to be acknowledged. */
+interface PendingSnapshot {
+  partition: number;
+  analytics: AnalyticChanges[];
+  meta: PartitionMeta;
+  state: PartitionState;
+}
+
+/** Partition key of events observed outside Kafka (`mamori hunt`, observeEvents). */
+const NO_PARTITION = -1;
 
 /**
  * Feeds normalized events to every analytic in event time. The watermark is the newest event time
@@ -47,9 +85,10 @@ export class DetectorStage implements Stage {
   readonly name = 'detector';
   readonly inputTopics: readonly string[];
   readonly outputTopics: readonly string[];
-  private maxEventTime = Number.NEGATIVE_INFINITY;
-  private lastInputAt = Date.now();
-  private idleClosed = true;
+  private readonly partitions = new Map<number, PartitionState>();
+  private pending: PendingSnapshot[] = [];
+  private assignment: (() => readonly TopicPartition[]) | undefined;
+  private topicReady = false;
   private readonly stateGauge: Gauge<'analytic'>;
   private readonly latency: Histogram<'analytic'>;
   private readonly emitted: Counter<'analytic' | 'severity'>;
@@ -68,7 +107,11 @@ export class DetectorStage implements Stage {
       labelNames: ['analytic'],
       registers: [options.registry],
       collect: () => {
-        for (const analytic of options.analytics) this.stateGauge.set({ analytic: analytic.ruleId }, analytic.size());
+        options.analytics.forEach((analytic, i) => {
+          let size = isStateful(analytic) ? 0 : analytic.size();
+          if (isStateful(analytic)) for (const state of this.partitions.values()) size += state.slots[i]!.size();
+          this.stateGauge.set({ analytic: analytic.ruleId }, size);
+        });
       },
     });
     this.latency = new Histogram({
@@ -140,6 +183,26 @@ export class DetectorStage implements Stage {
       labelNames: ['technique'],
       registers: [options.registry],
     });
+    const changelog = options.changelog;
+    if (changelog) {
+      const stateCounter = (name: string, help: string, read: () => number): void => {
+        let last = 0;
+        const counter: Counter = new Counter({
+          name,
+          help,
+          registers: [options.registry],
+          collect: () => {
+            const total = read();
+            counter.inc(Math.max(0, total - last));
+            last = total;
+          },
+        });
+      };
+      stateCounter('mamori_detector_state_restores_total', 'Input partitions whose analytics state was restored from the changelog.', () => changelog.stats.restores);
+      stateCounter('mamori_detector_state_records_written_total', 'Records written to the analytics changelog (entity states, chunks, deletes, partition meta).', () => changelog.stats.records);
+      stateCounter('mamori_detector_state_written_bytes_total', 'Bytes (keys and values) written to the analytics changelog.', () => changelog.stats.bytes);
+      stateCounter('mamori_detector_state_dropped_entities_total', 'Entities whose changelog state could not be read back on restore (incomplete or unreadable): dropped and deleted.', () => changelog.stats.dropped);
+    }
     this.late = new Counter({
       name: 'mamori_detector_late_events_total',
       help: 'Events older than the watermark when they arrived (still evaluated; windows already closed may miss them).',
@@ -150,29 +213,73 @@ export class DetectorStage implements Stage {
   async process(batch: ConsumedBatch): Promise<StageResult> {
     const detections: MamoriDetection[] = [];
     const deadLetters: DeadLetter[] = [];
+    this.discardUndelivered();
     await this.options.codecs.prefetch?.(batch.messages.map((m) => m.value));
-    for (const message of batch.messages) {
-      let event: MamoriEvent;
-      try {
-        if (!message.value) throw new Error('record has no value');
-        event = this.options.codecs.decodeEvent(message.value);
-      } catch (error) {
-        deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? ('AVRO_DECODE_FAILED' satisfies StageErrorCode) : errorCode(error), reason: errorMessage(error) });
-        continue;
-      }
-      try {
-        detections.push(...this.observe(event));
-      } catch (error) {
-        // A defect in one analytic must not stall the partition: the event is dead-lettered with the reason.
-        deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED' satisfies StageErrorCode, reason: errorMessage(error) });
-      }
+    const byPartition = new Map<number, ConsumedMessage[]>();
+    for (const m of batch.messages) {
+      let list = byPartition.get(m.partition);
+      if (!list) byPartition.set(m.partition, (list = []));
+      list.push(m);
     }
-    if (batch.messages.length > 0) {
-      this.lastInputAt = Date.now();
-      this.idleClosed = false;
+    await this.restoreIfNeeded(byPartition);
+    const now = Date.now();
+    for (const [partition, messages] of byPartition) {
+      const state = this.partitions.get(partition) ?? this.createPartition(partition);
+      for (const message of messages) {
+        if (BigInt(message.offset) <= state.skipThrough) continue;
+        let event: MamoriEvent;
+        try {
+          if (!message.value) throw new Error('record has no value');
+          event = this.options.codecs.decodeEvent(message.value);
+        } catch (error) {
+          deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? ('AVRO_DECODE_FAILED' satisfies StageErrorCode) : errorCode(error), reason: errorMessage(error) });
+          continue;
+        }
+        try {
+          detections.push(...this.observe(state, event));
+        } catch (error) {
+          // A defect in one analytic must not stall the partition: the event is dead-lettered with the reason.
+          deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED' satisfies StageErrorCode, reason: errorMessage(error) });
+        }
+      }
+      state.applied = messages[messages.length - 1]!.offset;
+      state.lastInputAt = now;
+      state.idleClosed = false;
+      detections.push(...this.advancePartition(state, now));
+      this.snapshot(partition, state);
     }
-    detections.push(...this.advanceWatermark(Date.now()));
     return { outputs: [this.toOutput(detections)], deadLetters };
+  }
+
+  /**
+   * Writes the snapshots of the last `process` or `tick` to the changelog. The runner calls it once
+   * the batch's detections and dead letters are acknowledged and before it commits the input
+   * offsets, so a detection is never lost: a crash before the snapshot replays the batch on the
+   * previous state and sends the same detections again (same ids).
+   */
+  async afterDeliver(): Promise<void> {
+    const changelog = this.options.changelog;
+    const pending = this.pending;
+    this.pending = [];
+    if (!changelog) return;
+    try {
+      for (const snapshot of pending) await changelog.write(snapshot.partition, snapshot.analytics, snapshot.meta, snapshot.state.wide);
+    } catch (error) {
+      // The in-memory state is now ahead of the changelog: forget it, so the redelivered batch is
+      // processed on the restored state.
+      for (const snapshot of pending) if (this.partitions.get(snapshot.partition) === snapshot.state) this.partitions.delete(snapshot.partition);
+      throw error;
+    }
+  }
+
+  /** Receives the consumer's assignment from the runner: partitions no longer assigned are dropped on tick. */
+  attachFlowControl(control: { assignment?(): readonly TopicPartition[] }): void {
+    if (control.assignment) this.assignment = () => control.assignment!();
+  }
+
+  /** Input partitions whose state this instance holds (for tests and the state gauge). */
+  heldPartitions(): number[] {
+    return [...this.partitions.keys()].filter((p) => p !== NO_PARTITION).sort((a, b) => a - b);
   }
 
   /**
@@ -182,59 +289,171 @@ export class DetectorStage implements Stage {
    */
   observeEvents(events: readonly MamoriEvent[], onError: (event: MamoriEvent, error: unknown) => void = () => {}): MamoriDetection[] {
     const detections: MamoriDetection[] = [];
+    const state = this.partitions.get(NO_PARTITION) ?? this.createPartition(NO_PARTITION);
     for (const event of events) {
       try {
-        detections.push(...this.observe(event));
+        detections.push(...this.observe(state, event));
       } catch (error) {
         onError(event, error);
       }
     }
     if (events.length > 0) {
-      this.lastInputAt = Date.now();
-      this.idleClosed = false;
+      state.lastInputAt = Date.now();
+      state.idleClosed = false;
     }
-    detections.push(...this.advanceWatermark(Date.now()));
+    detections.push(...this.advancePartition(state, Date.now()));
     return detections;
   }
 
-  /** End of input: closes every open episode (what an idle or final tick does). */
+  /** End of input: closes every open episode of every partition held (what an idle or final tick does). */
   closeAll(now = Date.now()): MamoriDetection[] {
     const detections: MamoriDetection[] = [];
-    for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.advance(Number.POSITIVE_INFINITY, now)));
-    this.idleClosed = true;
+    for (const state of this.partitions.values()) detections.push(...this.closePartition(state, now));
     return detections;
   }
 
-  private observe(event: MamoriEvent): MamoriDetection[] {
-    if (event.time < this.maxEventTime - this.options.allowedLatenessMs) this.late.inc();
-    if (event.time > this.maxEventTime) this.maxEventTime = event.time;
+  private closePartition(state: PartitionState, now: number): MamoriDetection[] {
+    const detections: MamoriDetection[] = [];
+    for (const analytic of state.slots) detections.push(...this.measured(analytic, analytic.advance(Number.POSITIVE_INFINITY, now)));
+    state.idleClosed = true;
+    return detections;
+  }
+
+  private createPartition(partition: number): PartitionState {
+    const slots = this.options.analytics.map((a) => (isStateful(a) ? a.fork() : a));
+    const stateful = slots.filter(isStateful);
+    // Start change tracking (an instance records changes only once it has been asked for them).
+    for (const a of stateful) a.exportChanges();
+    const state: PartitionState = {
+      slots, stateful, maxEventTime: Number.NEGATIVE_INFINITY, applied: undefined, skipThrough: -1n, lastInputAt: Date.now(), idleClosed: true, wide: new Map(),
+    };
+    this.partitions.set(partition, state);
+    return state;
+  }
+
+  /**
+   * With a changelog, a partition's in-memory state is used only while it is continuous: the batch
+   * starts right after the last record applied to it. Otherwise (first sight after an assignment,
+   * another instance processed the partition in between, or this batch is a redelivery after a
+   * failure) the state is reloaded from the changelog: every such partition of the batch, and every
+   * other assigned partition not held yet, in one read.
+   */
+  private async restoreIfNeeded(byPartition: Map<number, ConsumedMessage[]>): Promise<void> {
+    const changelog = this.options.changelog;
+    if (!changelog) return;
+    const needed = new Set<number>();
+    for (const [partition, messages] of byPartition) {
+      const held = this.partitions.get(partition);
+      if (held && held.applied !== undefined && BigInt(messages[0]!.offset) === BigInt(held.applied) + 1n) continue;
+      if (held && held.applied === undefined && (held.skipThrough < 0n || BigInt(messages[0]!.offset) <= held.skipThrough + 1n)) continue;
+      needed.add(partition);
+    }
+    if (needed.size === 0) return;
+    for (const tp of this.assignment?.() ?? []) if (tp.topic === this.options.eventsTopic && !this.partitions.has(tp.partition)) needed.add(tp.partition);
+    if (!this.topicReady) {
+      await changelog.ensureTopicFor(this.options.eventsTopic);
+      this.topicReady = true;
+    }
+    const restored = await changelog.restore([...needed].sort((a, b) => a - b));
+    for (const [partition, snapshot] of restored) {
+      this.partitions.delete(partition);
+      const state = this.createPartition(partition);
+      for (const entity of snapshot.entities) {
+        const index = this.options.analytics.findIndex((a) => a.ruleId === entity.ruleId);
+        const analytic = index >= 0 ? state.slots[index] : undefined;
+        if (analytic && isStateful(analytic)) analytic.importEntity(entity.key, entity.order, entity.value);
+      }
+      // Restoring is not a change: the changelog already holds it.
+      for (const a of state.stateful) a.exportChanges();
+      for (const [key, chunks] of snapshot.wide) state.wide.set(key, chunks);
+      if (snapshot.meta) {
+        state.maxEventTime = snapshot.meta.maxEventTime;
+        state.skipThrough = BigInt(snapshot.meta.applied);
+        state.idleClosed = false;
+      }
+      this.restores += 1;
+      if (snapshot.repair.length > 0) await changelog.send(snapshot.repair);
+    }
+  }
+
+  /**
+   * Snapshots still pending when the next batch or tick starts belong to a batch whose delivery
+   * failed (the runner never called afterDeliver): their partitions' state is ahead of what Kafka
+   * holds, so it is dropped and restored when the batch comes back.
+   */
+  private discardUndelivered(): void {
+    for (const snapshot of this.pending) if (this.partitions.get(snapshot.partition) === snapshot.state) this.partitions.delete(snapshot.partition);
+    this.pending = [];
+  }
+
+  /** Restores from the changelog since start (for tests and the metrics). */
+  restores = 0;
+
+  private snapshot(partition: number, state: PartitionState): void {
+    if (!this.options.changelog || state.applied === undefined) return;
+    const analytics: AnalyticChanges[] = [];
+    for (const a of state.stateful) {
+      const changes = a.exportChanges();
+      if (changes.length > 0) analytics.push({ ruleId: a.ruleId, changes });
+    }
+    this.pending.push({ partition, analytics, meta: { applied: state.applied, maxEventTime: state.maxEventTime }, state });
+  }
+
+  private observe(state: PartitionState, event: MamoriEvent): MamoriDetection[] {
+    const watermark = state.maxEventTime - this.options.allowedLatenessMs;
+    if (event.time < watermark) this.late.inc();
     const detections: MamoriDetection[] = [];
     // Evaluation time is sampled (one event in EVALUATION_SAMPLE) so that timing costs almost nothing.
     const timed = ++this.observed % EVALUATION_SAMPLE === 0;
-    for (const analytic of this.options.analytics) {
+    for (const analytic of state.slots) {
       if (!timed) {
-        detections.push(...this.measured(analytic, analytic.observe(event)));
+        detections.push(...this.measured(analytic, analytic.observe(event, watermark)));
         continue;
       }
       const started = process.hrtime.bigint();
-      const found = analytic.observe(event);
+      const found = analytic.observe(event, watermark);
       this.evaluationSeconds.inc({ analytic: analytic.ruleId }, (Number(process.hrtime.bigint() - started) / 1e9) * EVALUATION_SAMPLE);
       detections.push(...this.measured(analytic, found));
     }
+    if (event.time > state.maxEventTime) state.maxEventTime = event.time;
     return detections;
   }
 
-  private advanceWatermark(now: number): MamoriDetection[] {
-    const watermark = this.maxEventTime - this.options.allowedLatenessMs;
+  /** The partition's watermark (its newest event time minus the lateness) applied to its analytics. */
+  private advancePartition(state: PartitionState, now: number): MamoriDetection[] {
+    const watermark = state.maxEventTime - this.options.allowedLatenessMs;
     const detections: MamoriDetection[] = [];
-    for (const analytic of this.options.analytics) detections.push(...this.measured(analytic, analytic.advance(watermark, now)));
+    for (const analytic of state.slots) detections.push(...this.measured(analytic, analytic.advance(watermark, now)));
     return detections;
   }
 
+  /**
+   * Time-driven output: a partition with no input for `idleCloseMs` has its episodes closed and
+   * reported (and, with a changelog, the closed state snapshotted). Partitions no longer assigned to
+   * this instance are dropped first. With a changelog a shutdown closes nothing: open episodes live
+   * on in the changelog for the next owner; without one the final tick closes everything.
+   */
   async tick(now: number, final: boolean): Promise<StageResult> {
-    if (this.idleClosed) return { outputs: [], deadLetters: [] };
-    if (!final && now - this.lastInputAt < this.options.idleCloseMs) return { outputs: [], deadLetters: [] };
-    return { outputs: [this.toOutput(this.closeAll(now))], deadLetters: [] };
+    this.discardUndelivered();
+    const assigned = this.assignment?.();
+    if (assigned && !final) {
+      const mine = new Set(assigned.filter((tp) => tp.topic === this.options.eventsTopic).map((tp) => tp.partition));
+      for (const partition of this.partitions.keys()) if (partition !== NO_PARTITION && !mine.has(partition)) this.partitions.delete(partition);
+    }
+    if (final && this.options.changelog) return { outputs: [], deadLetters: [] };
+    const detections: MamoriDetection[] = [];
+    for (const [partition, state] of this.partitions) {
+      if (state.idleClosed) continue;
+      if (!final && now - state.lastInputAt < this.options.idleCloseMs) continue;
+      detections.push(...this.closePartition(state, now));
+      this.snapshot(partition, state);
+    }
+    if (detections.length === 0 && this.pending.length === 0) return { outputs: [], deadLetters: [] };
+    return { outputs: [this.toOutput(detections)], deadLetters: [] };
+  }
+
+  async close(): Promise<void> {
+    await this.options.changelog?.close();
   }
 
   private measured(analytic: Analytic, detections: MamoriDetection[]): MamoriDetection[] {

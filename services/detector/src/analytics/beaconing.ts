@@ -1,6 +1,7 @@
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
 import { detectionId } from './port-scan.ts';
-import type { Analytic } from './types.ts';
+import { field, TrackedEntities, type Evidence, type StateChange } from './entity-state.ts';
+import type { StatefulAnalytic } from './types.ts';
 
 /** Tunables of the beaconing analytic; defaults are justified in docs/detections.md. */
 export interface BeaconingConfig {
@@ -156,9 +157,9 @@ interface Pair {
  * O(n log n) amortized per connection) and reported when the score reaches the threshold, with
  * every component in the attributes.
  */
-export class BeaconingAnalytic implements Analytic {
+export class BeaconingAnalytic implements StatefulAnalytic {
   readonly ruleId = BEACONING_RULE_ID;
-  private readonly pairs = new Map<string, Pair>();
+  private readonly pairs = new TrackedEntities<Pair>();
 
   constructor(private readonly config: BeaconingConfig = DEFAULT_BEACONING_CONFIG, private readonly rulesetChecksum = '') {}
 
@@ -166,17 +167,30 @@ export class BeaconingAnalytic implements Analytic {
     return this.pairs.size;
   }
 
-  observe(event: MamoriEvent): MamoriDetection[] {
+  fork(): BeaconingAnalytic {
+    return new BeaconingAnalytic(this.config, this.rulesetChecksum);
+  }
+
+  exportChanges(): StateChange[] {
+    return this.pairs.takeChanges(savePair);
+  }
+
+  importEntity(key: string, order: number, value: unknown): void {
+    this.pairs.restore(key, order, loadPair(value));
+  }
+
+  observe(event: MamoriEvent, watermark = Number.NEGATIVE_INFINITY): MamoriDetection[] {
     if (event.event_class !== 'network_activity' || !event.src_ip || !event.dst_ip) return [];
     const port = this.config.keyByPort ? event.dst_port : undefined;
     const key = `${event.org_id}\u0000${event.src_ip}\u0000${event.dst_ip}\u0000${port ?? ''}`;
+    const out: MamoriDetection[] = [];
     let pair = this.pairs.get(key);
-    if (pair) this.pairs.delete(key);
-    else {
-      while (this.pairs.size >= this.config.maxPairs) this.pairs.delete(this.pairs.keys().next().value!);
+    if (pair && !this.settle(key, pair, watermark, out)) pair = undefined;
+    if (!pair) {
+      while (this.pairs.size >= this.config.maxPairs) this.pairs.delete(this.pairs.oldest()!);
       pair = { orgId: event.org_id, srcIp: event.src_ip, dstIp: event.dst_ip, dstPort: port, times: [], sizes: [], head: 0, sinceScored: 0, lastSeen: 0, episode: undefined };
     }
-    this.pairs.set(key, pair);
+    this.pairs.touch(key, pair);
     pair.lastSeen = Math.max(pair.lastSeen, event.time);
     const before = event.time - this.config.windowMs;
     while (pair.head < pair.times.length && pair.times[pair.head]! < before) pair.head++;
@@ -190,32 +204,37 @@ export class BeaconingAnalytic implements Analytic {
     pair.sizes.push(event.bytes_out);
     pair.sinceScored += 1;
     const n = pair.times.length - pair.head;
-    if (n < this.config.minConnections || pair.sinceScored < Math.max(1, Math.floor(n / 10))) return [];
+    if (n < this.config.minConnections || pair.sinceScored < Math.max(1, Math.floor(n / 10))) return out;
     pair.sinceScored = 0;
     const score = beaconScore(pair.times.slice(pair.head), pair.sizes.slice(pair.head), this.config.windowMs, this.config.idealConsistentHours);
-    if (!score) return [];
+    if (!score) return out;
     const ep = pair.episode;
     if (!ep) {
-      if (score.score < this.config.scoreThreshold) return [];
+      if (score.score < this.config.scoreThreshold) return out;
       pair.episode = { id: detectionId(BEACONING_RULE_ID, pair.orgId, key, pair.times[pair.head]!), first: pair.times[pair.head]!, best: score, last: score, reportedScore: 0, lastReported: event.time, version: 0, evidence: [] };
       this.addEvidence(pair, event);
-      return [this.report(pair)];
+      out.push(this.report(pair));
+      return out;
     }
     ep.last = score;
     if (score.score > ep.best.score) ep.best = score;
     this.addEvidence(pair, event);
-    if (score.score >= ep.reportedScore + 0.05 || event.time - ep.lastReported >= this.config.updateIntervalMs) return [this.report(pair)];
-    return [];
+    if (score.score >= ep.reportedScore + 0.05 || event.time - ep.lastReported >= this.config.updateIntervalMs) out.push(this.report(pair));
+    return out;
   }
 
   advance(watermark: number): MamoriDetection[] {
     const out: MamoriDetection[] = [];
-    for (const [key, pair] of this.pairs) {
-      if (pair.lastSeen + this.config.windowMs > watermark) continue;
-      if (pair.episode && pair.episode.version > 0 && pair.episode.last !== undefined && pair.episode.reportedScore !== pair.episode.last.score) out.push(this.report(pair));
-      this.pairs.delete(key);
-    }
+    for (const [key, pair] of this.pairs) this.settle(key, pair, watermark, out);
     return out;
+  }
+
+  /** A pair whose whole window is before the watermark is reported a last time (if its score moved) and forgotten. False when it is gone. */
+  private settle(key: string, pair: Pair, watermark: number, out: MamoriDetection[]): boolean {
+    if (pair.lastSeen + this.config.windowMs > watermark) return true;
+    if (pair.episode && pair.episode.version > 0 && pair.episode.last !== undefined && pair.episode.reportedScore !== pair.episode.last.score) out.push(this.report(pair));
+    this.pairs.delete(key);
+    return false;
   }
 
   private addEvidence(pair: Pair, event: MamoriEvent): void {
@@ -276,4 +295,26 @@ export class BeaconingAnalytic implements Analytic {
       ruleset_checksum: this.rulesetChecksum,
     };
   }
+}
+
+/** A pair's state as snapshot data: the live samples and the open episode. */
+function savePair(pair: Pair): unknown {
+  const e = pair.episode;
+  return {
+    org: pair.orgId, src: pair.srcIp, dst: pair.dstIp, port: pair.dstPort ?? null, times: pair.times.slice(pair.head), sizes: pair.sizes.slice(pair.head),
+    sinceScored: pair.sinceScored, lastSeen: pair.lastSeen,
+    episode: e ? { id: e.id, first: e.first, best: e.best, last: e.last, reportedScore: e.reportedScore, lastReported: e.lastReported, version: e.version, evidence: e.evidence } : null,
+  };
+}
+
+function loadPair(data: unknown): Pair {
+  const e = field<Record<string, unknown> | null>(data, 'episode');
+  const port = field<number | null>(data, 'port');
+  return {
+    orgId: field(data, 'org'), srcIp: field(data, 'src'), dstIp: field(data, 'dst'), dstPort: port ?? undefined, times: field<number[]>(data, 'times'), sizes: field<number[]>(data, 'sizes'),
+    head: 0, sinceScored: field(data, 'sinceScored'), lastSeen: field(data, 'lastSeen'),
+    episode: e
+      ? { id: field(e, 'id'), first: field(e, 'first'), best: field<BeaconScore>(e, 'best'), last: field<BeaconScore>(e, 'last'), reportedScore: field(e, 'reportedScore'), lastReported: field(e, 'lastReported'), version: field(e, 'version'), evidence: field<Evidence>(e, 'evidence') }
+      : undefined,
+  };
 }

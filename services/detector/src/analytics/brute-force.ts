@@ -1,6 +1,7 @@
 import type { MamoriDetection, MamoriEvent, Severity } from '@mamori/events';
 import { detectionId } from './port-scan.ts';
-import type { Analytic } from './types.ts';
+import { field, TrackedEntities, type Evidence, type StateChange } from './entity-state.ts';
+import type { StatefulAnalytic } from './types.ts';
 
 /** Tunables of the brute-force / password-spraying analytic; defaults are justified in docs/detections.md. */
 export interface BruteForceConfig {
@@ -121,9 +122,9 @@ const CAP = 1000;
  * to a login port. A success from the same source during the episode raises the severity: the
  * guessing may have worked.
  */
-export class BruteForceAnalytic implements Analytic {
+export class BruteForceAnalytic implements StatefulAnalytic {
   readonly ruleId = BRUTE_FORCE_RULE_ID;
-  private readonly sources = new Map<string, SourceState>();
+  private readonly sources = new TrackedEntities<SourceState>();
 
   constructor(private readonly config: BruteForceConfig = DEFAULT_BRUTE_FORCE_CONFIG, private readonly rulesetChecksum = '') {}
 
@@ -131,26 +132,43 @@ export class BruteForceAnalytic implements Analytic {
     return this.sources.size;
   }
 
-  observe(event: MamoriEvent): MamoriDetection[] {
+  fork(): BruteForceAnalytic {
+    return new BruteForceAnalytic(this.config, this.rulesetChecksum);
+  }
+
+  exportChanges(): StateChange[] {
+    return this.sources.takeChanges(saveSource);
+  }
+
+  importEntity(key: string, order: number, value: unknown): void {
+    const state = loadSource(value);
+    for (let i = state.head; i < state.attempts.length; i++) this.count(state, state.attempts[i]!, 1);
+    this.sources.restore(key, order, state);
+  }
+
+  observe(event: MamoriEvent, watermark = Number.NEGATIVE_INFINITY): MamoriDetection[] {
     if (!event.src_ip) return [];
     const auth = authOutcome(event, this.config);
     if (!auth) return [];
     const key = `${event.org_id}\u0000${event.src_ip}`;
+    const out: MamoriDetection[] = [];
     let state = this.sources.get(key);
+    if (state && !this.settle(key, state, watermark, out)) state = undefined;
     if (auth.outcome === 'success') {
       // A success matters only after failures: it never creates state.
       const ep = state?.episode;
-      if (!state || !ep || ep.successAfterFailures) return [];
+      if (!state || !ep || ep.successAfterFailures) return out;
       ep.successAfterFailures = { time: event.time, user: auth.user, target: event.dst_ip || event.host || '' };
       this.addEvidence(ep, event);
-      return [this.report(state, ep)];
+      this.sources.changedInPlace(key);
+      out.push(this.report(state, ep));
+      return out;
     }
-    if (state) this.sources.delete(key);
-    else {
-      while (this.sources.size >= this.config.maxSources) this.sources.delete(this.sources.keys().next().value!);
+    if (!state) {
+      while (this.sources.size >= this.config.maxSources) this.sources.delete(this.sources.oldest()!);
       state = { orgId: event.org_id, srcIp: event.src_ip, attempts: [], head: 0, byUser: new Map(), byTarget: new Map(), connByTarget: new Map(), episode: undefined, lastSeen: 0 };
     }
-    this.sources.set(key, state);
+    this.sources.touch(key, state);
     state.lastSeen = Math.max(state.lastSeen, event.time);
     this.expire(state, event.time - this.config.windowMs);
     if (state.attempts.length - state.head >= this.config.maxAttemptsPerSource) this.dropOldest(state);
@@ -172,7 +190,7 @@ export class BruteForceAnalytic implements Analytic {
 
     let episode = state.episode;
     if (!episode) {
-      if (kinds.length === 0) return [];
+      if (kinds.length === 0) return out;
       const live = state.attempts.slice(state.head);
       const first = live[0]?.time ?? event.time;
       episode = {
@@ -192,21 +210,29 @@ export class BruteForceAnalytic implements Analytic {
     episode.peakConnAttempts = Math.max(episode.peakConnAttempts, connAttempts);
     this.addEvidence(episode, event);
     episode.dirty = true;
-    if (episode.version === 0 || event.time - episode.lastReported >= this.config.updateIntervalMs) return [this.report(state, episode)];
-    return [];
+    if (episode.version === 0 || event.time - episode.lastReported >= this.config.updateIntervalMs) out.push(this.report(state, episode));
+    return out;
   }
 
   advance(watermark: number): MamoriDetection[] {
     const out: MamoriDetection[] = [];
-    for (const [key, state] of this.sources) {
-      const ep = state.episode;
-      if (ep && ep.lastSeen + this.config.episodeGapMs <= watermark) {
-        if (ep.dirty) out.push(this.report(state, ep));
-        state.episode = undefined;
-      }
-      if (!state.episode && state.lastSeen + this.config.windowMs <= watermark) this.sources.delete(key);
-    }
+    for (const [key, state] of this.sources) this.settle(key, state, watermark, out);
     return out;
+  }
+
+  /** What the watermark does to one source: close a quiet episode, forget an expired window. False when the source is gone. */
+  private settle(key: string, state: SourceState, watermark: number, out: MamoriDetection[]): boolean {
+    const ep = state.episode;
+    if (ep && ep.lastSeen + this.config.episodeGapMs <= watermark) {
+      if (ep.dirty) out.push(this.report(state, ep));
+      state.episode = undefined;
+      this.sources.changedInPlace(key);
+    }
+    if (!state.episode && state.lastSeen + this.config.windowMs <= watermark) {
+      this.sources.delete(key);
+      return false;
+    }
+    return true;
   }
 
   private absorb(ep: Episode, a: Attempt): void {
@@ -300,6 +326,43 @@ export class BruteForceAnalytic implements Analytic {
     state.head += 1;
     this.count(state, a, -1);
   }
+}
+
+/** A source's state as snapshot data: the live attempts (the per-user and per-target counts are rebuilt from them) and the open episode. */
+function saveSource(state: SourceState): unknown {
+  const e = state.episode;
+  return {
+    org: state.orgId,
+    src: state.srcIp,
+    lastSeen: state.lastSeen,
+    attempts: state.attempts.slice(state.head).map((a) => [a.time, a.target, a.user, a.failures, a.conn ? 1 : 0]),
+    episode: e
+      ? {
+          id: e.id, kinds: [...e.kinds], firstSeen: e.firstSeen, lastSeen: e.lastSeen, failures: e.failures, targets: [...e.targets], users: [...e.users],
+          peakUserFailures: e.peakUserFailures, peakTargetFailures: e.peakTargetFailures, peakUsers: e.peakUsers, peakConnAttempts: e.peakConnAttempts,
+          success: e.successAfterFailures ?? null, evidence: e.evidence, version: e.version, lastReported: e.lastReported, dirty: e.dirty,
+        }
+      : null,
+  };
+}
+
+/** The counts are rebuilt by the caller (they need the analytic's counting rule). */
+function loadSource(data: unknown): SourceState {
+  const attempts = field<[number, string, string | null, number, number][]>(data, 'attempts').map(([time, target, user, failures, conn]) => ({ time, target, user, failures, conn: conn === 1 }));
+  const state: SourceState = {
+    orgId: field(data, 'org'), srcIp: field(data, 'src'), attempts, head: 0, byUser: new Map(), byTarget: new Map(), connByTarget: new Map(), episode: undefined, lastSeen: field(data, 'lastSeen'),
+  };
+  const e = field<Record<string, unknown> | null>(data, 'episode');
+  if (e) {
+    const success = field<Episode['successAfterFailures'] | null>(e, 'success');
+    state.episode = {
+      id: field(e, 'id'), kinds: new Set(field<Kind[]>(e, 'kinds')), firstSeen: field(e, 'firstSeen'), lastSeen: field(e, 'lastSeen'), failures: field(e, 'failures'),
+      targets: new Set(field<string[]>(e, 'targets')), users: new Set(field<string[]>(e, 'users')), peakUserFailures: field(e, 'peakUserFailures'),
+      peakTargetFailures: field(e, 'peakTargetFailures'), peakUsers: field(e, 'peakUsers'), peakConnAttempts: field(e, 'peakConnAttempts'),
+      successAfterFailures: success ?? undefined, evidence: field<Evidence>(e, 'evidence'), version: field(e, 'version'), lastReported: field(e, 'lastReported'), dirty: field(e, 'dirty'),
+    };
+  }
+  return state;
 }
 
 function maxOf(m: Map<string, number>): number {

@@ -1,6 +1,7 @@
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
 import { detectionId } from './port-scan.ts';
-import type { Analytic } from './types.ts';
+import { field, TrackedEntities, type Evidence, type StateChange } from './entity-state.ts';
+import type { StatefulAnalytic } from './types.ts';
 
 /** Tunables of the DNS tunneling analytic; defaults are justified in docs/detections.md. */
 export interface DnsTunnelingConfig {
@@ -136,9 +137,9 @@ interface KeyState {
  * sliding window counts distinct subdomains and their mean length and entropy, and TXT/NULL
  * queries.
  */
-export class DnsTunnelingAnalytic implements Analytic {
+export class DnsTunnelingAnalytic implements StatefulAnalytic {
   readonly ruleId = DNS_TUNNELING_RULE_ID;
-  private readonly keys = new Map<string, KeyState>();
+  private readonly keys = new TrackedEntities<KeyState>();
   private readonly splitter: DomainSplitter;
 
   constructor(private readonly config: DnsTunnelingConfig = DEFAULT_DNS_TUNNELING_CONFIG, private readonly rulesetChecksum = '') {
@@ -149,19 +150,32 @@ export class DnsTunnelingAnalytic implements Analytic {
     return this.keys.size;
   }
 
-  observe(event: MamoriEvent): MamoriDetection[] {
+  fork(): DnsTunnelingAnalytic {
+    return new DnsTunnelingAnalytic(this.config, this.rulesetChecksum);
+  }
+
+  exportChanges(): StateChange[] {
+    return this.keys.takeChanges(saveKey);
+  }
+
+  importEntity(key: string, order: number, value: unknown): void {
+    this.keys.restore(key, order, loadKey(value));
+  }
+
+  observe(event: MamoriEvent, watermark = Number.NEGATIVE_INFINITY): MamoriDetection[] {
     const query = event.dns?.query;
     if (!query || !event.src_ip) return [];
     const split = this.splitter.split(query);
     if (!split) return [];
     const key = `${event.org_id}\u0000${event.src_ip}\u0000${split.parent}`;
+    const out: MamoriDetection[] = [];
     let state = this.keys.get(key);
-    if (state) this.keys.delete(key);
-    else {
-      while (this.keys.size >= this.config.maxKeys) this.keys.delete(this.keys.keys().next().value!);
+    if (state && !this.settle(key, state, watermark, out)) state = undefined;
+    if (!state) {
+      while (this.keys.size >= this.config.maxKeys) this.keys.delete(this.keys.oldest()!);
       state = { orgId: event.org_id, srcIp: event.src_ip, parent: split.parent, queries: [], head: 0, subs: new Map(), lengthSum: 0, entropySum: 0, txtNull: 0, lastSeen: 0, episode: undefined };
     }
-    this.keys.set(key, state);
+    this.keys.touch(key, state);
     state.lastSeen = Math.max(state.lastSeen, event.time);
     const before = event.time - this.config.windowMs;
     while (state.head < state.queries.length && state.queries[state.head]!.time < before) this.drop(state);
@@ -194,7 +208,7 @@ export class DnsTunnelingAnalytic implements Analytic {
     if (state.txtNull >= c.minTxtNullQueries) reasons.push('txt_null_volume');
     let ep = state.episode;
     if (!ep) {
-      if (reasons.length === 0) return [];
+      if (reasons.length === 0) return out;
       const first = state.queries[state.head]?.time ?? event.time;
       ep = state.episode = { id: detectionId(DNS_TUNNELING_RULE_ID, state.orgId, `${state.srcIp}\u0000${state.parent}`, first), first, count: state.queries.length - state.head - 1, peakUnique: 0, peakMeanLength: 0, peakMeanEntropy: 0, peakTxtNull: 0, lastReported: event.time, version: 0, dirty: true, evidence: [], reasons: new Set() };
     }
@@ -206,18 +220,22 @@ export class DnsTunnelingAnalytic implements Analytic {
     ep.peakTxtNull = Math.max(ep.peakTxtNull, state.txtNull);
     ep.dirty = true;
     if (ep.evidence.length < 20) ep.evidence.push({ event_id: event.event_id, topic: event.raw.topic, partition: event.raw.partition, offset: event.raw.offset });
-    if (ep.version === 0 || event.time - ep.lastReported >= c.updateIntervalMs) return [this.report(state)];
-    return [];
+    if (ep.version === 0 || event.time - ep.lastReported >= c.updateIntervalMs) out.push(this.report(state));
+    return out;
   }
 
   advance(watermark: number): MamoriDetection[] {
     const out: MamoriDetection[] = [];
-    for (const [key, state] of this.keys) {
-      if (state.lastSeen + this.config.windowMs > watermark) continue;
-      if (state.episode?.dirty) out.push(this.report(state));
-      this.keys.delete(key);
-    }
+    for (const [key, state] of this.keys) this.settle(key, state, watermark, out);
     return out;
+  }
+
+  /** A key whose whole window is before the watermark is reported a last time (if it grew) and forgotten. False when it is gone. */
+  private settle(key: string, state: KeyState, watermark: number, out: MamoriDetection[]): boolean {
+    if (state.lastSeen + this.config.windowMs > watermark) return true;
+    if (state.episode?.dirty) out.push(this.report(state));
+    this.keys.delete(key);
+    return false;
   }
 
   private drop(state: KeyState): void {
@@ -276,4 +294,37 @@ export class DnsTunnelingAnalytic implements Analytic {
       ruleset_checksum: this.rulesetChecksum,
     };
   }
+}
+
+/**
+ * A key's state as snapshot data: the live queries (the subdomain counts are rebuilt from them)
+ * and the running sums as they are (floating-point sums are kept, not recomputed, so a restored
+ * analytic compares exactly the same means against the thresholds).
+ */
+function saveKey(state: KeyState): unknown {
+  const e = state.episode;
+  return {
+    org: state.orgId, src: state.srcIp, parent: state.parent, queries: state.queries.slice(state.head).map((q) => [q.time, q.sub, q.length, q.entropy, q.txtNull ? 1 : 0]),
+    lengthSum: state.lengthSum, entropySum: state.entropySum, txtNull: state.txtNull, lastSeen: state.lastSeen,
+    episode: e
+      ? { id: e.id, first: e.first, count: e.count, peakUnique: e.peakUnique, peakMeanLength: e.peakMeanLength, peakMeanEntropy: e.peakMeanEntropy, peakTxtNull: e.peakTxtNull, lastReported: e.lastReported, version: e.version, dirty: e.dirty, evidence: e.evidence, reasons: [...e.reasons] }
+      : null,
+  };
+}
+
+function loadKey(data: unknown): KeyState {
+  const queries = field<[number, string, number, number, number][]>(data, 'queries').map(([time, sub, length, entropy, txtNull]) => ({ time, sub, length, entropy, txtNull: txtNull === 1 }));
+  const subs = new Map<string, number>();
+  for (const q of queries) if (q.sub !== '') subs.set(q.sub, (subs.get(q.sub) ?? 0) + 1);
+  const e = field<Record<string, unknown> | null>(data, 'episode');
+  return {
+    orgId: field(data, 'org'), srcIp: field(data, 'src'), parent: field(data, 'parent'), queries, head: 0, subs,
+    lengthSum: field(data, 'lengthSum'), entropySum: field(data, 'entropySum'), txtNull: field(data, 'txtNull'), lastSeen: field(data, 'lastSeen'),
+    episode: e
+      ? {
+          id: field(e, 'id'), first: field(e, 'first'), count: field(e, 'count'), peakUnique: field(e, 'peakUnique'), peakMeanLength: field(e, 'peakMeanLength'), peakMeanEntropy: field(e, 'peakMeanEntropy'),
+          peakTxtNull: field(e, 'peakTxtNull'), lastReported: field(e, 'lastReported'), version: field(e, 'version'), dirty: field(e, 'dirty'), evidence: field<Evidence>(e, 'evidence'), reasons: new Set(field<string[]>(e, 'reasons')),
+        }
+      : undefined,
+  };
 }

@@ -1,6 +1,7 @@
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
 import { detectionId } from './port-scan.ts';
-import type { Analytic } from './types.ts';
+import { field, TrackedEntities, type Evidence, type StateChange } from './entity-state.ts';
+import type { StatefulAnalytic } from './types.ts';
 
 /** Tunables of the first-seen-destination analytic; defaults are justified in docs/detections.md. */
 export interface FirstSeenConfig {
@@ -37,9 +38,9 @@ interface AssetState {
  * talked to during its learning period. Such assets have narrow, stable peers; a new one is worth
  * a look. State is bounded per asset and in assets.
  */
-export class FirstSeenAnalytic implements Analytic {
+export class FirstSeenAnalytic implements StatefulAnalytic {
   readonly ruleId = FIRST_SEEN_RULE_ID;
-  private readonly assets = new Map<string, AssetState>();
+  private readonly assets = new TrackedEntities<AssetState>();
   private readonly watched: Set<string>;
 
   constructor(private readonly config: FirstSeenConfig = DEFAULT_FIRST_SEEN_CONFIG, private readonly rulesetChecksum = '') {
@@ -50,19 +51,34 @@ export class FirstSeenAnalytic implements Analytic {
     return this.assets.size;
   }
 
+  fork(): FirstSeenAnalytic {
+    return new FirstSeenAnalytic(this.config, this.rulesetChecksum);
+  }
+
+  exportChanges(): StateChange[] {
+    return this.assets.takeChanges((a) => ({ learnedFrom: a.learnedFrom, destinations: [...a.destinations], saturated: a.saturated }));
+  }
+
+  importEntity(key: string, order: number, value: unknown): void {
+    this.assets.restore(key, order, { learnedFrom: field(value, 'learnedFrom'), destinations: new Set(field<string[]>(value, 'destinations')), saturated: field(value, 'saturated') });
+  }
+
   observe(event: MamoriEvent): MamoriDetection[] {
     const asset = event.src_asset;
     if (!asset || !this.watched.has(asset.criticality.toLowerCase()) || !event.dst_ip) return [];
     const assetId = asset.name || event.src_ip;
     const key = `${event.org_id}\u0000${assetId}`;
     let state = this.assets.get(key);
-    if (state) this.assets.delete(key);
-    else {
-      while (this.assets.size >= this.config.maxAssets) this.assets.delete(this.assets.keys().next().value!);
+    const known = state !== undefined;
+    if (!state) {
+      while (this.assets.size >= this.config.maxAssets) this.assets.delete(this.assets.oldest()!);
       state = { learnedFrom: event.time, destinations: new Set(), saturated: false };
     }
-    this.assets.set(key, state);
     const dst = this.config.keyByPort ? `${event.dst_ip}:${event.dst_port}/${event.protocol}` : event.dst_ip;
+    // Only a change is snapshotted: an asset talking to a known peer moves in the eviction order
+    // but is not rewritten to the changelog each batch (after a restore its order is that of its
+    // last new destination).
+    this.assets.touch(key, state, !known || !state.destinations.has(dst));
     if (state.destinations.has(dst)) return [];
     const learning = event.time < state.learnedFrom + this.config.learningPeriodMs;
     if (state.destinations.size >= this.config.maxDestinationsPerAsset) {

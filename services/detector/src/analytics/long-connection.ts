@@ -1,6 +1,7 @@
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
 import { detectionId } from './port-scan.ts';
-import type { Analytic } from './types.ts';
+import { field, TrackedEntities, type Evidence, type StateChange } from './entity-state.ts';
+import type { StatefulAnalytic } from './types.ts';
 
 /** Tunables of the long-connection analytic; defaults are justified in docs/detections.md. */
 export interface LongConnectionConfig {
@@ -40,9 +41,9 @@ interface Pair {
  * active timeout) ends, so one long session may arrive as several records; they fold into one
  * report per (src, dst, port) and day.
  */
-export class LongConnectionAnalytic implements Analytic {
+export class LongConnectionAnalytic implements StatefulAnalytic {
   readonly ruleId = LONG_CONNECTION_RULE_ID;
-  private readonly pairs = new Map<string, Pair>();
+  private readonly pairs = new TrackedEntities<Pair>();
 
   constructor(private readonly config: LongConnectionConfig = DEFAULT_LONG_CONNECTION_CONFIG, private readonly rulesetChecksum = '') {}
 
@@ -50,17 +51,33 @@ export class LongConnectionAnalytic implements Analytic {
     return this.pairs.size;
   }
 
-  observe(event: MamoriEvent): MamoriDetection[] {
+  fork(): LongConnectionAnalytic {
+    return new LongConnectionAnalytic(this.config, this.rulesetChecksum);
+  }
+
+  exportChanges(): StateChange[] {
+    return this.pairs.takeChanges((p) => ({ ...p }));
+  }
+
+  importEntity(key: string, order: number, value: unknown): void {
+    const f = <T>(name: string) => field<T>(value, name);
+    this.pairs.restore(key, order, { id: f('id'), first: f('first'), last: f('last'), count: f('count'), maxDurationMs: f('maxDurationMs'), totalBytes: f('totalBytes'), evidence: f<Evidence>('evidence'), version: f('version') });
+  }
+
+  observe(event: MamoriEvent, watermark = Number.NEGATIVE_INFINITY): MamoriDetection[] {
     if (event.event_class !== 'network_activity' || event.duration_ms < this.config.minDurationMs || !event.src_ip || !event.dst_ip) return [];
     const key = `${event.org_id}\u0000${event.src_ip}\u0000${event.dst_ip}\u0000${event.dst_port}\u0000${event.protocol}`;
     let pair = this.pairs.get(key);
+    if (pair && pair.first + this.config.dedupWindowMs <= watermark) {
+      this.pairs.delete(key);
+      pair = undefined;
+    }
     if (pair && event.time - pair.first > this.config.dedupWindowMs) pair = undefined;
-    if (pair) this.pairs.delete(key);
-    else {
-      while (this.pairs.size >= this.config.maxPairs) this.pairs.delete(this.pairs.keys().next().value!);
+    if (!pair) {
+      while (this.pairs.size >= this.config.maxPairs) this.pairs.delete(this.pairs.oldest()!);
       pair = { id: detectionId(LONG_CONNECTION_RULE_ID, event.org_id, key, event.time), first: event.time, last: event.time, count: 0, maxDurationMs: 0, totalBytes: 0, evidence: [], version: 0 };
     }
-    this.pairs.set(key, pair);
+    this.pairs.touch(key, pair);
     pair.count += 1;
     pair.last = Math.max(pair.last, event.time);
     pair.maxDurationMs = Math.max(pair.maxDurationMs, event.duration_ms);

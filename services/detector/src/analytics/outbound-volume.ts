@@ -1,6 +1,7 @@
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
 import { detectionId } from './port-scan.ts';
-import type { Analytic } from './types.ts';
+import { field, TrackedEntities, type Evidence, type StateChange } from './entity-state.ts';
+import type { StatefulAnalytic } from './types.ts';
 
 /** Tunables of the outbound-volume analytic; defaults are justified in docs/detections.md. */
 export interface OutboundVolumeConfig {
@@ -51,9 +52,9 @@ interface SourceState {
  * direction is `outbound` count; a bucket is judged when event time moves past it, so a report
  * carries the bucket's full total.
  */
-export class OutboundVolumeAnalytic implements Analytic {
+export class OutboundVolumeAnalytic implements StatefulAnalytic {
   readonly ruleId = OUTBOUND_VOLUME_RULE_ID;
-  private readonly sources = new Map<string, SourceState>();
+  private readonly sources = new TrackedEntities<SourceState>();
 
   constructor(private readonly config: OutboundVolumeConfig = DEFAULT_OUTBOUND_VOLUME_CONFIG, private readonly rulesetChecksum = '') {}
 
@@ -61,18 +62,34 @@ export class OutboundVolumeAnalytic implements Analytic {
     return this.sources.size;
   }
 
-  observe(event: MamoriEvent): MamoriDetection[] {
+  fork(): OutboundVolumeAnalytic {
+    return new OutboundVolumeAnalytic(this.config, this.rulesetChecksum);
+  }
+
+  exportChanges(): StateChange[] {
+    return this.sources.takeChanges((s) => ({ ...s, topDst: [...s.topDst] }));
+  }
+
+  importEntity(key: string, order: number, value: unknown): void {
+    const f = <T>(name: string) => field<T>(value, name);
+    this.sources.restore(key, order, {
+      orgId: f('orgId'), srcIp: f('srcIp'), bucketStart: f('bucketStart'), bytes: f('bytes'), events: f('events'), topDst: new Map(f<[string, number][]>('topDst')),
+      evidence: f<Evidence>('evidence'), mean: f('mean'), variance: f('variance'), buckets: f('buckets'),
+    });
+  }
+
+  observe(event: MamoriEvent, watermark = Number.NEGATIVE_INFINITY): MamoriDetection[] {
     if (event.direction !== 'outbound' || !event.src_ip) return [];
     const key = `${event.org_id}\u0000${event.src_ip}`;
     const bucketStart = Math.floor(event.time / this.config.bucketMs) * this.config.bucketMs;
     let state = this.sources.get(key);
     const out: MamoriDetection[] = [];
-    if (state) this.sources.delete(key);
+    if (state) this.settle(key, state, watermark, out);
     else {
-      while (this.sources.size >= this.config.maxSources) this.sources.delete(this.sources.keys().next().value!);
+      while (this.sources.size >= this.config.maxSources) this.sources.delete(this.sources.oldest()!);
       state = { orgId: event.org_id, srcIp: event.src_ip, bucketStart, bytes: 0, events: 0, topDst: new Map(), evidence: [], mean: 0, variance: 0, buckets: 0 };
     }
-    this.sources.set(key, state);
+    this.sources.touch(key, state);
     if (bucketStart > state.bucketStart) {
       const d = this.close(state, bucketStart);
       if (d) out.push(d);
@@ -89,21 +106,26 @@ export class OutboundVolumeAnalytic implements Analytic {
     const out: MamoriDetection[] = [];
     if (watermark === Number.POSITIVE_INFINITY) {
       // Input idle or shutdown: judge the open buckets, keep the baselines.
-      for (const state of this.sources.values()) {
+      for (const [key, state] of this.sources) {
         if (state.events === 0) continue;
         const d = this.close(state, state.bucketStart + this.config.bucketMs);
         if (d) out.push(d);
+        this.sources.changedInPlace(key);
       }
       return out;
     }
-    const current = Math.floor(watermark / this.config.bucketMs) * this.config.bucketMs;
-    for (const state of this.sources.values()) {
-      if (state.bucketStart < current) {
-        const d = this.close(state, current);
-        if (d) out.push(d);
-      }
-    }
+    for (const [key, state] of this.sources) this.settle(key, state, watermark, out);
     return out;
+  }
+
+  /** Closes the source's open bucket when the watermark has moved past it. */
+  private settle(key: string, state: SourceState, watermark: number, out: MamoriDetection[]): void {
+    if (!Number.isFinite(watermark)) return;
+    const current = Math.floor(watermark / this.config.bucketMs) * this.config.bucketMs;
+    if (state.bucketStart >= current) return;
+    const d = this.close(state, current);
+    if (d) out.push(d);
+    this.sources.changedInPlace(key);
   }
 
   /** Judges the open bucket, folds it and the quiet buckets up to `next` into the baseline. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
-import type { Analytic } from './types.ts';
+import { field, TrackedEntities, type Evidence, type StateChange } from './entity-state.ts';
+import type { StatefulAnalytic } from './types.ts';
 
 /** Tunables of the port-scan analytic; defaults are justified in docs/detections.md. */
 export interface PortScanConfig {
@@ -89,9 +90,9 @@ const CAP = 10_000;
  * source, over a sliding event-time window. Repeated activity of the same source extends one
  * episode, reported under one deterministic detection id, instead of raising a flood.
  */
-export class PortScanAnalytic implements Analytic {
+export class PortScanAnalytic implements StatefulAnalytic {
   readonly ruleId = PORT_SCAN_RULE_ID;
-  private readonly sources = new Map<string, SourceState>();
+  private readonly sources = new TrackedEntities<SourceState>();
 
   constructor(
     private readonly config: PortScanConfig = DEFAULT_PORT_SCAN_CONFIG,
@@ -102,18 +103,30 @@ export class PortScanAnalytic implements Analytic {
     return this.sources.size;
   }
 
-  observe(event: MamoriEvent): MamoriDetection[] {
+  fork(): PortScanAnalytic {
+    return new PortScanAnalytic(this.config, this.rulesetChecksum);
+  }
+
+  exportChanges(): StateChange[] {
+    return this.sources.takeChanges(saveSource);
+  }
+
+  importEntity(key: string, order: number, value: unknown): void {
+    this.sources.restore(key, order, loadSource(value));
+  }
+
+  observe(event: MamoriEvent, watermark = Number.NEGATIVE_INFINITY): MamoriDetection[] {
     if (!isProbe(event) || !event.src_ip || !event.dst_ip) return [];
     const key = `${event.org_id}\u0000${event.src_ip}`;
+    const out: MamoriDetection[] = [];
     let state = this.sources.get(key);
-    if (state) {
-      // Map order is insertion order: re-inserting keeps the least recently active first.
-      this.sources.delete(key);
-    } else {
+    if (state && !this.settle(key, state, watermark, Date.now(), out)) state = undefined;
+    if (!state) {
       state = { orgId: event.org_id, srcIp: event.src_ip, probes: [], head: 0, hostsByPort: new Map(), portsByHost: new Map(), episode: undefined, lastSeen: 0 };
       this.evictIfFull();
     }
-    this.sources.set(key, state);
+    // Re-inserting keeps the least recently active first.
+    this.sources.touch(key, state);
     state.lastSeen = Math.max(state.lastSeen, event.time);
 
     this.expire(state, event.time - this.config.windowMs);
@@ -126,26 +139,34 @@ export class PortScanAnalytic implements Analytic {
     const episode = state.episode;
     if (episode) {
       this.extend(episode, event, hostsOnPort, portsOnHost);
-      if (event.time - episode.lastReported >= this.config.updateIntervalMs) return [this.report(state, episode, Date.now())];
-      return [];
+      if (event.time - episode.lastReported >= this.config.updateIntervalMs) out.push(this.report(state, episode, Date.now()));
+      return out;
     }
     const horizontal = hostsOnPort >= this.config.horizontalMinHosts;
     const vertical = portsOnHost >= this.config.verticalMinPorts;
-    if (!horizontal && !vertical) return [];
-    return [this.open(state, event, horizontal, vertical)];
+    if (horizontal || vertical) out.push(this.open(state, event, horizontal, vertical));
+    return out;
   }
 
   advance(watermark: number, now: number): MamoriDetection[] {
     const out: MamoriDetection[] = [];
-    for (const [key, state] of this.sources) {
-      const episode = state.episode;
-      if (episode && episode.lastSeen + this.config.episodeGapMs <= watermark) {
-        if (episode.dirty) out.push(this.report(state, episode, now));
-        state.episode = undefined;
-      }
-      if (!state.episode && state.lastSeen + this.config.windowMs <= watermark) this.sources.delete(key);
-    }
+    for (const [key, state] of this.sources) this.settle(key, state, watermark, now, out);
     return out;
+  }
+
+  /** What the watermark does to one source: close a quiet episode, forget an expired window. False when the source is gone. */
+  private settle(key: string, state: SourceState, watermark: number, now: number, out: MamoriDetection[]): boolean {
+    const episode = state.episode;
+    if (episode && episode.lastSeen + this.config.episodeGapMs <= watermark) {
+      if (episode.dirty) out.push(this.report(state, episode, now));
+      state.episode = undefined;
+      this.sources.changedInPlace(key);
+    }
+    if (!state.episode && state.lastSeen + this.config.windowMs <= watermark) {
+      this.sources.delete(key);
+      return false;
+    }
+    return true;
   }
 
   private open(state: SourceState, trigger: MamoriEvent, horizontal: boolean, vertical: boolean): MamoriDetection {
@@ -267,11 +288,48 @@ export class PortScanAnalytic implements Analytic {
 
   private evictIfFull(): void {
     while (this.sources.size >= this.config.maxSources) {
-      const oldest = this.sources.keys().next();
-      if (oldest.done) return;
-      this.sources.delete(oldest.value);
+      const oldest = this.sources.oldest();
+      if (oldest === undefined) return;
+      this.sources.delete(oldest);
     }
   }
+}
+
+/** A source's state as snapshot data: the live probes (indexes are rebuilt from them) and the open episode. */
+function saveSource(state: SourceState): unknown {
+  const e = state.episode;
+  return {
+    org: state.orgId,
+    src: state.srcIp,
+    lastSeen: state.lastSeen,
+    probes: state.probes.slice(state.head).map((p) => [p.time, p.host, p.port]),
+    episode: e
+      ? {
+          id: e.id, firstSeen: e.firstSeen, lastSeen: e.lastSeen, count: e.count, hosts: [...e.hosts], ports: [...e.ports], kind: e.kind,
+          peakHostsOnPort: e.peakHostsOnPort, peakPortsOnHost: e.peakPortsOnHost, evidence: e.evidence, version: e.version, lastReported: e.lastReported, dirty: e.dirty,
+        }
+      : null,
+  };
+}
+
+function loadSource(data: unknown): SourceState {
+  const state: SourceState = {
+    orgId: field<string>(data, 'org'), srcIp: field<string>(data, 'src'), probes: [], head: 0, hostsByPort: new Map(), portsByHost: new Map(), episode: undefined, lastSeen: field<number>(data, 'lastSeen'),
+  };
+  for (const [time, host, port] of field<[number, string, number][]>(data, 'probes')) {
+    state.probes.push({ time, host, port });
+    increment(state.hostsByPort, port, host);
+    increment(state.portsByHost, host, port);
+  }
+  const e = field<Record<string, unknown> | null>(data, 'episode');
+  if (e) {
+    state.episode = {
+      id: field(e, 'id'), firstSeen: field(e, 'firstSeen'), lastSeen: field(e, 'lastSeen'), count: field(e, 'count'), hosts: new Set(field<string[]>(e, 'hosts')), ports: new Set(field<number[]>(e, 'ports')),
+      kind: field(e, 'kind'), peakHostsOnPort: field(e, 'peakHostsOnPort'), peakPortsOnHost: field(e, 'peakPortsOnHost'), evidence: field<Evidence>(e, 'evidence'), version: field(e, 'version'),
+      lastReported: field(e, 'lastReported'), dirty: field(e, 'dirty'),
+    };
+  }
+  return state;
 }
 
 function increment<K, V>(index: Map<K, Map<V, number>>, key: K, value: V): number {

@@ -1,4 +1,5 @@
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
+import type { StateChange } from './entity-state.ts';
 
 /**
  * A streaming analytic: sees every normalized event in event-time order per source (the events
@@ -7,8 +8,14 @@ import type { MamoriDetection, MamoriEvent } from '@mamori/events';
  */
 export interface Analytic {
   readonly ruleId: string;
-  /** Feeds one event; returns detections opened or updated by it. */
-  observe(event: MamoriEvent): MamoriDetection[];
+  /**
+   * Feeds one event; returns detections opened or updated by it. `watermark` (epoch ms) is the
+   * event-time watermark before this event: a stateful analytic first applies to the event's entity
+   * what `advance(watermark)` would have done to it (close a quiet episode, forget an expired
+   * window), so the result does not depend on where batch boundaries (and `advance` calls) fall.
+   * @default -Infinity (nothing to settle)
+   */
+  observe(event: MamoriEvent, watermark?: number): MamoriDetection[];
   /**
    * Moves event time forward to `watermark` (epoch ms): episodes that went quiet before it close
    * and are reported a last time. `Infinity` closes everything (input idle or shutdown).
@@ -21,4 +28,22 @@ export interface Analytic {
    * (Sigma): rules loaded, rule evaluations and matches.
    */
   ruleStats?(): { rules: number; evaluated: number; matches: number };
+}
+
+/**
+ * An analytic with per-entity window state that survives restarts and rebalances: the detector
+ * stage runs one instance per input partition (`fork`) and writes each instance's changed entities
+ * to the analytics changelog (docs/detections.md, "State across restarts").
+ */
+export interface StatefulAnalytic extends Analytic {
+  /** A new, empty instance with the same configuration. */
+  fork(): StatefulAnalytic;
+  /** Entities whose state changed since the last call (null value: the entity's state is gone). */
+  exportChanges(): StateChange[];
+  /** Loads one entity exported by `exportChanges` (restore); called in ascending `order`. */
+  importEntity(key: string, order: number, value: unknown): void;
+}
+
+export function isStateful(analytic: Analytic): analytic is StatefulAnalytic {
+  return typeof (analytic as Partial<StatefulAnalytic>).fork === 'function';
 }
