@@ -158,6 +158,10 @@ describe('correlation rules edited while the detector runs', () => {
     expect(Date.parse(change[0]!.first_seen)).toBe(after[0]);
     expect(Date.parse(change[0]!.last_seen)).toBe(after[2]);
 
+    // The stage kept one group window (keep) and dropped one (change) at the swap.
+    expect(await metric(/^mamori_correlation_reload_windows_total\{outcome="kept"\} (\d+)/m, (v) => v >= 1, 1_000)).toBe(1);
+    expect(await metric(/^mamori_correlation_reload_windows_total\{outcome="dropped"\} (\d+)/m, (v) => v >= 1, 1_000)).toBe(1);
+
     // A file that does not compile: rejected, counted; the edited set stays active.
     writeFileSync(join(rulesDir, 'broken.yml'), `${correlation('6a1e7a52-2c1b-4f61-9a0e-00000000000d', 'Broken', 2).replace('rejected_connection', 'no_such_rule')}`);
     await metric(/^mamori_correlation_rule_reloads_total\{result="rejected"\} (\d+)/m, (v) => v >= 1, 15_000);

@@ -110,6 +110,7 @@ export class CorrelationStage implements Stage {
       openWindows: () => [...this.partitions.values()].reduce((n, p) => n + p.groupCount(), 0),
       stateFacts: () => [...this.partitions.values()].reduce((n, p) => n + p.factCount(), 0),
       restores: () => this.restores,
+      reloadWindows: () => this.reloadStats,
     });
   }
 

@@ -7,6 +7,8 @@ export interface CorrelationMetricsSource {
   openWindows(): number;
   stateFacts(): number;
   restores(): number;
+  /** Group windows kept and dropped by rule-set reloads so far. */
+  reloadWindows?(): { kept: number; dropped: number };
 }
 
 /**
@@ -40,6 +42,16 @@ export function registerCorrelationMetrics(registry: Registry, source: Correlati
   single('mamori_correlation_duplicate_facts_total', 'Redelivered facts dropped by their source sequence number.', () => source.stats.duplicates);
   single('mamori_correlation_overflow_facts_total', 'Facts dropped from a window that reached its size limit.', () => source.stats.overflow);
   single('mamori_correlation_restores_total', 'Partitions whose state was restored from the changelog.', () => source.restores());
+  const reloadWindows: Counter<'outcome'> = new Counter({
+    name: 'mamori_correlation_reload_windows_total',
+    help: 'Group windows at hot reloads of the correlation rules: kept (definition unchanged) or dropped (correlation removed or changed).',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect: () => {
+      const now = source.reloadWindows?.() ?? { kept: 0, dropped: 0 };
+      for (const outcome of ['kept', 'dropped'] as const) reloadWindows.inc({ outcome }, delta(`reload:${outcome}`, now[outcome]));
+    },
+  });
   const openWindows: Gauge = new Gauge({ name: 'mamori_correlation_open_windows', help: 'Groups with correlation state.', registers: [registry], collect: () => openWindows.set(source.openWindows()) });
   const facts: Gauge = new Gauge({ name: 'mamori_correlation_state_facts', help: 'Facts held in correlation windows.', registers: [registry], collect: () => facts.set(source.stateFacts()) });
 }
