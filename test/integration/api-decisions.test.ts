@@ -5,11 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger } from '@mamori/core';
 import { createRegistry } from '@mamori/metrics';
 import { buildQueryApi, hashSecret, loadQueryApiConfig } from '@mamori/query-api';
-import { insertDetections, migrate, toDetectionRow, type StorageDriver } from '@mamori/storage';
+import { createDecision, insertDetections, migrate, toDetectionRow, type NewDecision, type StorageDriver } from '@mamori/storage';
 import { createChdbStorage } from '@mamori/storage-chdb';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nextVersion, saveDecision, type Decision } from '../../services/query-api/src/response/decision-store.ts';
 
 // Decisions, guard rails, two-person approval, blocklists and the STIX bundle, on real embedded ClickHouse.
 const WARNING_LISTS = fileURLToPath(new URL('../../../shared/data/intel/misp-warninglists/', import.meta.url));
@@ -246,13 +245,13 @@ describe('blocklists', () => {
 
   it('drop an expired block (an approved decision whose expiry has passed)', async () => {
     const at = Date.now() - 7_200_000;
-    const expired: Decision = {
+    const expired: NewDecision = {
       id: '00000000-0000-4000-8000-00000000e001', orgId: 'org-a', action: 'block', status: 'active', targetKind: 'indicator', detectionId: '',
       indicatorType: 'ipv4', indicatorValue: '45.33.35.1', justification, tlp: 'amber', shareWith: [], requestedBy: 'key:analyst-a',
-      decidedBy: 'key:approver-a', decisionReason: '', createdAt: at, updatedAt: at, activatedAt: at, expiresAt: at + 3_600_000, version: nextVersion(at),
+      createdAt: at, expiresAt: at + 3_600_000,
     };
-    await saveDecision(storage, expired);
-    await saveDecision(storage, { ...expired, id: '00000000-0000-4000-8000-00000000e002', indicatorValue: '45.33.35.2', expiresAt: Date.now() + 3_600_000, version: nextVersion(at) });
+    await createDecision(storage, ['org-a'], expired);
+    await createDecision(storage, ['org-a'], { ...expired, id: '00000000-0000-4000-8000-00000000e002', indicatorValue: '45.33.35.2', expiresAt: Date.now() + 3_600_000 });
     const body = (await app.inject({ url: '/v1/blocklists/ip.txt', headers: auth('firewallA') })).body;
     expect(body).not.toContain('45.33.35.1');
     expect(body).toContain('45.33.35.2\n');
@@ -369,5 +368,101 @@ describe('inventory changes', () => {
     const approve = await post('approverA', `/v1/decisions/${p.json().id}/approve`, {});
     expect(approve.statusCode).toBe(422);
     expect(approve.json()).toMatchObject({ rule: 'home_network' });
+  });
+});
+
+// Last in the file: these approvals add blocks to org-a's lists, which the tests above compare exactly.
+describe('concurrent changes of one decision', () => {
+  type Change = { who: Who; action: 'approve' | 'reject' | 'revoke'; status: string };
+  const approve = (who: Who): Change => ({ who, action: 'approve', status: 'active' });
+  const PAIRS: [Change, Change][] = [
+    [approve('approverA'), approve('approverA2')],
+    [approve('approverA'), { who: 'analystA2', action: 'revoke', status: 'revoked' }],
+    [{ who: 'approverA2', action: 'reject', status: 'rejected' }, approve('approverA')],
+    [{ who: 'approverA', action: 'reject', status: 'rejected' }, { who: 'analystA2', action: 'revoke', status: 'revoked' }],
+  ];
+
+  /** Proposes a block, fires both changes at once, and checks that exactly one won, in the answers, the decision and its audit trail. */
+  async function race(api: FastifyInstance, value: string, [a, b]: [Change, Change], beforeFire?: () => void): Promise<string> {
+    const created = await api.inject({ method: 'POST', url: '/v1/decisions', headers: auth('analystA'), payload: { indicator: { type: 'ipv4', value }, action: 'block', justification } });
+    expect(created.statusCode, created.body).toBe(201);
+    const id = created.json().id as string;
+    beforeFire?.();
+    const answers = await Promise.all(
+      [a, b].map((c) => api.inject({ method: 'POST', url: `/v1/decisions/${id}/${c.action}`, headers: auth(c.who), payload: { reason: `${c.action} by ${c.who}` } })),
+    );
+    const codes = answers.map((r) => r.statusCode);
+    expect([...codes].sort(), answers.map((r) => r.body).join(' | ')).toEqual([200, 409]);
+    const winner = codes[0] === 200 ? a : b;
+    const loser = answers[codes[0] === 200 ? 1 : 0]!.json();
+    expect(['version_conflict', 'conflict']).toContain(loser.error);
+    expect(loser.decision_id).toBe(id);
+    const full = (await api.inject({ url: `/v1/decisions/${id}`, headers: auth('viewerA') })).json();
+    expect(full).toMatchObject({ status: winner.status, version: 2, decided_by: `key:${KEYS[winner.who].id}`, decision_reason: `${winner.action} by ${winner.who}` });
+    expect(full.audit.map((e: { action: string; actor: string }) => [e.action, e.actor])).toEqual([
+      ['decision.create', 'key:analyst-a'],
+      [`decision.${winner.action}`, `key:${KEYS[winner.who].id}`],
+    ]);
+    expect(full.audit[1]).toMatchObject({ before: { status: 'proposed', version: 1 }, after: { status: winner.status, version: 2 } });
+    return loser.error as string;
+  }
+
+  it('lets exactly one of two racing approvals, rejections or revocations win, with one audit entry', async () => {
+    for (let i = 0; i < 24; i++) await race(app, `45.33.50.${i + 1}`, PAIRS[i % PAIRS.length]!);
+  });
+
+  it('answers 409 version_conflict to the loser when both passed their checks before either wrote', async () => {
+    // Inserts into decision_versions wait until two arrive, so both requests read version 1 and both write version 2.
+    let gateOn = false;
+    let waiting: (() => void)[] = [];
+    const gated: StorageDriver = Object.create(storage) as StorageDriver;
+    gated.insert = async (table, rows, options) => {
+      if (gateOn && table === 'decision_versions') {
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length >= 2) {
+            gateOn = false;
+            for (const release of waiting) release();
+            waiting = [];
+          }
+        });
+      }
+      return storage.insert(table, rows, options);
+    };
+    const api = await buildQueryApi(loadQueryApiConfig(env), { storage: gated, logger: silentLogger(), registry: createRegistry() });
+    try {
+      for (let i = 0; i < 12; i++) {
+        const error = await race(api, `45.33.51.${i + 1}`, PAIRS[i % PAIRS.length]!, () => {
+          gateOn = true;
+        });
+        expect(error).toBe('version_conflict');
+      }
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('documents the conflicts in the OpenAPI document', async () => {
+    const doc = (await app.inject({ url: '/openapi.json' })).json();
+    for (const action of ['approve', 'reject', 'revoke']) {
+      const op = doc.paths[`/v1/decisions/{id}/${action}`].post;
+      expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '403', '404', '409', '422']));
+      expect(JSON.stringify(op.responses['409'])).toContain('current_version');
+      expect(JSON.stringify(op.requestBody)).toContain('expected_version');
+    }
+    expect(Object.keys(doc.paths['/v1/decisions'].post.responses)).toEqual(expect.arrayContaining(['201', '409', '422']));
+  });
+
+  it('refuses a change that names a version that is no longer current', async () => {
+    const created = await post('analystA', '/v1/decisions', { indicator: { type: 'ipv4', value: '45.33.52.1' }, action: 'block', justification });
+    const id = created.json().id;
+    expect(created.json().version).toBe(1);
+    const stale = await post('approverA', `/v1/decisions/${id}/approve`, { expected_version: 2 });
+    expect(stale.statusCode).toBe(409);
+    expect(stale.json()).toMatchObject({ error: 'version_conflict', decision_id: id, current_version: 1 });
+    const ok = await post('approverA', `/v1/decisions/${id}/approve`, { expected_version: 1 });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json()).toMatchObject({ status: 'active', version: 2 });
+    expect((await post('analystA2', `/v1/decisions/${id}/revoke`, { reason: 'stale view', expected_version: 1 })).json()).toMatchObject({ error: 'version_conflict', current_version: 2 });
   });
 });

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from './errors.ts';
+import { toDateTime64 } from './sql.ts';
 import { migrate, migrationChecksum, migrationStatus } from './migrate.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 import { detectionCountsHourly, entityHourly, topEntities } from './repositories/aggregates.ts';
 import { appendAudit, listAudit } from './repositories/audit.ts';
-import { getDecision, listDecisions, upsertDecision } from './repositories/decisions.ts';
+import { changeDecision, createDecision, decisionHistory, getDecision, listDecisions, type NewDecision } from './repositories/decisions.ts';
 import { appendDetectionState, getDetectionState, listDetectionStates } from './repositories/detection-state.ts';
 import { getDetection, insertDetections, listDetections } from './repositories/detections.ts';
 import { insertEvents, listEvents, searchEvents } from './repositories/events.ts';
@@ -13,7 +14,36 @@ import { insertIndicator, listIndicators } from './repositories/indicators.ts';
 import { applyEventRetention } from './retention.ts';
 import { toDetectionRow, type DetectionRow } from './rows/detection-row.ts';
 import { toEventRow, type EventRow } from './rows/event-row.ts';
-import type { StorageDriver } from './types.ts';
+import type { QueryOptions, QueryParams, StorageDriver } from './types.ts';
+
+/**
+ * The driver, except that inserts into `table` wait until `parties` of them have arrived, then all
+ * proceed at once: racing writers are made to race for real, whatever the scheduling.
+ */
+function gateInserts(inner: StorageDriver, table: string, parties: number): StorageDriver {
+  let waiting: (() => void)[] = [];
+  return {
+    name: inner.name,
+    database: inner.database,
+    connect: () => inner.connect(),
+    exec: (sql, params, options) => inner.exec(sql, params, options),
+    query: <T,>(sql: string, params?: QueryParams, options?: QueryOptions) => inner.query<T>(sql, params, options),
+    ping: () => inner.ping(),
+    close: async () => undefined,
+    insert: async (name, rows, options) => {
+      if (name === table) {
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length >= parties) {
+            for (const release of waiting) release();
+            waiting = [];
+          }
+        });
+      }
+      return inner.insert(name, rows, options);
+    },
+  };
+}
 
 const INJECTIONS = ["' OR 1=1 --", '`; DROP TABLE events; --', "x'); DROP DATABASE system; --", '\\\'\n\t{x:String}'];
 
@@ -108,6 +138,7 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       );
       expect(tables.map((t) => t.name)).toEqual([
         'audit_log',
+        'decision_versions',
         'decisions',
         'detection_counts_hourly',
         'detection_counts_hourly_mv',
@@ -130,6 +161,45 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       await expect(migrate(driver, { migrations: edited })).rejects.toMatchObject({ code: 'STORAGE_MIGRATION_CHECKSUM_MISMATCH' });
       const status = await migrationStatus(driver, { migrations: edited });
       expect(status[0]?.state).toBe('checksum_mismatch');
+    });
+
+    it('migration 0005 moves decisions of the api_decisions table (earlier query-api releases) into decision_versions, once', async () => {
+      const legacy = `${database}_legacy`;
+      let read: StorageDriver | undefined;
+      try {
+        const before = MIGRATIONS.filter((m) => m.id < 5);
+        await migrate(driver, { database: legacy, migrations: before });
+        const m5 = MIGRATIONS.find((m) => m.id === 5)!;
+        // The table exactly as query-api created it on first use (the migration's own copy of that DDL).
+        await driver.exec(m5.statements[1]!.replaceAll('{db}', legacy));
+        const t = Date.UTC(2026, 0, 1);
+        const row = (version: number, status: string, updated: number, extra: Record<string, unknown> = {}) => ({
+          decision_id: 'd-1', org_id: 'org-a', action: 'block', status, target_kind: 'indicator', detection_id: '', indicator_type: 'ipv4',
+          indicator_value: '198.51.100.7', justification: 'C2', tlp: 'green', share_with: [], requested_by: 'key:alice',
+          decided_by: status === 'proposed' ? '' : 'key:bob', decision_reason: '', created_at: toDateTime64(t), updated_at: toDateTime64(updated),
+          activated_at: toDateTime64(status === 'active' ? updated : 0), expires_at: toDateTime64(t + 86_400_000), version, ...extra,
+        });
+        // One insert per version, as query-api wrote them (rows of one insert collapse on insert in a ReplacingMergeTree).
+        for (const r of [row(1_767_225_600_000_000, 'proposed', t), row(1_767_225_600_500_000, 'active', t + 500), row(1_767_225_600_000_001, 'active', t, { decision_id: 'd-2', indicator_value: '198.51.100.8' })]) {
+          await driver.exec(`INSERT INTO ${legacy}.api_decisions SELECT * FROM format(JSONEachRow, {rows:String})`, { rows: JSON.stringify(r) });
+        }
+        expect((await migrate(driver, { database: legacy })).applied.map((m) => m.id)).toEqual(MIGRATIONS.filter((m) => m.id >= 5).map((m) => m.id));
+        read = await makeDriver(legacy);
+        await read.connect();
+        expect((await decisionHistory(read, ['org-a'], 'd-1')).map((d) => [d.version, d.status, d.updatedAt])).toEqual([[1, 'proposed', t], [2, 'active', t + 500]]);
+        expect(await getDecision(read, ['org-a'], 'd-2')).toMatchObject({ version: 1, status: 'active', indicatorValue: '198.51.100.8', tlp: 'green', activatedAt: t, expiresAt: t + 86_400_000 });
+        const tables = await driver.query<{ name: string }>('SELECT name FROM system.tables WHERE database = {db:String} AND name = {t:String}', { db: legacy, t: 'api_decisions' });
+        expect(tables).toEqual([]);
+        // A re-run of its statements (as after a failure midway) copies nothing twice.
+        for (const statement of m5.statements) await driver.exec(statement.replaceAll('{db}', legacy));
+        const n = await driver.query<{ n: unknown }>(`SELECT count() AS n FROM ${legacy}.decision_versions`);
+        expect(Number(n[0]?.n)).toBe(3);
+        // And the next version of a migrated decision follows on.
+        expect(await changeDecision(read, ['org-a'], 'd-1', 2, { status: 'revoked', decidedBy: 'key:carol', decisionReason: 'fp' })).toMatchObject({ version: 3, status: 'revoked', activatedAt: t + 500 });
+      } finally {
+        await read?.close();
+        await driver.exec(`DROP DATABASE IF EXISTS ${legacy}`);
+      }
     });
 
     it('reports pending migrations on an empty database', async () => {
@@ -393,19 +463,60 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       expect(active.map((i) => [i.value, i.confidence])).toEqual([['evil.example.com', 0.9]]);
       expect(await listIndicators(driver, orgs, { kind: 'ipv4' })).toHaveLength(1);
       expect(await listIndicators(driver, ['org-b'])).toEqual([]);
+    });
 
-      const proposed = await upsertDecision(driver, orgs, { orgId: 'org-a', targetType: 'indicator', targetId: ind.id, action: 'share', requestedBy: 'alice', shareWith: ['partner-1'], justification: 'C2', createdAt: now - 1000, expiresAt: now + 60_000 });
-      expect(proposed).toMatchObject({ version: 1, status: 'proposed' });
+    it('versions decisions: history kept, exactly one of two racing changes of a version wins', async () => {
+      const orgs = ['org-a'];
+      const now = Date.now();
+      const base: NewDecision = {
+        orgId: 'org-a', action: 'share', status: 'proposed', targetKind: 'indicator', detectionId: '', indicatorType: 'domain', indicatorValue: 'evil.example.com',
+        justification: 'C2', tlp: 'amber', shareWith: ['partner-1'], requestedBy: 'alice', createdAt: now - 1000, expiresAt: now + 60_000,
+      };
+      const proposed = await createDecision(driver, orgs, base);
+      expect(proposed).toMatchObject({ version: 1, status: 'proposed', activatedAt: 0 });
+      await expect(createDecision(driver, ['org-b'], base)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+      await expect(createDecision(driver, orgs, { ...base, indicatorType: 'nope' as 'ipv4' })).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
       expect(await listDecisions(driver, orgs, { activeAt: now })).toEqual([]);
-      const approved = await upsertDecision(driver, orgs, { ...proposed, status: 'approved', approvedBy: 'bob', expectedVersion: 1 });
-      expect(approved).toMatchObject({ version: 2, createdAt: proposed.createdAt });
-      await expect(upsertDecision(driver, orgs, { ...proposed, status: 'revoked', expectedVersion: 1 })).rejects.toMatchObject({ code: 'STORAGE_VERSION_CONFLICT' });
-      expect((await getDecision(driver, orgs, proposed.id))?.status).toBe('approved');
+
+      // Both writers pass the version check before either writes: the gate holds their inserts until both arrived.
+      const gated = gateInserts(driver, 'decision_versions', 2);
+      const race = await Promise.allSettled([
+        changeDecision(gated, orgs, proposed.id, 1, { status: 'active', decidedBy: 'bob' }),
+        changeDecision(gated, orgs, proposed.id, 1, { status: 'rejected', decidedBy: 'carol', decisionReason: 'collateral' }),
+      ]);
+      const won = race.filter((r) => r.status === 'fulfilled');
+      const lost = race.filter((r) => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect((lost[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'STORAGE_VERSION_CONFLICT' });
+      const winner = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof changeDecision>>>).value;
+      const current = await getDecision(driver, orgs, proposed.id);
+      expect(current).toEqual(winner);
+      expect((await decisionHistory(driver, orgs, proposed.id)).map((d) => [d.version, d.status])).toEqual([[1, 'proposed'], [2, winner.status]]);
+      // The loser's row is not stored at all (the engine dropped it as a duplicate of the version).
+      const stored = await driver.query<{ n: unknown }>(`SELECT count() AS n FROM ${database}.decision_versions WHERE decision_id = {id:String}`, { id: proposed.id });
+      expect(Number(stored[0]?.n)).toBe(2);
+      // A change naming a version that is no longer current writes nothing.
+      await expect(changeDecision(driver, orgs, proposed.id, 1, { status: 'revoked', decidedBy: 'dave' })).rejects.toMatchObject({ code: 'STORAGE_VERSION_CONFLICT' });
+      expect((await getDecision(driver, orgs, proposed.id))?.version).toBe(2);
       expect(await getDecision(driver, ['org-b'], proposed.id)).toBeUndefined();
-      expect((await listDecisions(driver, orgs, { activeAt: now })).map((d) => d.id)).toEqual([proposed.id]);
+      expect(await decisionHistory(driver, ['org-b'], proposed.id)).toEqual([]);
+
+      const active = await createDecision(driver, orgs, { ...base, action: 'block', status: 'active', indicatorType: 'ipv4', indicatorValue: '203.0.113.9', shareWith: [] });
+      expect(active.activatedAt).toBe(active.createdAt);
+      const later = Date.now();
+      expect((await listDecisions(driver, orgs, { activeAt: later })).map((d) => d.id).sort()).toEqual((winner.status === 'active' ? [active.id, proposed.id] : [active.id]).sort());
       expect(await listDecisions(driver, orgs, { activeAt: now + 120_000 })).toEqual([]);
-      expect((await listDecisions(driver, orgs, { status: 'proposed' }))).toEqual([]);
+      expect((await listDecisions(driver, orgs, { statuses: ['proposed'] }))).toEqual([]);
       expect((await listDecisions(driver, orgs, { sharedWith: 'partner-1' })).map((d) => d.version)).toEqual([2]);
+      expect((await listDecisions(driver, orgs, { indicatorType: 'ipv4', indicatorValue: '203.0.113.9', actions: ['block'] })).map((d) => d.id)).toEqual([active.id]);
+      expect((await listDecisions(driver, undefined, { ids: [active.id] })).map((d) => d.orgId)).toEqual(['org-a']);
+      expect(await listDecisions(driver, [], {})).toEqual([]);
+      for (const text of INJECTIONS) expect(await listDecisions(driver, orgs, { indicatorValue: text, sharedWith: text })).toEqual([]);
+      const revoked = await changeDecision(driver, orgs, active.id, 1, { status: 'revoked', decidedBy: 'bob', decisionReason: 'fp' });
+      expect(revoked).toMatchObject({ version: 2, activatedAt: active.activatedAt, decisionReason: 'fp' });
+      expect(revoked.updatedAt).toBeGreaterThan(active.updatedAt);
+      expect((await listDecisions(driver, orgs, { activeAt: Date.now() })).map((d) => d.id)).not.toContain(active.id);
     });
 
     it('rolls events and detections up per hour through the materialized views', async () => {

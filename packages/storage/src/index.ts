@@ -82,17 +82,23 @@ export {
 } from './repositories/indicators.ts';
 export {
   DECISION_ACTIONS,
+  DECISION_INDICATOR_TYPES,
   DECISION_STATUSES,
-  DECISION_TARGET_TYPES,
+  DECISION_TARGET_KINDS,
+  changeDecision,
+  createDecision,
+  decisionHistory,
+  effectiveDecisionStatus,
   getDecision,
   listDecisions,
-  upsertDecision,
   type Decision,
   type DecisionAction,
-  type DecisionInput,
+  type DecisionChange,
+  type DecisionIndicatorType,
   type DecisionStatus,
-  type DecisionTargetType,
+  type DecisionTargetKind,
   type ListDecisionsQuery,
+  type NewDecision,
 } from './repositories/decisions.ts';
 export {
   DETECTION_COUNT_GROUPS,

@@ -2,7 +2,8 @@ import { migration0001 } from './0001_events_detections.ts';
 import { migration0002 } from './0002_event_search_columns.ts';
 import { migration0003 } from './0003_triage_audit_indicators_decisions.ts';
 import { migration0004 } from './0004_hourly_aggregates.ts';
+import { migration0005 } from './0005_decision_versions.ts';
 import type { Migration } from './migration.ts';
 
 /** Every migration, in order. Adding one: a new file `NNNN_name.ts` and one line here. */
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005];

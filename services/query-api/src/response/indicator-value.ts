@@ -1,9 +1,10 @@
 import { formatCidr, formatIp, parseCidr, type Cidr } from '@mamori/inventory';
 import { normalizeDomain, normalizeUrl } from '@mamori/intel';
+import { DECISION_INDICATOR_TYPES, type DecisionIndicatorType } from '@mamori/storage';
 
-/** What a decision acts on, after normalization. */
-export const INDICATOR_TYPES = ['ipv4', 'ipv6', 'domain', 'url', 'md5', 'sha1', 'sha256'] as const;
-export type IndicatorType = (typeof INDICATOR_TYPES)[number];
+/** What a decision acts on, after normalization (the storage package's list: one source of truth). */
+export const INDICATOR_TYPES = DECISION_INDICATOR_TYPES;
+export type IndicatorType = DecisionIndicatorType;
 
 /** A normalized indicator value: an address or network (`ipv4`/`ipv6`, a CIDR when not a host), a domain, a URL or a file hash. */
 export interface IndicatorValue {

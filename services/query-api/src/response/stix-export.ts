@@ -1,5 +1,4 @@
-import { assertIdentifier, toNumber, type QueryOptions, type StorageDriver } from '@mamori/storage';
-import type { Decision, TlpLevel } from './decision-store.ts';
+import { assertIdentifier, toNumber, type Decision, type QueryOptions, type StorageDriver, type TlpLevel } from '@mamori/storage';
 import {
   buildDetectionObject,
   buildIndicator,

@@ -1,6 +1,6 @@
 import { parseStixBundle } from '@mamori/intel';
 import { describe, expect, it } from 'vitest';
-import type { Decision } from './decision-store.ts';
+import type { Decision } from '@mamori/storage';
 import { buildBundle, buildIndicator, organizationIdentity, stixPattern, tlpMarkingDefinition, uuidv5 } from './stix.ts';
 
 const decision = (over: Partial<Decision>): Decision => ({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Decision, TlpLevel } from './decision-store.ts';
+import type { Decision, TlpLevel } from '@mamori/storage';
 import type { IndicatorType } from './indicator-value.ts';
 
 /** Namespace of Mamori's deterministic STIX ids (UUIDv5, RFC 9562). Never change it: ids would change. */

@@ -1,8 +1,22 @@
-import { randomUUID } from 'node:crypto';
-import { getDetection } from '@mamori/storage';
+import {
+  DECISION_ACTIONS,
+  DECISION_STATUSES,
+  StorageError,
+  TLP_LEVELS,
+  changeDecision,
+  createDecision,
+  effectiveDecisionStatus,
+  getDecision,
+  getDetection,
+  listDecisions,
+  type Decision,
+  type DecisionAction,
+  type DecisionStatus,
+  type TlpLevel,
+} from '@mamori/storage';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { DECISION_ACTIONS, DECISION_STATUSES, TLP_LEVELS, appendAudit, decisionJson, effectiveStatus, getDecision, listAudit, listDecisions, nextVersion, saveDecision, type Decision, type DecisionAction, type DecisionStatus, type TlpLevel } from '../response/decision-store.ts';
 import { responseContext, type ResponseContext } from '../response/context.ts';
+import { appendDecisionAudit, decisionAuditTrail, decisionJson } from '../response/decision-view.ts';
 import { checkGuardRails } from '../response/guard-rails.ts';
 import { INDICATOR_TYPES, indicatorFromEntity, parseIndicatorValue, type IndicatorType, type IndicatorValue } from '../response/indicator-value.ts';
 import { queryOptions } from '../security/guards.ts';
@@ -14,8 +28,76 @@ const ID_PARAMS = { type: 'object', properties: { id: { type: 'string', pattern:
 const REASON_BODY = {
   type: 'object',
   additionalProperties: false,
-  properties: { reason: { type: 'string', minLength: 1, maxLength: 2000 } },
+  properties: {
+    reason: { type: 'string', minLength: 1, maxLength: 2000 },
+    expected_version: { type: 'integer', minimum: 1, description: 'the `version` you read; 409 `version_conflict` when the decision moved since' },
+  },
 } as const;
+
+/** A decision as the routes return it (OpenAPI; also the serializer's list of fields). */
+const DECISION_SCHEMA = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    org_id: { type: 'string' },
+    action: { type: 'string', enum: [...DECISION_ACTIONS] },
+    status: { type: 'string', enum: [...DECISION_STATUSES, 'expired'] },
+    target: { type: 'object', properties: { kind: { type: 'string', enum: ['detection', 'indicator'] }, detection_id: { type: 'string' } } },
+    indicator: { type: 'object', properties: { type: { type: 'string' }, value: { type: 'string' } } },
+    justification: { type: 'string' },
+    tlp: { type: 'string', enum: [...TLP_LEVELS] },
+    share_with: { type: 'array', items: { type: 'string' } },
+    requested_by: { type: 'string' },
+    decided_by: { type: ['string', 'null'] },
+    decision_reason: { type: ['string', 'null'] },
+    created_at: { type: 'string', format: 'date-time' },
+    updated_at: { type: 'string', format: 'date-time' },
+    activated_at: { type: ['string', 'null'], format: 'date-time' },
+    expires_at: { type: ['string', 'null'], format: 'date-time' },
+    version: { type: 'integer', description: '1 when made, +1 per approval, rejection or revocation' },
+  },
+} as const;
+
+/**
+ * Errors of the decision routes: `error` is `bad_request`, `forbidden`, `two_person_rule`,
+ * `not_found`, `conflict` (the decision's state does not allow the change, or an open decision on
+ * the value exists: `decision_id`), `version_conflict` (someone changed it at the same time, or since
+ * `expected_version`: `current_version`), `guard_rail` (`rule`, `matched`) or `unknown_partner`.
+ */
+const DECISION_ERROR = {
+  type: 'object',
+  properties: {
+    error: { type: 'string' },
+    message: { type: 'string' },
+    rule: { type: 'string' },
+    matched: { type: 'string' },
+    decision_id: { type: 'string' },
+    current_version: { type: 'integer' },
+  },
+  required: ['error', 'message'],
+} as const;
+const DECISION_ERRORS = { 400: DECISION_ERROR, 401: { $ref: 'Error#' }, 403: DECISION_ERROR, 404: DECISION_ERROR, 409: DECISION_ERROR, 422: DECISION_ERROR, 429: { $ref: 'Error#' }, 503: { $ref: 'Error#' } } as const;
+
+/**
+ * Serializes work per key inside this process (creating a decision checks that no open decision on
+ * the value exists, then writes: two creates of one value must not interleave). Across several API
+ * processes on one ClickHouse server this check is not atomic (docs/response.md).
+ */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(work, work);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await result;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
 
 interface CreateBody {
   org_id?: string;
@@ -47,6 +129,7 @@ export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDe
   app.addHook('onClose', async () => ctx.close());
   const { storage } = deps;
   const opts = queryOptions(deps.config);
+  const creating = new KeyedLock();
 
   app.post<{ Body: CreateBody }>(
     '/v1/decisions',
@@ -75,6 +158,7 @@ export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDe
             share_with: { type: 'array', maxItems: 50, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } },
           },
         },
+        response: { 201: DECISION_SCHEMA, ...DECISION_ERRORS },
       },
     },
     async (request, reply) => {
@@ -132,47 +216,44 @@ export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDe
         if (refusal) return reply.code(422).send({ error: 'guard_rail', rule: refusal.rule, matched: refusal.matched, message: `refusing to ${body.action} ${indicator.value}: ${refusal.message}` });
       }
 
-      const open = await listDecisions(storage, { orgIds: [orgId], actions: [body.action], statuses: ['proposed', 'active'], indicatorType: indicator.type, indicatorValue: indicator.value, limit: 10 }, opts);
-      const existing = open.find((d) => effectiveStatus(d, now) !== 'expired');
-      if (existing) {
-        return reply.code(409).send({ error: 'conflict', message: `decision ${existing.id} already ${existing.status === 'proposed' ? 'proposes' : 'applies'} ${body.action} on ${indicator.value}; revoke it first`, decision_id: existing.id });
-      }
-
       const needsApproval = body.action === 'block' && ctx.config.blockRequiresApproval;
-      const decision: Decision = {
-        id: randomUUID(),
-        orgId,
-        action: body.action,
-        status: needsApproval ? 'proposed' : 'active',
-        targetKind: detectionId ? 'detection' : 'indicator',
-        detectionId,
-        indicatorType: indicator.type,
-        indicatorValue: indicator.value,
-        justification: body.justification,
-        tlp: body.tlp ?? 'amber',
-        shareWith,
-        requestedBy: principal.id,
-        decidedBy: '',
-        decisionReason: '',
-        createdAt: now,
-        updatedAt: now,
-        activatedAt: needsApproval ? 0 : now,
-        expiresAt,
-        version: nextVersion(now),
-      };
-      await saveDecision(storage, decision);
-      await appendAudit(storage, {
-        orgId,
-        at: now,
-        actor: principal.id,
-        action: body.action === 'share' ? 'decision.share' : 'decision.create',
-        objectType: 'decision',
-        objectId: decision.id,
-        before: null,
-        after: decisionJson(decision, now),
-        reason: body.justification,
+      const value = indicator;
+      const org = orgId;
+      return creating.run(`${org}\u001f${body.action}\u001f${value.type}\u001f${value.value}`, async () => {
+        const open = await listDecisions(storage, [org], { actions: [body.action], statuses: ['proposed', 'active'], indicatorType: value.type, indicatorValue: value.value, limit: 10 }, opts);
+        const existing = open.find((d) => effectiveDecisionStatus(d, now) !== 'expired');
+        if (existing) {
+          return reply.code(409).send({ error: 'conflict', message: `decision ${existing.id} already ${existing.status === 'proposed' ? 'proposes' : 'applies'} ${body.action} on ${value.value}; revoke it first`, decision_id: existing.id });
+        }
+        const decision = await createDecision(
+          storage,
+          [org],
+          {
+            orgId: org,
+            action: body.action,
+            status: needsApproval ? 'proposed' : 'active',
+            targetKind: detectionId ? 'detection' : 'indicator',
+            detectionId,
+            indicatorType: value.type,
+            indicatorValue: value.value,
+            justification: body.justification,
+            tlp: body.tlp ?? 'amber',
+            shareWith,
+            requestedBy: principal.id,
+            createdAt: now,
+            expiresAt,
+          },
+          opts,
+        );
+        await appendDecisionAudit(storage, decision, {
+          actor: principal.id,
+          action: body.action === 'share' ? 'decision.share' : 'decision.create',
+          before: null,
+          after: decisionJson(decision, now),
+          reason: body.justification,
+        });
+        return reply.code(201).send(decisionJson(decision, now));
       });
-      return reply.code(201).send(decisionJson(decision, now));
     },
   );
 
@@ -195,6 +276,7 @@ export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDe
             limit: { type: 'integer', minimum: 1, maximum: deps.config.maxPageSize, default: Math.min(100, deps.config.maxPageSize) },
           },
         },
+        response: { 200: { type: 'object', properties: { decisions: { type: 'array', items: DECISION_SCHEMA } } }, ...DECISION_ERRORS },
       },
     },
     async (request) => {
@@ -202,8 +284,8 @@ export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDe
       const now = ctx.now();
       const rows = await listDecisions(
         storage,
+        orgScope(principalOf(request)),
         {
-          orgIds: orgScope(principalOf(request)),
           ...(q.action ? { actions: [q.action] } : {}),
           // expired is derived: read active/proposed and filter below
           ...(q.status ? { statuses: q.status === 'expired' ? ['active', 'proposed'] : [q.status] } : {}),
@@ -214,19 +296,42 @@ export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDe
         },
         opts,
       );
-      const filtered = q.status ? rows.filter((d) => effectiveStatus(d, now) === q.status) : rows;
+      const filtered = q.status ? rows.filter((d) => effectiveDecisionStatus(d, now) === q.status) : rows;
       return { decisions: filtered.slice(0, q.limit ?? 100).map((d) => decisionJson(d, now)) };
     },
   );
 
   app.get<{ Params: { id: string } }>(
     '/v1/decisions/:id',
-    { preHandler: requireRole('viewer'), schema: { tags: ['decisions'], summary: 'One decision with its audit trail', params: ID_PARAMS } },
+    {
+      preHandler: requireRole('viewer'),
+      schema: {
+        tags: ['decisions'],
+        summary: 'One decision with its audit trail',
+        params: ID_PARAMS,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...DECISION_SCHEMA.properties,
+              audit: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { at: { type: 'string', format: 'date-time' }, actor: { type: 'string' }, action: { type: 'string' }, reason: { type: 'string' }, before: {}, after: {} },
+                },
+              },
+            },
+          },
+          ...DECISION_ERRORS,
+        },
+      },
+    },
     async (request, reply) => {
       const scope = orgScope(principalOf(request));
-      const d = await getDecision(storage, request.params.id, scope, opts);
+      const d = await getDecision(storage, scope, request.params.id, opts);
       if (!d) return reply.code(404).send({ error: 'not_found', message: 'no such decision' });
-      const audit = await listAudit(storage, [d.orgId], d.id, opts);
+      const audit = await decisionAuditTrail(storage, d, opts);
       return {
         ...decisionJson(d, ctx.now()),
         audit: audit.map((a) => ({ at: new Date(a.at).toISOString(), actor: a.actor, action: a.action, reason: a.reason, before: a.before, after: a.after })),
@@ -235,7 +340,7 @@ export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDe
   );
 
   const transition = (name: 'approve' | 'reject' | 'revoke') =>
-    app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
+    app.post<{ Params: { id: string }; Body: { reason?: string; expected_version?: number } | undefined }>(
       `/v1/decisions/:id/${name}`,
       {
         preHandler: requireRole(name === 'revoke' ? 'analyst' : 'approver'),
@@ -243,9 +348,16 @@ export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDe
         preValidation: async (request) => {
           request.body ??= {};
         },
-        schema: { tags: ['decisions'], summary: `${name[0]!.toUpperCase()}${name.slice(1)} a decision`, params: ID_PARAMS, body: REASON_BODY },
+        schema: {
+          tags: ['decisions'],
+          summary: `${name[0]!.toUpperCase()}${name.slice(1)} a decision`,
+          description: 'Of two conflicting changes of one decision (two approvals, approve and revoke, ...) exactly one succeeds; the other gets 409 `version_conflict` or `conflict`.',
+          params: ID_PARAMS,
+          body: REASON_BODY,
+          response: { 200: DECISION_SCHEMA, ...DECISION_ERRORS },
+        },
       },
-      async (request, reply) => changeStatus(ctx, deps, name, principalOf(request), request.params.id, request.body?.reason, reply),
+      async (request, reply) => changeStatus(ctx, deps, name, principalOf(request), request.params.id, request.body ?? {}, reply),
     );
   transition('approve');
   transition('reject');
@@ -258,19 +370,23 @@ async function changeStatus(
   name: 'approve' | 'reject' | 'revoke',
   principal: Principal,
   id: string,
-  reason: string | undefined,
+  body: { reason?: string; expected_version?: number },
   reply: FastifyReply,
 ): Promise<unknown> {
   const opts = queryOptions(deps.config);
   const now = ctx.now();
-  const before = await getDecision(deps.storage, id, orgScope(principal), opts);
+  const reason = body.reason;
+  const before = await getDecision(deps.storage, orgScope(principal), id, opts);
   if (!before) return reply.code(404).send({ error: 'not_found', message: 'no such decision' });
-  const status = effectiveStatus(before, now);
+  if (body.expected_version !== undefined && body.expected_version !== before.version) {
+    return versionConflict(reply, before, `decision ${id} is at version ${before.version}, not ${body.expected_version}: read it again`);
+  }
+  const status = effectiveDecisionStatus(before, now);
   if (name === 'revoke') {
-    if (status !== 'active' && status !== 'proposed') return reply.code(409).send({ error: 'conflict', message: `a ${status} decision cannot be revoked` });
+    if (status !== 'active' && status !== 'proposed') return reply.code(409).send({ error: 'conflict', message: `a ${status} decision cannot be revoked`, decision_id: id });
     if (!reason) return reply.code(400).send({ error: 'bad_request', message: 'a revocation needs a reason' });
   } else {
-    if (status !== 'proposed') return reply.code(409).send({ error: 'conflict', message: `only a proposed decision can be ${name}d; this one is ${status}` });
+    if (status !== 'proposed') return reply.code(409).send({ error: 'conflict', message: `only a proposed decision can be ${name}d; this one is ${status}`, decision_id: id });
     if (before.requestedBy === principal.id) {
       return reply.code(403).send({ error: 'two_person_rule', message: `the requester cannot ${name} their own decision; another approver must` });
     }
@@ -282,27 +398,35 @@ async function changeStatus(
       if (refusal) return reply.code(422).send({ error: 'guard_rail', rule: refusal.rule, matched: refusal.matched, message: `refusing to block ${before.indicatorValue}: ${refusal.message}` });
     }
   }
-  const after: Decision = {
-    ...before,
-    status: name === 'approve' ? 'active' : name === 'reject' ? 'rejected' : 'revoked',
-    decidedBy: principal.id,
-    decisionReason: reason ?? '',
-    updatedAt: Math.max(now, before.updatedAt + 1),
-    activatedAt: name === 'approve' ? now : before.activatedAt,
-    version: nextVersion(now),
-  };
-  await saveDecision(deps.storage, after);
-  await appendAudit(deps.storage, {
-    orgId: before.orgId,
-    // Strictly after the previous change, so the trail orders even within one millisecond.
-    at: after.updatedAt,
+  let after: Decision;
+  try {
+    // Only if it is still the version read above: a racing approval, rejection or revocation that
+    // wrote first makes this one a version conflict, and nothing of it is stored or audited.
+    after = await changeDecision(
+      deps.storage,
+      [before.orgId],
+      before.id,
+      before.version,
+      { status: name === 'approve' ? 'active' : name === 'reject' ? 'rejected' : 'revoked', decidedBy: principal.id, decisionReason: reason ?? '', updatedAt: now },
+      opts,
+    );
+  } catch (error) {
+    if (error instanceof StorageError && error.code === 'STORAGE_VERSION_CONFLICT') {
+      const current = await getDecision(deps.storage, [before.orgId], before.id, opts);
+      return versionConflict(reply, current ?? before, `decision ${id} was changed by someone else at the same time (now ${current ? effectiveDecisionStatus(current, now) : 'unknown'}); read it again`);
+    }
+    throw error;
+  }
+  await appendDecisionAudit(deps.storage, after, {
     actor: principal.id,
     action: `decision.${name}`,
-    objectType: 'decision',
-    objectId: before.id,
     before: decisionJson(before, now),
     after: decisionJson(after, now),
     reason: reason ?? '',
   });
   return decisionJson(after, now);
+}
+
+function versionConflict(reply: FastifyReply, current: Decision, message: string): FastifyReply {
+  return reply.code(409).send({ error: 'version_conflict', message, decision_id: current.id, current_version: current.version });
 }

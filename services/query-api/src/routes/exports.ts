@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
+import { DECISION_ACTIONS, effectiveDecisionStatus, listDecisions, type Decision, type DecisionAction } from '@mamori/storage';
 import type { FastifyInstance } from 'fastify';
 import { responseContext } from '../response/context.ts';
-import { DECISION_ACTIONS, effectiveStatus, listDecisions, type Decision, type DecisionAction } from '../response/decision-store.ts';
 import type { IndicatorType } from '../response/indicator-value.ts';
 import { buildBundle } from '../response/stix.ts';
 import { fullExport } from '../response/stix-export.ts';
@@ -61,9 +61,9 @@ export async function registerExportRoutes(app: FastifyInstance, deps: RouteDeps
       const [name, format] = request.params.file.split('.') as [string, Format];
       const types = new Set(BLOCKLISTS[name] ?? []);
       const now = ctx.now();
-      const blocks = await listDecisions(deps.storage, { orgIds: orgScope(principalOf(request)), actions: ['block'], limit: 100_000 }, opts);
+      const blocks = await listDecisions(deps.storage, orgScope(principalOf(request)), { actions: ['block'], indicatorTypes: [...types], limit: 100_000 }, opts);
       const relevant = blocks.filter((d) => types.has(d.indicatorType));
-      const live = relevant.filter((d) => effectiveStatus(d, now) === 'active');
+      const live = relevant.filter((d) => effectiveDecisionStatus(d, now) === 'active');
       // The list changes when a decision changes or when one expires.
       let lastModified = 0;
       for (const d of relevant) {
@@ -134,10 +134,11 @@ export async function registerExportRoutes(app: FastifyInstance, deps: RouteDeps
       const now = ctx.now();
       const decisions = await listDecisions(
         deps.storage,
-        { orgIds: q.org_id !== undefined ? [q.org_id] : scope, actions: q.action ? [q.action] : ['block', 'share'], statuses: ['active'], limit: 100_000 },
+        q.org_id !== undefined ? [q.org_id] : scope,
+        { actions: q.action ? [q.action] : ['block', 'share'], statuses: ['active'], limit: 100_000 },
         opts,
       );
-      const live = decisions.filter((d) => effectiveStatus(d, now) === 'active');
+      const live = decisions.filter((d) => effectiveDecisionStatus(d, now) === 'active');
       const objects = await fullExport(deps.storage, live, ctx.orgName, opts);
       // A Buffer keeps the media type exactly as TAXII and STIX clients compare it (a string gets a charset added).
       return reply.header('content-type', 'application/stix+json;version=2.1').send(Buffer.from(JSON.stringify(buildBundle(objects))));

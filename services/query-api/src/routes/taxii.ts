@@ -1,6 +1,6 @@
+import { effectiveDecisionStatus, listDecisions } from '@mamori/storage';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { responseContext, type ResponseContext } from '../response/context.ts';
-import { effectiveStatus, listDecisions } from '../response/decision-store.ts';
 import type { TaxiiPartner } from '../response/response-config.ts';
 import { indicatorObjects, type ExportedObject } from '../response/stix-export.ts';
 import { STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE, acceptsTaxii, authenticatePartner, collectionId, decodeNext, encodeNext, taxiiError, taxiiTimestamp } from '../response/taxii.ts';
@@ -222,11 +222,7 @@ function objectVersion(object: Record<string, unknown>): string {
 /** Everything shared with the partner, ordered by (date_added, id): the collection's content. */
 async function sharedObjects(ctx: ResponseContext, deps: RouteDeps, partner: TaxiiPartner): Promise<ExportedObject[]> {
   const now = ctx.now();
-  const decisions = await listDecisions(
-    deps.storage,
-    { orgIds: [partner.org], actions: ['share'], statuses: ['active'], sharedWith: partner.id, limit: 100_000 },
-    queryOptions(deps.config),
-  );
-  const live = decisions.filter((d) => effectiveStatus(d, now) === 'active');
+  const decisions = await listDecisions(deps.storage, [partner.org], { actions: ['share'], statuses: ['active'], sharedWith: partner.id, limit: 100_000 }, queryOptions(deps.config));
+  const live = decisions.filter((d) => effectiveDecisionStatus(d, now) === 'active');
   return indicatorObjects(live, ctx.orgName).sort((a, b) => a.dateAdded - b.dateAdded || (String(a.object.id) < String(b.object.id) ? -1 : String(a.object.id) > String(b.object.id) ? 1 : 0));
 }
