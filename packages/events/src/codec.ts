@@ -1,4 +1,5 @@
 import type avsc from 'avsc';
+import { compileWriter, type CompiledWriter } from './avro-writer.ts';
 import { CodecError } from './errors.ts';
 import type { MamoriDetection, MamoriEvent } from './model.ts';
 import { loadSchemas, schemaVersion, type SchemaVersion } from './schemas.ts';
@@ -8,6 +9,12 @@ const MAGIC_0 = 0xc3;
 const MAGIC_1 = 0x01;
 const SINGLE_OBJECT_HEADER = 10;
 const CONFLUENT_HEADER = 5;
+/**
+ * Size of the slabs the compiled writer encodes into. Each encoded value is a view of its own bytes
+ * in a slab (as Buffer.allocUnsafe hands out views of Node's 8 KiB pool), which saves a copy per
+ * value; a slab is freed once every value in it is.
+ */
+const SLAB_BYTES = 64 * 1024;
 
 /**
  * Finds a writer schema by Confluent Schema Registry id. The registry client plugs in here; resolve
@@ -54,7 +61,13 @@ export class RecordCodec<T> {
   private readonly confluentId: number | undefined;
   private readonly sameAsReader: Writer;
   private scratch: Buffer;
-  /** `value` with absent defaulted fields filled in (see `defaultsFiller`). */
+  /** The framing header (single-object or Confluent) every encoded value starts with. */
+  private readonly header: Buffer;
+  private slab: Buffer;
+  private slabPos = 0;
+  /** The reader schema's compiled writer (avro-writer.ts); undefined when the schema needs avsc's. */
+  private readonly writer: CompiledWriter | undefined;
+  /** For avsc's writer: `value` with absent defaulted fields filled in (see `defaultsFiller`). */
   private readonly withDefaults: (value: T) => T;
 
   constructor(fullName: string, options: CodecOptions = {}) {
@@ -72,6 +85,9 @@ export class RecordCodec<T> {
     this.addWriter(this.schema);
     this.sameAsReader = { resolver: undefined, label: `fingerprint ${this.schema.fingerprintHex}` };
     this.scratch = this.newScratch(4096);
+    this.header = Buffer.from(this.scratch.subarray(0, this.headerLength));
+    this.slab = Buffer.allocUnsafe(SLAB_BYTES);
+    this.writer = compileWriter(this.schema.type);
     this.withDefaults = defaultsFiller((this.schema.type as avsc.types.RecordType).fields ?? []);
   }
 
@@ -90,20 +106,57 @@ export class RecordCodec<T> {
    * Confluent framing (00, schema id BE, body) when the codec was given a `confluentId`.
    */
   encode(value: T): Buffer {
+    if (this.writer) {
+      try {
+        return this.writeCompiled(this.writer, value);
+      } catch (cause) {
+        throw this.encodeError(value, cause);
+      }
+    }
     let end: number;
     try {
-      const filled = this.withDefaults(value);
-      end = this.schema.type.encode(filled, this.scratch, this.headerLength);
-      if (end < 0) {
-        this.scratch = this.newScratch((this.scratch.length - end) * 2);
-        end = this.schema.type.encode(filled, this.scratch, this.headerLength);
-      }
+      end = this.writeAvsc(value);
     } catch (cause) {
-      throw new CodecError('AVRO_ENCODE_FAILED', `value does not match ${this.schema.fullName}: ${this.invalidPaths(value)}`, { cause });
+      throw this.encodeError(value, cause);
     }
     const out = Buffer.allocUnsafe(end);
     this.scratch.copy(out, 0, 0, end);
     return out;
+  }
+
+  /**
+   * Header and body written in place at the slab's free end, returned as a view; a value that does
+   * not fit the rest of the slab is written again into a new one (sized for it when larger).
+   */
+  private writeCompiled(writer: CompiledWriter, value: T): Buffer {
+    const header = this.header;
+    const h = header.length;
+    let slab = this.slab;
+    let start = this.slabPos;
+    let end = writer(slab, value, start + h);
+    if (end > slab.length) {
+      slab = this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, (end - start) * 2));
+      this.slabPos = start = 0;
+      end = writer(slab, value, h);
+    }
+    for (let i = 0; i < h; i++) slab[start + i] = header[i] as number;
+    this.slabPos = end;
+    // Buffer.from(arrayBuffer, ...) makes the view faster than slab.subarray (no species lookup).
+    return Buffer.from(slab.buffer, slab.byteOffset + start, end - start);
+  }
+
+  private encodeError(value: T, cause: unknown): CodecError {
+    return new CodecError('AVRO_ENCODE_FAILED', `value does not match ${this.schema.fullName}: ${this.invalidPaths(value)}`, { cause });
+  }
+
+  private writeAvsc(value: T): number {
+    const filled = this.withDefaults(value);
+    let end = this.schema.type.encode(filled, this.scratch, this.headerLength);
+    if (end < 0) {
+      this.scratch = this.newScratch((this.scratch.length - end) * 2);
+      end = this.schema.type.encode(filled, this.scratch, this.headerLength);
+    }
+    return end;
   }
 
   /**
