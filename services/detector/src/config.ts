@@ -5,6 +5,7 @@ import { DEFAULT_BEACONING_CONFIG, type BeaconingConfig } from './analytics/beac
 import { DEFAULT_BRUTE_FORCE_CONFIG, type BruteForceConfig } from './analytics/brute-force.ts';
 import { DEFAULT_DNS_TUNNELING_CONFIG, type DnsTunnelingConfig } from './analytics/dns-tunneling.ts';
 import { DEFAULT_FIRST_SEEN_CONFIG, type FirstSeenConfig } from './analytics/first-seen.ts';
+import { DEFAULT_INTEL_MATCH_CONFIG } from './analytics/intel.ts';
 import { DEFAULT_LONG_CONNECTION_CONFIG, type LongConnectionConfig } from './analytics/long-connection.ts';
 import { DEFAULT_OUTBOUND_VOLUME_CONFIG, type OutboundVolumeConfig } from './analytics/outbound-volume.ts';
 import { DEFAULT_PORT_SCAN_CONFIG, type PortScanConfig } from './analytics/port-scan.ts';
@@ -129,6 +130,19 @@ export interface IntelConfig {
   warningLists: string[];
   /** INTEL_REFRESH_INTERVAL_MS. @default 3600000 */
   refreshIntervalMs: number;
+  /** INTEL_DEDUP_WINDOW_MS: one detection per (indicator, entity) within this much event time. @default 86400000 */
+  dedupWindowMs: number;
+  /** INTEL_MAX_OPEN: (indicator, entity) pairs remembered for deduplication. @default 100000 */
+  maxOpen: number;
+  /**
+   * INTEL_RETRO_LOOKBACK_MS: when a refresh adds indicators, stored events this far back are
+   * matched against the new addresses and domains (retro-matching); 0 = off. @default 604800000
+   */
+  retroLookbackMs: number;
+  /** INTEL_RETRO_MAX_ROWS: stored events one retro-match query returns at most. @default 10000 */
+  retroMaxRows: number;
+  /** INTEL_RETRO_MAX_INDICATORS: new indicators one refresh retro-matches at most (the rest are counted). @default 100000 */
+  retroMaxIndicators: number;
 }
 
 const FEED_PATTERN = /^([A-Za-z0-9._-]{1,64})=(stix|misp|list):(.+)$/;
@@ -148,5 +162,10 @@ function intelConfig(r: EnvReader): IntelConfig {
     feeds,
     warningLists: r.list('INTEL_WARNING_LISTS', []),
     refreshIntervalMs: r.integer('INTEL_REFRESH_INTERVAL_MS', 3_600_000, { min: 10_000, max: 604_800_000 }),
+    dedupWindowMs: r.integer('INTEL_DEDUP_WINDOW_MS', DEFAULT_INTEL_MATCH_CONFIG.dedupWindowMs, { min: 1000, max: 2_592_000_000 }),
+    maxOpen: r.integer('INTEL_MAX_OPEN', DEFAULT_INTEL_MATCH_CONFIG.maxOpen, { min: 100, max: 100_000_000 }),
+    retroLookbackMs: r.integer('INTEL_RETRO_LOOKBACK_MS', DEFAULT_INTEL_MATCH_CONFIG.retroLookbackMs, { min: 0, max: 7_776_000_000 }),
+    retroMaxRows: r.integer('INTEL_RETRO_MAX_ROWS', DEFAULT_INTEL_MATCH_CONFIG.retroMaxRows, { min: 1, max: 10_000_000 }),
+    retroMaxIndicators: r.integer('INTEL_RETRO_MAX_INDICATORS', 100_000, { min: 1, max: 10_000_000 }),
   };
 }

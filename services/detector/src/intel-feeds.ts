@@ -1,13 +1,26 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, type Logger } from '@mamori/core';
-import { IntelStore, type IndicatorIndex } from '@mamori/intel';
+import type { MamoriDetection } from '@mamori/events';
+import { IntelStore, type Indicator, type IndicatorIndex } from '@mamori/intel';
 import { Gauge, type Registry } from '@mamori/metrics';
+import type { StorageDriver } from '@mamori/storage';
+import { IntelMatchAnalytic } from './analytics/intel.ts';
 import type { IntelConfig } from './config.ts';
+import { IntelRetroMatcher } from './intel-retro.ts';
 
 export interface IntelFeeds {
   /** The current index (swapped whole on every refresh). */
   index(): IndicatorIndex;
+  /** The live matching analytic (register it with the detector: retro-matching shares its deduplication). */
+  readonly analytic: IntelMatchAnalytic;
+  /**
+   * Retro-matches the indicators each later refresh adds (not the boot load) against stored events
+   * (INTEL_RETRO_LOOKBACK_MS; 0 = this does nothing) and sends the detections with `send`.
+   */
+  enableRetroMatching(deps: { storage: StorageDriver | undefined; connect?: boolean; send(detections: MamoriDetection[]): Promise<void> }): void;
+  /** Refreshes now and waits for the retro-matching it starts. */
+  refresh(): Promise<void>;
   close(): void;
 }
 
@@ -27,6 +40,9 @@ export async function openIntelFeeds(config: IntelConfig, registry: Registry, lo
   const failures = new Gauge({ name: 'mamori_intel_feed_failing', help: '1 while the last refresh of a feed failed.', labelNames: ['feed'], registers });
   for (const feed of config.feeds) interval.set({ feed: feed.name }, config.refreshIntervalMs / 1000);
 
+  const analytic = new IntelMatchAnalytic(() => store.index, { dedupWindowMs: config.dedupWindowMs, maxOpen: config.maxOpen, retroLookbackMs: config.retroLookbackMs, retroMaxRows: config.retroMaxRows });
+  let onAdded: ((added: Indicator[]) => Promise<unknown>) | undefined;
+  let retroRuns: Promise<unknown> = Promise.resolve();
   const store = new IntelStore({
     feeds: config.feeds,
     warningLists: expandWarningLists(config.warningLists),
@@ -39,11 +55,33 @@ export async function openIntelFeeds(config: IntelConfig, registry: Registry, lo
       for (const feed of config.feeds) indexed.set({ feed: feed.name }, report.indexedByFeed[feed.name] ?? 0);
       suppressed.set(report.suppressed);
       for (const error of report.errors) logger.warn({ feed: error.feed, error_code: error.code }, `intel feed refresh failed: ${error.message}`);
+      if (onAdded && report.added.length > 0) retroRuns = onAdded(report.added);
     },
   });
   await store.refresh();
   const stop = store.start(config.refreshIntervalMs, (error) => logger.error({ err: error, error_code: 'INTEL_REFRESH_FAILED' }, `intel refresh failed: ${errorMessage(error)}`));
-  return { index: () => store.index, close: stop };
+  return {
+    index: () => store.index,
+    analytic,
+    enableRetroMatching: (deps) => {
+      if (config.retroLookbackMs <= 0) return;
+      const matcher = new IntelRetroMatcher({
+        ...deps,
+        analytic,
+        lookbackMs: config.retroLookbackMs,
+        maxRows: config.retroMaxRows,
+        maxIndicators: config.retroMaxIndicators,
+        registry,
+        logger,
+      });
+      onAdded = (added) => matcher.run(added);
+    },
+    refresh: async () => {
+      await store.refresh();
+      await retroRuns;
+    },
+    close: stop,
+  };
 }
 
 /**
