@@ -3,7 +3,7 @@ import { OpsServer, createRegistry, type Registry } from '@mamori/metrics';
 import { LagMonitor, StageRunner, TOPICS, type LagSubject, type Stage } from '@mamori/pipeline';
 import { migrate, type StorageDriver } from '@mamori/storage';
 import type { Producer, Transport } from '@mamori/transport';
-import { buildDetector, buildDetectorCorrelation, loadDetectorConfig, openIntelFeeds, type DetectorCorrelation } from '@mamori/detector';
+import { buildDetector, buildDetectorCorrelation, detectionMessages, loadDetectorConfig, openIntelFeeds, type DetectorCorrelation, type IntelFeeds } from '@mamori/detector';
 import { FORMATS, buildNormalizer, loadNormalizerConfig, openNormalizerResources } from '@mamori/normalizer';
 import { buildWriter, loadWriterConfig } from '@mamori/writer';
 import { buildQueryApi, loadQueryApiConfig } from '@mamori/query-api';
@@ -38,6 +38,8 @@ export interface RunningServices {
   readonly transport: Transport;
   readonly storage: StorageDriver | undefined;
   readonly ingest: IngestService | undefined;
+  /** Set when the detector runs with threat-intel feeds (`refresh()` reloads them and awaits retro-matching). */
+  readonly intel: IntelFeeds | undefined;
   close(): Promise<void>;
 }
 
@@ -111,20 +113,29 @@ export async function startServices(names: readonly ServiceName[], config: Runti
       detections: detectorConfig?.detectionsTopic ?? writerConfig?.detectionsTopic ?? TOPICS.detections,
     });
     const stages: Stage[] = [];
+    let intel: IntelFeeds | undefined;
     let correlation: DetectorCorrelation | undefined;
     if (normalizerConfig) {
       stages.push(buildNormalizer(normalizerConfig, { eventCodec, defaultOrg: config.defaultOrg, inventory: normalizerResources?.inventory, geo: normalizerResources?.geo, registry }));
     }
     if (detectorConfig) {
-      const intel = await openIntelFeeds(detectorConfig.intel, registry, logger.child({ component: 'intel' }));
+      intel = await openIntelFeeds(detectorConfig.intel, registry, logger.child({ component: 'intel' }));
       if (intel) {
-        lifecycle.register('intel feeds', async () => intel.close());
+        const feeds = intel;
+        lifecycle.register('intel feeds', async () => feeds.close());
+        // Retro-matching reads stored events: the storage this process shares (all-in-one), else its own
+        // ClickHouse connection (connected per run, so a server that comes up later is used); chDB belongs
+        // to the writer's process, so a detector alone with chDB has none (logged once, counted).
+        const own = !storage && config.storage.kind === 'clickhouse' && detectorConfig.intel.retroLookbackMs > 0 ? await createStorage(config) : undefined;
+        if (own) lifecycle.register('intel retro storage', () => own.close());
+        const detectionsTopic = detectorConfig.detectionsTopic;
+        feeds.enableRetroMatching({ storage: storage ?? own, connect: own !== undefined, send: (ds) => producer.send(detectionsTopic, detectionMessages(ds, (d) => detectionCodec.encode(d))) });
         progress(`threat intel: ${detectorConfig.intel.feeds.length} feed(s) loaded`);
       }
       const codecs = { prefetch: (values: (Buffer | null)[]) => eventCodec.prefetch(values), decodeEvent: (b: Buffer) => eventCodec.decode(b), encodeDetection: (d: Parameters<typeof detectionCodec.encode>[0]) => detectionCodec.encode(d) };
       stages.push(
         buildDetector(detectorConfig, {
-          ...(intel ? { intelIndex: intel.index } : {}),
+          ...(intel ? { intelIndex: intel.index, intelAnalytic: intel.analytic } : {}),
           registry,
           codecs,
           state: { transport, producer, ...(config.replicationFactor ? { replicationFactor: config.replicationFactor } : {}) },
@@ -208,6 +219,7 @@ export async function startServices(names: readonly ServiceName[], config: Runti
       transport,
       storage,
       ingest,
+      intel,
       close: () => {
         ops.markShuttingDown();
         return lifecycle.close();

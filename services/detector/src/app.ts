@@ -5,7 +5,7 @@ import { BeaconingAnalytic } from './analytics/beaconing.ts';
 import { BruteForceAnalytic } from './analytics/brute-force.ts';
 import { DnsTunnelingAnalytic } from './analytics/dns-tunneling.ts';
 import { FirstSeenAnalytic } from './analytics/first-seen.ts';
-import { IntelMatchAnalytic } from './analytics/intel.ts';
+import { DEFAULT_INTEL_MATCH_CONFIG, IntelMatchAnalytic } from './analytics/intel.ts';
 import { LongConnectionAnalytic } from './analytics/long-connection.ts';
 import { OutboundVolumeAnalytic } from './analytics/outbound-volume.ts';
 import { PortScanAnalytic } from './analytics/port-scan.ts';
@@ -22,6 +22,8 @@ export interface DetectorDeps {
   rulesetChecksum?: string;
   /** Current threat-intel index (an IntelStore's `index`); intel matching runs only when given. */
   intelIndex?: () => IndicatorIndex;
+  /** The intel analytic to register (`openIntelFeeds(...).analytic`, shared with retro-matching); built from `intelIndex` when absent. */
+  intelAnalytic?: IntelMatchAnalytic;
   /** Watch the Sigma rule packs and reload on change. False for one-shot runs over files (`mamori hunt`). @default true */
   watchRules?: boolean;
   /**
@@ -42,7 +44,8 @@ export function buildDetector(config: DetectorConfig, deps: DetectorDeps): Detec
   analytics.push(new LongConnectionAnalytic(config.longConnection, checksum));
   analytics.push(new OutboundVolumeAnalytic(config.outboundVolume, checksum));
   analytics.push(new FirstSeenAnalytic(config.firstSeen, checksum));
-  if (deps.intelIndex) analytics.push(new IntelMatchAnalytic(deps.intelIndex, undefined, checksum));
+  const intel = deps.intelAnalytic ?? (deps.intelIndex ? new IntelMatchAnalytic(deps.intelIndex, { ...DEFAULT_INTEL_MATCH_CONFIG, dedupWindowMs: config.intel.dedupWindowMs, maxOpen: config.intel.maxOpen }, checksum) : undefined);
+  if (intel) analytics.push(intel);
   if (config.sigma.rulesDirs.length > 0) analytics.push(buildSigmaAnalytic(config.sigma, undefined, { watch: deps.watchRules ?? true }));
   return new DetectorStage({
     eventsTopic: config.eventsTopic,
