@@ -206,7 +206,6 @@ export function buildDetectorCorrelation(config: DetectorConfig, deps: DetectorC
     } else if (report.result === 'applied') deps.logger.info({ correlations: report.correlations, checksum: report.checksum }, 'correlation rules reloaded');
   });
   registerReloadMetrics(deps.registry, packs);
-  if (deps.watchRules ?? true) packs.watch(config.sigma.reloadDebounceMs);
   const c = config.correlation;
   const partitions = c.partitions > 0 ? c.partitions : deps.defaultPartitions;
   let standby: ChangelogStandby | undefined;
@@ -270,6 +269,8 @@ export function buildDetectorCorrelation(config: DetectorConfig, deps: DetectorC
         source.reload(next.set, next.baseRules);
         correlation.reload(next.set, next.loaded.checksum);
       });
+      // Watch only once there is something to reload (and close() to stop it): a recursive watch keeps the process alive.
+      if (deps.watchRules ?? true) packs.watch(config.sigma.reloadDebounceMs);
       return { source, correlation };
     },
     async close() {
