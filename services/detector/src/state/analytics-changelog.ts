@@ -66,16 +66,21 @@ export interface AnalyticsChangelogOptions {
   replicationFactor?: number;
 }
 
-const META_KEY = 'm';
-const entityKey = (ruleId: string, key: string): string => `e|${ruleId}|${key}`;
+/**
+ * Keys carry the events topic they describe (`scope`), so detectors of different events topics (a
+ * renamed topic, test runs on one broker) never restore each other's state from the shared changelog.
+ */
+const metaKey = (scope: string): string => `m|${scope}`;
+const entityKey = (scope: string, ruleId: string, key: string): string => `e|${scope}|${ruleId}|${key}`;
 const chunkKey = (base: string, index: number): string => `c|${index}|${base}`;
 
 /**
  * The analytics changelog: one compacted topic with the events topic's partition count, the state
  * of input partition p in changelog partition p. A snapshot is the changed entities (one record
- * each, `e|<rule>|<entity>`, chunked when large, null when the entity is gone) followed by one meta
- * record (`m`: the input offset the state reflects and the partition's newest event time). Records
- * after the last meta record are an incomplete snapshot and are ignored (and repaired) on restore.
+ * each, `e|<events topic>|<rule>|<entity>`, chunked when large, null when the entity is gone)
+ * followed by one meta record (`m|<events topic>`: the input offset the state reflects and the
+ * partition's newest event time). Records after the last meta record are an incomplete snapshot and
+ * are ignored (and repaired) on restore.
  */
 export class AnalyticsChangelog {
   readonly topic: string;
@@ -83,6 +88,7 @@ export class AnalyticsChangelog {
   readonly stats = { records: 0, bytes: 0, restores: 0, restoredEntities: 0, dropped: 0 };
 
   private admin: Admin | undefined;
+  private scope: string | undefined;
 
   constructor(private readonly options: AnalyticsChangelogOptions) {
     this.topic = options.topic ?? ANALYTICS_STATE_TOPIC;
@@ -108,6 +114,7 @@ export class AnalyticsChangelog {
    * incomplete snapshot until the partition's next owner repairs it.
    */
   async ensureTopicFor(eventsTopic: string): Promise<void> {
+    this.scope = eventsTopic;
     const admin = await this.connected();
     const partitions = (await admin.endOffsets(eventsTopic)).length;
     await admin.ensureTopics([
@@ -129,12 +136,18 @@ export class AnalyticsChangelog {
    * limit, one send after the other, the meta record last. Resolves once Kafka holds all of it.
    */
   async write(partition: number, analytics: readonly AnalyticChanges[], meta: PartitionMeta, wide: Map<string, number>): Promise<void> {
+    const scope = this.requireScope();
     const records: OutgoingMessage[] = [];
     for (const { ruleId, changes } of analytics) {
-      for (const change of changes) records.push(...entityRecords(entityKey(ruleId, change.key), change, wide, partition));
+      for (const change of changes) records.push(...entityRecords(entityKey(scope, ruleId, change.key), change, wide, partition));
     }
-    records.push({ key: META_KEY, value: JSON.stringify({ applied: meta.applied, maxEventTime: Number.isFinite(meta.maxEventTime) ? meta.maxEventTime : null }), partition });
+    records.push({ key: metaKey(scope), value: JSON.stringify({ applied: meta.applied, maxEventTime: Number.isFinite(meta.maxEventTime) ? meta.maxEventTime : null }), partition });
     await this.send(records);
+  }
+
+  private requireScope(): string {
+    if (this.scope === undefined) throw new Error('AnalyticsChangelog: ensureTopicFor(eventsTopic) must run first');
+    return this.scope;
   }
 
   /** Sends records in order, in groups of at most MAX_SEND_BYTES (a group is one request per partition). */
@@ -162,8 +175,9 @@ export class AnalyticsChangelog {
    */
   async restore(partitions: readonly number[]): Promise<Map<number, RestoredPartition>> {
     const ends = new Map((await (await this.connected()).endOffsets(this.topic)).map((e) => [e.partition, BigInt(e.offset)]));
+    const scope = this.requireScope();
     const readers = new Map<number, PartitionReader>();
-    for (const p of partitions) readers.set(p, new PartitionReader());
+    for (const p of partitions) readers.set(p, new PartitionReader(scope));
     const pending = partitions.filter((p) => (ends.get(p) ?? 0n) > 0n);
     if (pending.length > 0) await this.read(pending, ends, readers);
     const out = new Map<number, RestoredPartition>();
@@ -265,10 +279,19 @@ class PartitionReader {
   /** Records after the last meta record (null: a delete). */
   private readonly tail = new Map<string, string | null>();
   private meta: PartitionMeta | undefined;
+  private readonly metaKey: string;
+  private readonly entityPrefix: string;
+
+  constructor(scope: string) {
+    this.metaKey = metaKey(scope);
+    this.entityPrefix = `e|${scope}|`;
+  }
 
   apply(key: string | undefined, value: string | null): void {
     if (key === undefined) return;
-    if (key !== META_KEY) {
+    // Another events topic's state: not ours to restore or repair.
+    if (key !== this.metaKey && !key.startsWith(this.entityPrefix) && !(key.startsWith('c|') && key.includes(`|${this.entityPrefix}`))) return;
+    if (key !== this.metaKey) {
       this.tail.set(key, value);
       return;
     }
@@ -290,8 +313,8 @@ class PartitionReader {
     const used = new Set<string>();
     let dropped = 0;
     for (const [key, value] of this.committed) {
-      if (!key.startsWith('e|')) continue;
-      const rest = key.slice(2);
+      if (!key.startsWith(this.entityPrefix)) continue;
+      const rest = key.slice(this.entityPrefix.length);
       const bar = rest.indexOf('|');
       if (bar < 0) continue;
       used.add(key);
