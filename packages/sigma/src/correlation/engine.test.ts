@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { CorrelationEngine, correlationOnlyBaseRules, reportedCorrelations } from './engine.ts';
+import { correlationFingerprints } from './fingerprint.ts';
 import { CorrelationPartition } from './partition.ts';
 import { CorrelationRuleError } from './errors.ts';
 import { parseCorrelationRules, type CorrelationDocument } from './parse.ts';
@@ -327,5 +328,20 @@ describe('hot reload of the rule set', () => {
     const changed = CorrelationPartition.restore(rules(count(3)), options, log);
     expect(changed.groupCount()).toBe(0);
     expect(changed.takeChanges().filter((c) => c.value === null).map((c) => c.key)).toEqual(['g|c1|a']);
+  });
+
+  it('fingerprints: a chained correlation changes with the correlation it refers to, not with titles', () => {
+    const chain = (threshold: number, title = 'outer') =>
+      rules(
+        `title: inner\nid: in\nname: inner\ncorrelation:\n  type: event_count\n  rules: [x]\n  group-by: [h]\n  timespan: 10s\n  condition: {gte: ${threshold}}\n---\n` +
+          `title: ${title}\nid: out\ncorrelation:\n  type: temporal\n  rules: [inner, y]\n  group-by: [h]\n  timespan: 1m\n  condition: {gte: 2}\n`,
+      );
+    const a = correlationFingerprints(chain(3));
+    const retitled = correlationFingerprints(chain(3, 'outer, renamed'));
+    const changed = correlationFingerprints(chain(4));
+    expect(retitled.get('in')).toBe(a.get('in'));
+    expect(retitled.get('out')).toBe(a.get('out'));
+    expect(changed.get('in')).not.toBe(a.get('in'));
+    expect(changed.get('out')).not.toBe(a.get('out'));
   });
 });
