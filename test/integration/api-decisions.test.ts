@@ -158,6 +158,13 @@ describe('two-person approval', () => {
     const res = await post('approverA', `/v1/decisions/${own.json().id}/approve`, {});
     expect(res.statusCode).toBe(403);
     expect(res.json().error).toBe('two_person_rule');
+    // Nor reject it (and neither attempt left a trace: still proposed, version 1, one audit entry).
+    const rejectOwn = await post('approverA', `/v1/decisions/${own.json().id}/reject`, { reason: 'changed my mind' });
+    expect(rejectOwn.statusCode).toBe(403);
+    expect(rejectOwn.json().error).toBe('two_person_rule');
+    const untouched = (await app.inject({ url: `/v1/decisions/${own.json().id}`, headers: auth('viewerA') })).json();
+    expect(untouched).toMatchObject({ status: 'proposed', version: 1 });
+    expect(untouched.audit).toHaveLength(1);
     // No body at all is fine for an approval (the reason is optional there).
     const ok = await app.inject({ method: 'POST', url: `/v1/decisions/${own.json().id}/approve`, headers: auth('approverA2') });
     expect(ok.statusCode).toBe(200);
