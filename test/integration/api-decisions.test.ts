@@ -449,6 +449,18 @@ describe('concurrent changes of one decision', () => {
     }
   });
 
+  it('accepts one of two simultaneous decisions on the same value and action, and names it to the other', async () => {
+    for (let i = 0; i < 6; i++) {
+      const payload = { indicator: { type: 'ipv4', value: `45.33.53.${i + 1}` }, action: 'block', justification };
+      const answers = await Promise.all([post('analystA', '/v1/decisions', payload), post('analystA2', '/v1/decisions', payload)]);
+      expect(answers.map((r) => r.statusCode).sort()).toEqual([201, 409]);
+      const created = answers.find((r) => r.statusCode === 201)!.json();
+      expect(answers.find((r) => r.statusCode === 409)!.json()).toMatchObject({ error: 'conflict', decision_id: created.id });
+      const listed = (await app.inject({ url: `/v1/decisions?indicator_value=45.33.53.${i + 1}`, headers: auth('viewerA') })).json().decisions;
+      expect(listed.map((d: { id: string }) => d.id)).toEqual([created.id]);
+    }
+  });
+
   it('documents the conflicts in the OpenAPI document', async () => {
     const doc = (await app.inject({ url: '/openapi.json' })).json();
     for (const action of ['approve', 'reject', 'revoke']) {
