@@ -103,7 +103,10 @@ export class RecordCodec<T> {
 
   /**
    * Encodes `value` with the reader schema: single-object encoding (C3 01, fingerprint LE, body), or
-   * Confluent framing (00, schema id BE, body) when the codec was given a `confluentId`.
+   * Confluent framing (00, schema id BE, body) when the codec was given a `confluentId`. Written by
+   * the writer compiled from the reader schema (avro-writer.ts; avsc's bytes, avsc's validation),
+   * or by avsc for schemas it does not compile. The result is a view into a shared slab: it stays
+   * valid and unchanged, but do not write into it. Throws CodecError AVRO_ENCODE_FAILED.
    */
   encode(value: T): Buffer {
     if (this.writer) {
@@ -295,6 +298,7 @@ export class RecordCodec<T> {
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
+ * (avsc fallback path only: the compiled writer stores defaults inline.)
  * For a record's fields: a function returning the value with every absent (undefined) field that has
  * a schema default set to that default, as a copy of one fixed shape (an object literal built once,
  * so copies stay fast objects); the value itself when no such field is absent. Why: avsc writes an
