@@ -105,8 +105,8 @@ export class RecordCodec<T> {
    * Encodes `value` with the reader schema: single-object encoding (C3 01, fingerprint LE, body), or
    * Confluent framing (00, schema id BE, body) when the codec was given a `confluentId`. Written by
    * the writer compiled from the reader schema (avro-writer.ts; avsc's bytes, avsc's validation),
-   * or by avsc for schemas it does not compile. The result is a view into a shared slab: it stays
-   * valid and unchanged, but do not write into it. Throws CodecError AVRO_ENCODE_FAILED.
+   * or by avsc for schemas it does not compile. The result owns its bytes (a view of its own range of
+   * a shared slab; later encodes never touch it). Throws CodecError AVRO_ENCODE_FAILED.
    */
   encode(value: T): Buffer {
     if (this.writer) {
