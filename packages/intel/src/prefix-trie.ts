@@ -31,14 +31,21 @@ function commonBits(a: IpWords, b: IpWords, max: number): number {
   return Math.min(n, max);
 }
 
+/** IPv4 networks of at least this many bits live in one sub-trie per /16 (an array slot), not below a common root. */
+const SPLIT = 16;
+
 /**
- * Longest-prefix match over IPv4 and IPv6 networks: a path-compressed binary (PATRICIA) trie per
- * address family. Nodes exist only where a prefix ends or two prefixes part, so a million
- * prefixes take at most two million nodes, and a lookup visits at most 33 (129) of them — in
- * practice a handful — whatever the number of prefixes.
+ * Longest-prefix match over IPv4 and IPv6 networks: path-compressed binary (PATRICIA) tries. IPv4
+ * networks of /16 and longer (nearly all of a feed) sit in one small trie per /16, found by indexing
+ * an array with the address's top 16 bits, so a lookup walks a handful of nodes even with a million
+ * networks (one trie over all of them is ~20 nodes deep, each a cache miss); shorter IPv4 networks
+ * and IPv6 have one trie each. Nodes exist only where a prefix ends or two prefixes part.
  */
 export class PrefixTrie<V> {
+  /** IPv4 networks shorter than /16. */
   private v4: Node<V> | undefined;
+  /** IPv4 networks of /16 and longer, by their top 16 bits (allocated on first use). */
+  private v4By16: (Node<V> | undefined)[] | undefined;
   private v6: Node<V> | undefined;
   private count = 0;
 
@@ -46,16 +53,26 @@ export class PrefixTrie<V> {
     return this.count;
   }
 
+  private root(v6: boolean, k0: number, len: number): Node<V> | undefined {
+    if (v6) return this.v6;
+    return len >= SPLIT ? this.v4By16?.[k0 >>> 16] : this.v4;
+  }
+
+  private setRoot(v6: boolean, k0: number, len: number, node: Node<V>): void {
+    if (v6) this.v6 = node;
+    else if (len < SPLIT) this.v4 = node;
+    else (this.v4By16 ??= new Array<Node<V> | undefined>(65536).fill(undefined))[k0 >>> 16] = node;
+  }
+
   /** Stores `value` for the network, or merges it with the one already there. */
   upsert(cidr: Cidr, make: (existing: V | undefined) => V): void {
     const key = maskWords(cidr.words, cidr.prefix);
     const len = cidr.prefix;
     const v6 = key.length === 4;
-    const root = v6 ? this.v6 : this.v4;
+    const k0 = key[0]!;
+    const root = this.root(v6, k0, len);
     if (!root) {
-      const leaf: Node<V> = { key, k0: key[0]!, len, value: make(undefined), zero: undefined, one: undefined };
-      if (v6) this.v6 = leaf;
-      else this.v4 = leaf;
+      this.setRoot(v6, k0, len, { key, k0, len, value: make(undefined), zero: undefined, one: undefined });
       this.count++;
       return;
     }
@@ -67,11 +84,11 @@ export class PrefixTrie<V> {
         // The new prefix parts from this node's path above it: split here.
         let replacement: Node<V>;
         if (cp === len) {
-          replacement = { key, k0: key[0]!, len, value: make(undefined), zero: undefined, one: undefined };
+          replacement = { key, k0, len, value: make(undefined), zero: undefined, one: undefined };
           if (bitAt(node.key, len)) replacement.one = node;
           else replacement.zero = node;
         } else {
-          const leaf: Node<V> = { key, k0: key[0]!, len, value: make(undefined), zero: undefined, one: undefined };
+          const leaf: Node<V> = { key, k0, len, value: make(undefined), zero: undefined, one: undefined };
           const branch = maskWords(key, cp);
           replacement = { key: branch, k0: branch[0]!, len: cp, value: undefined, zero: undefined, one: undefined };
           if (bitAt(key, cp)) {
@@ -83,10 +100,8 @@ export class PrefixTrie<V> {
           }
         }
         this.count++;
-        if (!parent) {
-          if (v6) this.v6 = replacement;
-          else this.v4 = replacement;
-        } else if (parent.one === node) parent.one = replacement;
+        if (!parent) this.setRoot(v6, k0, len, replacement);
+        else if (parent.one === node) parent.one = replacement;
         else parent.zero = replacement;
         return;
       }
@@ -98,7 +113,7 @@ export class PrefixTrie<V> {
       const bit = bitAt(key, node.len);
       const child: Node<V> | undefined = bit ? node.one : node.zero;
       if (!child) {
-        const leaf: Node<V> = { key, k0: key[0]!, len, value: make(undefined), zero: undefined, one: undefined };
+        const leaf: Node<V> = { key, k0, len, value: make(undefined), zero: undefined, one: undefined };
         if (bit) node.one = leaf;
         else node.zero = leaf;
         this.count++;
@@ -112,13 +127,15 @@ export class PrefixTrie<V> {
   /** The value of the most specific stored network holding `ip`, with its prefix length. */
   lookup(ip: IpWords): { value: V; prefix: number } | undefined {
     const full = ip.length * 32;
-    let node = ip.length === 4 ? this.v6 : this.v4;
     let best: Node<V> | undefined;
-    while (node) {
-      if (commonBits(node.key, ip, node.len) < node.len) break;
-      if (node.value !== undefined) best = node;
-      if (node.len >= full) break;
-      node = bitAt(ip, node.len) ? node.one : node.zero;
+    for (let r = 0; r < 2; r++) {
+      let node = ip.length === 4 ? (r === 0 ? this.v6 : undefined) : r === 0 ? this.v4 : this.v4By16?.[ip[0]! >>> 16];
+      while (node) {
+        if (commonBits(node.key, ip, node.len) < node.len) break;
+        if (node.value !== undefined) best = node;
+        if (node.len >= full) break;
+        node = bitAt(ip, node.len) ? node.one : node.zero;
+      }
     }
     return best ? { value: best.value!, prefix: best.len } : undefined;
   }
@@ -128,7 +145,13 @@ export class PrefixTrie<V> {
    * `out`, least specific first; returns how many. No allocation beyond `out`, no iterator.
    */
   collectV4(ip: number, out: V[]): number {
-    let node = this.v4;
+    let found = this.walkV4(this.v4, ip, out);
+    if (this.v4By16 !== undefined) found += this.walkV4(this.v4By16[ip >>> 16], ip, out);
+    return found;
+  }
+
+  private walkV4(start: Node<V> | undefined, ip: number, out: V[]): number {
+    let node = start;
     let found = 0;
     while (node) {
       const len = node.len;
@@ -144,43 +167,46 @@ export class PrefixTrie<V> {
     return found;
   }
 
+  /** The roots to walk for `ip`, least specific first. */
+  private roots(ip: IpWords): (Node<V> | undefined)[] {
+    return ip.length === 4 ? [this.v6] : [this.v4, this.v4By16?.[ip[0]! >>> 16]];
+  }
+
   /** {@link collectV4} for either family (`ip` as words), up to `maxPrefix`. */
   collect(ip: IpWords, out: V[], maxPrefix = ip.length * 32): number {
     if (ip.length === 1 && maxPrefix >= 32) return this.collectV4(ip[0]!, out);
-    let node = ip.length === 4 ? this.v6 : this.v4;
     let found = 0;
-    while (node && node.len <= maxPrefix) {
-      if (commonBits(node.key, ip, node.len) < node.len) break;
-      if (node.value !== undefined) {
-        out.push(node.value);
-        found++;
+    for (const root of this.roots(ip)) {
+      let node = root;
+      while (node && node.len <= maxPrefix) {
+        if (commonBits(node.key, ip, node.len) < node.len) break;
+        if (node.value !== undefined) {
+          out.push(node.value);
+          found++;
+        }
+        if (node.len >= ip.length * 32) break;
+        node = bitAt(ip, node.len) ? node.one : node.zero;
       }
-      if (node.len >= ip.length * 32) break;
-      node = bitAt(ip, node.len) ? node.one : node.zero;
     }
     return found;
   }
 
   /** The least specific stored network holding `ip` (up to `maxPrefix`), or undefined. */
   first(ip: IpWords, maxPrefix = ip.length * 32): V | undefined {
-    let node = ip.length === 4 ? this.v6 : this.v4;
-    while (node && node.len <= maxPrefix) {
-      if (commonBits(node.key, ip, node.len) < node.len) return undefined;
-      if (node.value !== undefined) return node.value;
-      if (node.len >= ip.length * 32) return undefined;
-      node = bitAt(ip, node.len) ? node.one : node.zero;
-    }
+    for (const hit of this.covering(ip, maxPrefix)) return hit.value;
     return undefined;
   }
 
   /** Every stored network holding `ip`, least specific first (for warning-list checks of CIDRs). */
   *covering(ip: IpWords, maxPrefix = ip.length * 32): Generator<{ value: V; prefix: number }> {
-    let node = ip.length === 4 ? this.v6 : this.v4;
-    while (node && node.len <= maxPrefix) {
-      if (commonBits(node.key, ip, node.len) < node.len) return;
-      if (node.value !== undefined) yield { value: node.value, prefix: node.len };
-      if (node.len >= ip.length * 32) return;
-      node = bitAt(ip, node.len) ? node.one : node.zero;
+    for (const root of this.roots(ip)) {
+      let node = root;
+      while (node && node.len <= maxPrefix) {
+        if (commonBits(node.key, ip, node.len) < node.len) break;
+        if (node.value !== undefined) yield { value: node.value, prefix: node.len };
+        if (node.len >= ip.length * 32) break;
+        node = bitAt(ip, node.len) ? node.one : node.zero;
+      }
     }
   }
 }

@@ -44,10 +44,18 @@ interface Open {
 /** Matches of one index call, reused across calls (matching is synchronous). */
 const scratch: IndicatorMatch[] = [];
 
-function take(field: string, out: { field: string; match: IndicatorMatch }[]): void {
+type FieldMatch = { field: string; match: IndicatorMatch };
+
+/** Matches of one event, allocated on the first match (most events match nothing). */
+let found: FieldMatch[] | undefined;
+
+function take(field: string): void {
+  const out = (found ??= []);
   for (let i = 0; i < scratch.length; i++) out.push({ field, match: scratch[i]! });
   scratch.length = 0;
 }
+
+const NO_MATCHES: readonly FieldMatch[] = Object.freeze([]);
 
 /** `host` without a trailing `:<digits>` port (what `/:\d+$/` removes), without a regular expression. */
 function stripPort(host: string): string {
@@ -68,90 +76,93 @@ function hashKind(name: string): 'md5' | 'sha1' | 'sha256' | undefined {
 }
 
 /** Hashes of one name, in the order `{ ...file, ...process }` gives (the process record's value wins). */
-function matchHashes(index: IndicatorIndex, file: Record<string, string> | undefined, proc: Record<string, string> | undefined, t: number, out: { field: string; match: IndicatorMatch }[]): void {
+function matchHashes(index: IndicatorIndex, file: Record<string, string> | undefined, proc: Record<string, string> | undefined, t: number): void {
   if (file) {
     for (const name in file) {
       if (!Object.hasOwn(file, name)) continue;
-      matchHash(index, name, proc !== undefined && Object.hasOwn(proc, name) ? proc[name]! : file[name]!, t, out);
+      matchHash(index, name, proc !== undefined && Object.hasOwn(proc, name) ? proc[name]! : file[name]!, t);
     }
   }
   if (proc) {
     for (const name in proc) {
       if (!Object.hasOwn(proc, name) || (file !== undefined && Object.hasOwn(file, name))) continue;
-      matchHash(index, name, proc[name]!, t, out);
+      matchHash(index, name, proc[name]!, t);
     }
   }
 }
 
-function matchHash(index: IndicatorIndex, name: string, value: string, t: number, out: { field: string; match: IndicatorMatch }[]): void {
+function matchHash(index: IndicatorIndex, name: string, value: string, t: number): void {
   const kind = hashKind(name);
   if (!kind) return;
   index.matchValue(kind, value, t, scratch);
-  if (scratch.length > 0) take(`file.hashes.${kind}`, out);
+  if (scratch.length > 0) take(`file.hashes.${kind}`);
 }
 
 /**
- * Every match of one event: which field, the indicator, what was observed. Allocates only for
- * matches (the per-event path of every event, so no closures, spreads or iterators here).
+ * Every match of one event: which field, the indicator, what was observed (a shared empty array
+ * when none). Allocates only for matches: this runs for every event, so no closures, spreads or
+ * iterators here.
  */
-export function matchEvent(index: IndicatorIndex, event: MamoriEvent): { field: string; match: IndicatorMatch }[] {
-  const out: { field: string; match: IndicatorMatch }[] = [];
+export function matchEvent(index: IndicatorIndex, event: MamoriEvent): readonly FieldMatch[] {
+  found = undefined;
   scratch.length = 0;
   const t = event.time;
   if (event.src_ip) {
     index.matchIp(event.src_ip, t, scratch);
-    if (scratch.length > 0) take('src_ip', out);
+    if (scratch.length > 0) take('src_ip');
   }
   if (event.dst_ip) {
     index.matchIp(event.dst_ip, t, scratch);
-    if (scratch.length > 0) take('dst_ip', out);
+    if (scratch.length > 0) take('dst_ip');
   }
   const dns = event.dns;
   if (dns) {
     if (dns.query) {
       index.matchDomain(dns.query, t, scratch);
-      if (scratch.length > 0) take('dns.query', out);
+      if (scratch.length > 0) take('dns.query');
     }
     const answers = dns.answers;
     if (answers) {
       // Answers that are addresses (names and other records match nothing).
       for (let i = 0; i < answers.length; i++) {
         index.matchIp(answers[i]!, t, scratch);
-        if (scratch.length > 0) take('dns.answers', out);
+        if (scratch.length > 0) take('dns.answers');
       }
     }
   }
   const http = event.http;
   if (http?.host) {
     index.matchDomain(stripPort(http.host), t, scratch);
-    if (scratch.length > 0) take('http.host', out);
+    if (scratch.length > 0) take('http.host');
     if (http.uri) {
       index.matchUrl(http.host, http.uri, t, scratch);
-      if (scratch.length > 0) take('http.url', out);
+      if (scratch.length > 0) take('http.url');
     }
   }
   const tls = event.tls;
   if (tls) {
     if (tls.sni) {
       index.matchDomain(tls.sni, t, scratch);
-      if (scratch.length > 0) take('tls.sni', out);
+      if (scratch.length > 0) take('tls.sni');
     }
     if (tls.ja3) {
       index.matchValue('ja3', tls.ja3, t, scratch);
-      if (scratch.length > 0) take('tls.ja3', out);
+      if (scratch.length > 0) take('tls.ja3');
     }
     if (tls.fingerprint_sha1) {
       index.matchValue('sha1', tls.fingerprint_sha1, t, scratch);
-      if (scratch.length > 0) take('tls.fingerprint_sha1', out);
+      if (scratch.length > 0) take('tls.fingerprint_sha1');
     }
     if (tls.serial) {
       index.matchCertificate(tls.serial, tls.issuer, t, scratch);
-      if (scratch.length > 0) take('tls.serial', out);
+      if (scratch.length > 0) take('tls.serial');
     }
   }
   const fileHashes = event.file?.hashes;
   const processHashes = event.process?.hashes;
-  if (fileHashes || processHashes) matchHashes(index, fileHashes ?? undefined, processHashes ?? undefined, t, out);
+  if (fileHashes || processHashes) matchHashes(index, fileHashes ?? undefined, processHashes ?? undefined, t);
+  const out = found ?? NO_MATCHES;
+  found = undefined;
   return out;
 }
 
