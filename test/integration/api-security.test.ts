@@ -125,6 +125,7 @@ describe('roles and organizations', () => {
     const entity = (await app.inject({ url: '/v1/entities/10.9.9.9', headers: key('viewer-a') })).json();
     expect(entity.detections).toEqual([]);
     expect(entity.timeline).toEqual([]);
+    expect([entity.top_peers, entity.top_ports, entity.first_seen]).toEqual([[], [], null]);
     const stats = (await app.inject({ url: '/v1/stats', headers: key('viewer-a') })).json();
     expect(stats.ingest.every((s: { org_id: string }) => s.org_id === 'org-a')).toBe(true);
     // Evidence ids that name another organization's event are not resolved.

@@ -4,7 +4,7 @@ import { StorageError } from './errors.ts';
 import { toDateTime64 } from './sql.ts';
 import { migrate, migrationChecksum, migrationStatus } from './migrate.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import { detectionCountsHourly, entityHourly, topEntities } from './repositories/aggregates.ts';
+import { detectionCountsHourly, entityHourly, entityTop, topEntities } from './repositories/aggregates.ts';
 import { appendAudit, listAudit } from './repositories/audit.ts';
 import { changeDecision, createDecision, decisionHistory, getDecision, listDecisions, type NewDecision } from './repositories/decisions.ts';
 import { appendDetectionState, getDetectionState, listDetectionStates } from './repositories/detection-state.ts';
@@ -149,6 +149,10 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         'entity_hourly',
         'entity_hourly_dst_mv',
         'entity_hourly_src_mv',
+        'entity_peer_hourly',
+        'entity_peer_hourly_mv',
+        'entity_port_hourly',
+        'entity_port_hourly_mv',
         'events',
         'indicators',
         'schema_migrations',
@@ -549,6 +553,44 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         { hour, key: 'r1', count: 1 },
         { hour, key: 'r2', count: 1 },
       ]);
+    });
+
+    it('ranks an address\'s peers and ports from the hourly roll-ups, and searches either side once', async () => {
+      const hour = Math.floor(base / 3_600_000) * 3_600_000 - 8 * 3_600_000;
+      await insertEvents(driver, [
+        event(650, { orgId: 'org-p', time: hour + 10, srcIp: '10.70.0.1', dstIp: '10.80.0.1', dstPort: 22, bytesOut: 100, bytesIn: 10 }),
+        event(651, { orgId: 'org-p', time: hour + 20, srcIp: '10.70.0.1', dstIp: '10.80.0.2', dstPort: 443, bytesOut: 200, bytesIn: 20 }),
+        event(652, { orgId: 'org-p', time: hour + 3_600_000, srcIp: '10.70.0.1', dstIp: '10.80.0.2', dstPort: 443, bytesOut: 5, bytesIn: 1 }),
+        event(653, { orgId: 'org-p', time: hour + 30, srcIp: '10.80.0.2', dstIp: '10.70.0.1', dstPort: 8080, protocol: 'udp', bytesOut: 7, bytesIn: 3 }),
+        event(654, { orgId: 'org-q', time: hour + 40, srcIp: '10.70.0.1', dstIp: '10.99.0.9', dstPort: 25, bytesOut: 1, bytesIn: 1 }),
+      ]);
+      const top = await entityTop(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, 10);
+      expect(top.peers).toEqual([
+        { ip: '10.80.0.2', connections: 3, bytes: 236 },
+        { ip: '10.80.0.1', connections: 1, bytes: 110 },
+      ]);
+      expect(top.ports).toEqual([
+        { port: 443, protocol: 'tcp', connections: 2 },
+        { port: 22, protocol: 'tcp', connections: 1 },
+        { port: 8080, protocol: 'udp', connections: 1 },
+      ]);
+      // The destination side has its own rows: 10.80.0.2 saw 10.70.0.1 three times.
+      expect((await entityTop(driver, ['org-p'], '10.80.0.2', hour, hour + 2 * 3_600_000, 10)).peers).toEqual([{ ip: '10.70.0.1', connections: 3, bytes: 236 }]);
+      const one = await entityTop(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, 1);
+      expect([one.peers.length, one.ports]).toEqual([1, [{ port: 443, protocol: 'tcp', connections: 2 }]]);
+      expect(await entityTop(driver, ['org-p'], '10.70.0.1', hour + 3_600_000, hour + 2 * 3_600_000, 10)).toEqual({
+        peers: [{ ip: '10.80.0.2', connections: 1, bytes: 6 }],
+        ports: [{ port: 443, protocol: 'tcp', connections: 1 }],
+      });
+      expect((await entityTop(driver, ['org-q'], '10.70.0.1', hour, hour + 2 * 3_600_000, 10)).peers).toEqual([{ ip: '10.99.0.9', connections: 1, bytes: 2 }]);
+      expect(await entityTop(driver, [], '10.70.0.1', hour, hour + 2 * 3_600_000, 10)).toEqual({ peers: [], ports: [] });
+      await expect(entityTop(driver, ['org-p'], 'not-an-ip', hour, hour + 1, 10)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+
+      // Either side: an event with both ends in the range comes back once; newest first; limit holds.
+      const range = { since: hour, until: hour + 2 * 3_600_000 };
+      expect((await searchEvents(driver, ['org-p'], { ...range, ip: '10.0.0.0/8' })).map((e) => e.eventId).sort()).toEqual(['ev-650', 'ev-651', 'ev-652', 'ev-653']);
+      expect((await searchEvents(driver, ['org-p'], { ...range, ip: '10.70.0.1', limit: 2 })).map((e) => e.eventId)).toEqual(['ev-652', 'ev-653']);
+      expect((await searchEvents(driver, ['org-p'], { ...range, ip: '10.80.0.1' })).map((e) => e.eventId)).toEqual(['ev-650']);
     });
 
     it('sets the event TTL from retention config', async () => {

@@ -106,10 +106,13 @@ export {
   TOP_ENTITY_METRICS,
   detectionCountsHourly,
   entityHourly,
+  entityTop,
   topEntities,
   type DetectionCountGroup,
   type DetectionCountHour,
   type EntityHour,
+  type EntityPeer,
+  type EntityPort,
   type TopEntity,
   type TopEntityMetric,
 } from './repositories/aggregates.ts';

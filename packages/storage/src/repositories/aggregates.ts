@@ -147,3 +147,63 @@ GROUP BY org_id, ip ORDER BY ${by} DESC, ip LIMIT {limit:UInt32}`,
     ports: toNumber(r['ports']),
   }));
 }
+
+/** A counterpart of an address over a range: connections and bytes both ways. */
+export interface EntityPeer {
+  ip: string;
+  connections: number;
+  bytes: number;
+}
+
+/** A destination port an address used or was reached on, with its protocol. */
+export interface EntityPort {
+  port: number;
+  protocol: string;
+  connections: number;
+}
+
+/**
+ * The busiest peers and destination ports of one address over the hours overlapping [since, until),
+ * from `entity_peer_hourly` and `entity_port_hourly` (migration 0006): one call, both read by their
+ * (org, ip, hour) key range. Ties break on the peer address or port, so pages are stable.
+ */
+export async function entityTop(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  ip: string,
+  since: number,
+  until: number,
+  limit: number,
+  options: QueryOptions = {},
+): Promise<{ peers: EntityPeer[]; ports: EntityPort[] }> {
+  const db = assertIdentifier('database', driver.database);
+  const orgs = orgScope(orgIds);
+  if (orgs === undefined) return { peers: [], ports: [] };
+  if (typeof ip !== 'string' || isIP(ip) === 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', `ip ${JSON.stringify(ip)} is not an IP address`);
+  const range = boundedRange(since, until, MAX_AGGREGATE_RANGE_MS);
+  const scope = `org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String}) AND ${hourSql()}`;
+  const rows = await driver.query(
+    `SELECT * FROM (
+  SELECT 'peer' AS kind, toString(peer) AS key, '' AS protocol, sum(connections) AS connections, sum(bytes) AS bytes
+  FROM ${db}.entity_peer_hourly WHERE ${scope}
+  GROUP BY peer ORDER BY connections DESC, key LIMIT {limit:UInt32}
+) UNION ALL SELECT * FROM (
+  SELECT 'port' AS kind, toString(port) AS key, protocol, sum(connections) AS connections, toUInt64(0) AS bytes
+  FROM ${db}.entity_port_hourly WHERE ${scope}
+  GROUP BY port, protocol ORDER BY connections DESC, port, protocol LIMIT {limit:UInt32}
+)`,
+    { orgIds: orgs, ip, since: range.since, until: range.until, limit: boundedLimit(limit) },
+    options,
+  );
+  const peers: (EntityPeer & { key: string })[] = [];
+  const ports: EntityPort[] = [];
+  for (const r of rows) {
+    const key = String(r['key']);
+    if (r['kind'] === 'peer') peers.push({ key, ip: fromStoredIp(key), connections: toNumber(r['connections']), bytes: toNumber(r['bytes']) });
+    else ports.push({ port: toNumber(key), protocol: String(r['protocol']), connections: toNumber(r['connections']) });
+  }
+  // The branches' rows may come back interleaved: restore each branch's SQL order (same keys).
+  peers.sort((a, b) => b.connections - a.connections || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  ports.sort((a, b) => b.connections - a.connections || a.port - b.port || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
+  return { peers: peers.map(({ ip, connections, bytes }) => ({ ip, connections, bytes })), ports };
+}

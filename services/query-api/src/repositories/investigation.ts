@@ -16,7 +16,7 @@ import {
 
 /**
  * Queries the analyst API needs that the storage package does not offer (yet): evidence events by
- * id, an address's peers and ports, the organizations for a `*` caller, ingest rates and the
+ * id, the organizations for a `*` caller, ingest rates and the
  * detection stream's "newer than" poll. Same rules as the storage repositories: identifiers come
  * from config, every value is bound, every call carries the request's timeout.
  */
@@ -64,47 +64,6 @@ ORDER BY time, event_id LIMIT 1 BY event_id LIMIT {limit:UInt32}`,
     options,
   );
   return rows.map(eventFromClickHouse);
-}
-
-/** A counterpart of an address with its connection count and bytes both ways. */
-export interface PeerCount {
-  ip: string;
-  connections: number;
-  bytes: number;
-}
-
-export interface PortCount {
-  port: number;
-  protocol: string;
-  connections: number;
-}
-
-/** The busiest peers and destination ports of `ip` over [since, until), from raw events (bounded by the caller's range). */
-export async function peersAndPorts(
-  driver: StorageDriver,
-  orgIds: readonly string[],
-  ip: string,
-  since: number,
-  until: number,
-  limit: number,
-  options: QueryOptions,
-): Promise<{ peers: PeerCount[]; ports: PortCount[] }> {
-  if (orgIds.length === 0) return { peers: [], ports: [] };
-  const db = assertIdentifier('database', driver.database);
-  const params = { orgIds: [...orgIds], ip, since: Math.trunc(since), until: Math.trunc(until), limit };
-  const scope = `org_id IN {orgIds:Array(String)} AND time >= fromUnixTimestamp64Milli({since:Int64}) AND time < fromUnixTimestamp64Milli({until:Int64})`;
-  // Two branches, so the source side uses the primary key and the destination side its bloom filter.
-  const both = `SELECT dst_ip AS peer, dst_port AS port, protocol, bytes_out + bytes_in AS bytes FROM ${db}.events WHERE ${scope} AND src_ip = toIPv6({ip:String})
-UNION ALL
-SELECT src_ip AS peer, dst_port AS port, protocol, bytes_out + bytes_in AS bytes FROM ${db}.events WHERE ${scope} AND dst_ip = toIPv6({ip:String})`;
-  const [peers, ports] = await Promise.all([
-    driver.query(`SELECT toString(peer) AS peer_text, count() AS connections, sum(bytes) AS bytes FROM (${both}) GROUP BY peer ORDER BY connections DESC, peer LIMIT {limit:UInt32}`, params, options),
-    driver.query(`SELECT port, protocol, count() AS connections FROM (${both}) GROUP BY port, protocol ORDER BY connections DESC, port LIMIT {limit:UInt32}`, params, options),
-  ]);
-  return {
-    peers: peers.map((r) => ({ ip: unmap(String(r['peer_text'])), connections: toNumber(r['connections']), bytes: toNumber(r['bytes']) })),
-    ports: ports.map((r) => ({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r['connections']) })),
-  };
 }
 
 /** First and last hour `ip` was active in the hourly roll-up (its whole retention), or undefined. */
@@ -237,8 +196,4 @@ ORDER BY detected_at DESC, detection_id DESC, version DESC LIMIT 1`,
   );
   const r = rows[0];
   return r === undefined ? { detectedAt: 0, detectionId: '', version: 0 } : { detectedAt: toNumber(r['at_ms']), detectionId: String(r['detection_id']), version: toNumber(r['version']) };
-}
-
-function unmap(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.slice(7).includes('.') ? ip.slice(7) : ip;
 }

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
-import { entityHourly, listDetections, type DetectionRow, type DetectionState, type Severity } from '@mamori/storage';
+import { entityHourly, entityTop, listDetections, type DetectionRow, type DetectionState, type Severity } from '@mamori/storage';
 import { ERROR_RESPONSES } from '../openapi.ts';
-import { firstLastSeen, peersAndPorts } from '../repositories/investigation.ts';
+import { firstLastSeen } from '../repositories/investigation.ts';
 import { explicitOrgs } from '../security/org-list.ts';
 import { TIME_PARAM, badRequest, queryOptions, timeRange } from '../security/guards.ts';
 import { orgScope, principalOf, requireRole } from '../security/principal.ts';
@@ -14,8 +14,6 @@ export const RISK_WEIGHTS: Readonly<Record<Severity, number>> = { info: 1, low: 
 export const RISK_HALF_LIFE_HOURS = 72;
 const MAX_ENTITY_DETECTIONS = 100;
 const TOP_N = 10;
-/** Top peers and ports read raw events: only the last day of the range, so the page stays cheap. */
-const TOP_WINDOW_MS = 86_400_000;
 
 /**
  * Risk score 0-100 of an entity from its detections:
@@ -89,12 +87,12 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
       const principal = principalOf(request);
       const options = queryOptions(config);
       const orgs = await explicitOrgs(principal, storage, options);
-      // The default `until` is a day ahead (clock skew); the top window ends at now.
-      const topSince = Math.max(since, Math.min(until, Date.now()) - TOP_WINDOW_MS);
+      // Every part but the detections comes from the hourly roll-ups (entity_hourly, entity_peer_hourly,
+      // entity_port_hourly): reads of the address's own (org, ip, hour) key range, run concurrently.
       const [timeline, page, top, seen] = await Promise.all([
         entityHourly(storage, orgs, ip, since, until, options),
         listDetections(storage, { orgIds: orgScope(principal), entityIp: ip, since, until, limit: MAX_ENTITY_DETECTIONS, includeState: true }, options),
-        peersAndPorts(storage, orgs, ip, topSince, until, TOP_N, options),
+        entityTop(storage, orgs, ip, since, until, TOP_N, options),
         firstLastSeen(storage, orgs, ip, options),
       ]);
       const now = Date.now();
@@ -121,7 +119,8 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
           ports: h.ports,
         })),
         detections: page.detections.map((d) => detectionJson(d, page.states?.[d.detectionId])),
-        top_since: new Date(topSince).toISOString(),
+        // The roll-ups count whole hours: the top lists start at the hour that holds `since`.
+        top_since: new Date(Math.floor(since / 3_600_000) * 3_600_000).toISOString(),
         top_peers: top.peers,
         top_ports: top.ports,
       };
