@@ -227,7 +227,7 @@ async function scenario(mode: 'single' | 'two-with-kill'): Promise<Run> {
     const second = startDetector(topics);
     await second.ready;
     // Let the group rebalance over both members before any event arrives.
-    await sleep(4_000);
+    await sleep(6_000);
     await produce(transport, topics.events, events.slice(0, cut1));
     await waitCaughtUp(transport, topics, 45_000);
     victimHeld = second.status.held;
