@@ -1,95 +1,208 @@
 /**
  * Aho-Corasick automaton over UTF-16 code units: finds every occurrence of any of many patterns in
- * one pass over the text (O(text + matches)). Transitions live in one Map keyed by
- * `state * 65536 + code unit`; failure links are precomputed breadth-first.
+ * one pass over the text (O(text + matches)).
+ *
+ * ASCII runs through a full DFA (failure links resolved at build time) over a compressed alphabet:
+ * each ASCII code unit maps to a class, every code unit that occurs in no pattern to class 0, whose
+ * transition is always the root. States are renumbered so that those with an output come last, and
+ * the table holds row offsets (`state * classes`), so one step is `s = table[s + class]` and one
+ * comparison tells whether anything ends there. Code units from U+0080 take the classic
+ * goto/failure walk over per-state maps (rare in Sigma literals and in events).
  */
 export class AhoCorasick {
-  private readonly goto = new Map<number, number>();
-  private readonly fail: number[] = [0];
-  /** Pattern indexes ending at each state, including those reached through failure links. */
-  private readonly out: number[][] = [[]];
-  /** Dense transitions for ASCII after failure resolution (a DFA): `state * 128 + code`. */
-  private dense: Int32Array = new Int32Array(0);
-  /** Whether a state has any output (own or inherited). */
-  private hasOut: Uint8Array = new Uint8Array(0);
+  /** ASCII code unit → class, exact. */
+  private readonly exactClass = new Uint8Array(128);
+  /** ASCII code unit → class with `A`–`Z` read as `a`–`z` (the text as `toLowerCase` would give it). */
+  private readonly foldClass = new Uint8Array(128);
+  private readonly classes: number;
+  /** Row offset (`state * classes`) of the next state, per row offset and class. */
+  private readonly table: Int32Array;
+  private readonly fail: Int32Array;
+  /** Row offset of the first state with an output: every state from there on has one. */
+  private readonly outRow: number;
+  /** Transitions on code units from U+0080, per state (absent for most states). */
+  private readonly wide: (Map<number, number> | undefined)[];
+  private readonly hasWide: boolean;
+  /** Per state with an output (from the first): pattern indexes ending there, including those reached through failure links. */
+  private readonly out: (readonly number[])[];
+  /** States of the automaton (for sizing and tests). */
+  readonly states: number;
 
   constructor(readonly patterns: readonly string[]) {
+    let classes = 1;
+    for (const p of patterns) {
+      for (let i = 0; i < p.length; i++) {
+        const c = p.charCodeAt(i);
+        if (c < 128 && this.exactClass[c] === 0) this.exactClass[c] = classes++;
+      }
+    }
+    this.classes = classes;
+    for (let c = 0; c < 128; c++) this.foldClass[c] = c >= 65 && c <= 90 ? this.exactClass[c + 32]! : this.exactClass[c]!;
+
+    let max = 1;
+    for (const p of patterns) max += p.length;
+    let table = new Int32Array(max * classes);
+    const wide: (Map<number, number> | undefined)[] = [];
+    const own: (number[] | undefined)[] = [];
     let states = 1;
+    let hasWide = false;
     patterns.forEach((p, index) => {
       let s = 0;
       for (let i = 0; i < p.length; i++) {
-        const key = s * 65536 + p.charCodeAt(i);
-        let next = this.goto.get(key);
-        if (next === undefined) {
-          next = states++;
-          this.goto.set(key, next);
-          this.fail.push(0);
-          this.out.push([]);
+        const c = p.charCodeAt(i);
+        if (c < 128) {
+          const at = s * classes + this.exactClass[c]!;
+          let next = table[at]!;
+          if (next === 0) table[at] = next = states++;
+          s = next;
+        } else {
+          hasWide = true;
+          let m = wide[s];
+          if (!m) wide[s] = m = new Map();
+          let next = m.get(c);
+          if (next === undefined) {
+            m.set(c, (next = states++));
+          }
+          s = next;
         }
-        s = next;
       }
-      this.out[s]!.push(index);
+      (own[s] ??= []).push(index);
     });
-    // Children per state for the breadth-first pass.
-    const children: [number, number][][] = Array.from({ length: states }, () => []);
-    for (const [key, next] of this.goto) children[Math.floor(key / 65536)]!.push([key % 65536, next]);
-    const queue: number[] = [];
-    for (const [, next] of children[0]!) queue.push(next);
-    for (let qi = 0; qi < queue.length; qi++) {
-      const s = queue[qi]!;
-      for (const [c, next] of children[s]!) {
-        queue.push(next);
-        let f = this.fail[s]!;
-        let target = this.goto.get(f * 65536 + c);
-        while (target === undefined && f !== 0) {
-          f = this.fail[f]!;
-          target = this.goto.get(f * 65536 + c);
+    if (states < max) table = table.slice(0, states * classes);
+    const fail = new Int32Array(states);
+    const out: (readonly number[])[] = new Array<readonly number[]>(states).fill(NO_OUTPUT);
+    const hasOut = new Uint8Array(states);
+    if (own[0]) {
+      out[0] = own[0];
+      hasOut[0] = 1;
+    }
+    // Breadth-first: a state's failure target is shallower, so its row and outputs are final when read.
+    const queue = new Int32Array(states);
+    let tail = 0;
+    for (let k = 0; k < classes; k++) {
+      const child = table[k]!;
+      if (child !== 0) queue[tail++] = child;
+    }
+    if (wide[0]) for (const child of wide[0].values()) queue[tail++] = child;
+    for (let head = 0; head < tail; head++) {
+      const s = queue[head]!;
+      const f = fail[s]!;
+      const row = s * classes;
+      const frow = f * classes;
+      for (let k = 0; k < classes; k++) {
+        const child = table[row + k]!;
+        if (child !== 0) {
+          fail[child] = table[frow + k]!;
+          queue[tail++] = child;
+        } else table[row + k] = table[frow + k]!;
+      }
+      const m = wide[s];
+      if (m) {
+        for (const [c, child] of m) {
+          let g = f;
+          let target = wide[g]?.get(c);
+          while (target === undefined && g !== 0) {
+            g = fail[g]!;
+            target = wide[g]?.get(c);
+          }
+          fail[child] = target ?? 0;
+          queue[tail++] = child;
         }
-        this.fail[next] = target !== undefined && target !== next ? target : 0;
-        const inherited = this.out[this.fail[next]!]!;
-        if (inherited.length > 0) this.out[next] = [...this.out[next]!, ...inherited];
+      }
+      const mine = own[s];
+      const inherited = out[f]!;
+      if (mine || inherited.length > 0) {
+        out[s] = mine ? (inherited.length > 0 ? [...mine, ...inherited] : mine) : inherited;
+        hasOut[s] = 1;
       }
     }
-    // Full DFA over ASCII in breadth-first order: a state's missing transition is its failure state's.
-    this.dense = new Int32Array(states * 128);
-    this.hasOut = new Uint8Array(states);
-    const order = [0, ...queue];
-    for (const s of order) {
-      this.hasOut[s] = this.out[s]!.length > 0 ? 1 : 0;
-      for (let c = 0; c < 128; c++) {
-        const direct = this.goto.get(s * 65536 + c);
-        this.dense[s * 128 + c] = direct ?? (s === 0 ? 0 : this.dense[this.fail[s]! * 128 + c]!);
-      }
+    // Renumber: states without output first (breadth-first, the root stays 0), then those with output.
+    const order = [0, ...queue.subarray(0, tail)];
+    const newId = new Int32Array(states);
+    let n = 0;
+    for (const st of order) if (hasOut[st] === 0) newId[st] = n++;
+    const outStart = n;
+    for (const st of order) if (hasOut[st] === 1) newId[st] = n++;
+    const rows = new Int32Array(states * classes);
+    const fail2 = new Int32Array(states);
+    const wide2: (Map<number, number> | undefined)[] = [];
+    const out2: (readonly number[])[] = new Array<readonly number[]>(states - outStart);
+    for (let st = 0; st < states; st++) {
+      const id = newId[st]!;
+      for (let k = 0; k < classes; k++) rows[id * classes + k] = newId[table[st * classes + k]!]! * classes;
+      fail2[id] = newId[fail[st]!]!;
+      const m = wide[st];
+      if (m) wide2[id] = new Map([...m].map(([c, next]) => [c, newId[next]!]));
+      if (id >= outStart) out2[id - outStart] = out[st]!;
+    }
+    this.table = rows;
+    this.fail = fail2;
+    this.wide = wide2;
+    this.hasWide = hasWide;
+    this.out = out2;
+    this.outRow = outStart * classes;
+    this.states = states;
+  }
+
+  /** Calls `onMatch(patternIndex)` for every occurrence in `text` (a pattern may be reported more than once). */
+  scan(text: string, onMatch: (pattern: number) => void): void {
+    const table = this.table;
+    const cls = this.exactClass;
+    const outRow = this.outRow;
+    let s = 0;
+    if (outRow === 0) this.report(0, onMatch);
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      s = c < 128 ? table[s + cls[c]!]! : this.wideStep(s, c);
+      if (s >= outRow) this.report(s, onMatch);
     }
   }
 
-  /** Calls `onMatch(patternIndex)` for every occurrence (a pattern may be reported more than once). */
-  scan(text: string, onMatch: (pattern: number) => void): void {
-    const goto = this.goto;
-    const fail = this.fail;
-    const out = this.out;
-    const dense = this.dense;
-    const hasOut = this.hasOut;
+  /**
+   * Reports every pattern occurring in `text.toLowerCase()`, as `scan(text.toLowerCase(), onMatch)`
+   * would, without building the lower-case copy: `A`–`Z` are read as `a`–`z`. That is exact because
+   * `toLowerCase` maps each code point on its own (only Σ looks at its neighbours, and it stays
+   * non-ASCII) and the only code points from U+0080 whose lower case contains ASCII are U+0130
+   * (`i̇`) and U+212A (`k`). So when no pattern has a code unit from U+0080, any other such code
+   * unit only breaks runs (the root state); on those two, or when patterns have such code units,
+   * the real lower-case text is scanned instead (patterns already seen may be reported twice).
+   */
+  scanLower(text: string, onMatch: (pattern: number) => void): void {
+    const table = this.table;
+    const cls = this.foldClass;
+    const outRow = this.outRow;
     let s = 0;
+    if (outRow === 0) this.report(0, onMatch);
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      if (c < 128) {
-        s = dense[s * 128 + c]!;
-      } else {
-        let next = goto.get(s * 65536 + c);
-        while (next === undefined && s !== 0) {
-          s = fail[s]!;
-          next = goto.get(s * 65536 + c);
-        }
-        s = next ?? 0;
-      }
-      if (hasOut[s] === 1) {
-        const hits = out[s]!;
-        for (let j = 0; j < hits.length; j++) onMatch(hits[j]!);
-      }
+      if (c < 128) s = table[s + cls[c]!]!;
+      else if (this.hasWide || c === 0x130 || c === 0x212a) {
+        this.scan(text.toLowerCase(), onMatch);
+        return;
+      } else s = 0;
+      if (s >= outRow) this.report(s, onMatch);
+    }
+  }
+
+  private report(row: number, onMatch: (pattern: number) => void): void {
+    const hits = this.out[(row - this.outRow) / this.classes]!;
+    for (let j = 0; j < hits.length; j++) onMatch(hits[j]!);
+  }
+
+  /** One step on a code unit from U+0080, from and to row offsets. */
+  private wideStep(row: number, c: number): number {
+    if (!this.hasWide) return 0;
+    let s = row / this.classes;
+    for (;;) {
+      const next = this.wide[s]?.get(c);
+      if (next !== undefined) return next * this.classes;
+      if (s === 0) return 0;
+      s = this.fail[s]!;
     }
   }
 }
+
+const NO_OUTPUT: readonly number[] = Object.freeze([]);
 
 /** Below this many patterns a loop of `includes` is cheaper than the automaton. */
 export const AHO_CORASICK_MIN_PATTERNS = 8;

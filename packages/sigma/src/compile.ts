@@ -15,6 +15,11 @@ export interface ValueTest {
   readonly test: (value: string, ctx: EventContext) => boolean;
   /** A lower-case substring every matching value contains (for the literal index), if any. */
   readonly literal?: string;
+  /**
+   * Lower-case substrings one of which every matching value contains, when there is no single
+   * `literal` (regular expressions: from RE2's own prefilter). Also for the literal index.
+   */
+  readonly anyOf?: readonly string[];
 }
 
 /** Compiled detection tree; kept for explain and for the literal index. */
@@ -238,7 +243,8 @@ function compileItem(item: SigmaFieldItem, mapping: LogsourceMapping, options: C
       } catch (error) {
         throw new ItemError('SIGMA_REGEX_UNSUPPORTED', `regular expression /${src}/ cannot run in linear time (RE2 syntax): ${(error as Error).message}`);
       }
-      return { text: `/${src}/${has('i') ? 'i' : ''}${has('m') ? 'm' : ''}${has('s') ? 's' : ''}`, test: (s) => re.test(s) };
+      const anyOf = requiredLiterals(re);
+      return { text: `/${src}/${has('i') ? 'i' : ''}${has('m') ? 'm' : ''}${has('s') ? 's' : ''}`, test: (s) => re.test(s), ...(anyOf ? { anyOf } : {}) };
     });
     return { ...base, mode: 'match', lower: false, tests };
   }
@@ -297,11 +303,75 @@ function stringTests(values: SigmaScalar[], mods: string[], cased: boolean, plac
         const tokens: PatternToken[] = keyword && !p.some((t) => typeof t !== 'string') ? [-1, ...p, -1] : p;
         const effective = cased ? tokens : tokens.map((t) => (typeof t === 'string' ? t.toLowerCase() : t));
         const lit = longestLiteral(effective);
-        out.push({ text: renderTokens(tokens), test: compilePattern(effective), ...(lit ? { literal: lit.toLowerCase() } : {}) });
+        // The index looks for the literal in the lower-cased value. A cased literal with a capital sigma
+        // is the one case where that can miss: `toLowerCase` writes Σ as σ or ς depending on its neighbours.
+        const indexable = lit !== '' && !(cased && lit.includes('\u03a3'));
+        out.push({ text: renderTokens(tokens), test: compilePattern(effective), ...(indexable ? { literal: lit.toLowerCase() } : {}) });
       }
     }
   }
   return out;
+}
+
+/** RE2's prefilter of a compiled expression (re2js builds it from the syntax tree to reject inputs early). */
+interface Re2Prefilter {
+  type: number;
+  str: string;
+  subs: Re2Prefilter[];
+}
+
+const PREFILTER_EXACT = 1;
+const PREFILTER_AND = 2;
+const PREFILTER_OR = 3;
+
+/**
+ * Literals one of which occurs in every text the expression matches, lower-cased, or undefined.
+ * Read from re2js's prefilter: `test` itself returns false when the prefilter fails (an unanchored
+ * search evaluates it first), so indexing on it can never drop a match that `test` would report.
+ * Its literals are case-sensitive (case-folded parts give none); only ASCII ones of two or more
+ * characters are kept, since for those `raw contains x` implies `lower(raw) contains lower(x)`.
+ */
+export function requiredLiterals(re: RE2JS): string[] | undefined {
+  const pf = (re as unknown as { re2Input?: { prefilter?: Re2Prefilter | null } }).re2Input?.prefilter;
+  return pf ? (prefilterLiterals(pf) ?? undefined) : undefined;
+}
+
+function prefilterLiterals(pf: Re2Prefilter): string[] | null {
+  switch (pf.type) {
+    case PREFILTER_EXACT:
+      return typeof pf.str === 'string' && pf.str.length >= 2 && isAscii(pf.str) ? [pf.str.toLowerCase()] : null;
+    case PREFILTER_AND: {
+      let best: string[] | null = null;
+      for (const sub of pf.subs) {
+        const l = prefilterLiterals(sub);
+        if (l && (!best || literalScore(l) > literalScore(best))) best = l;
+      }
+      return best;
+    }
+    case PREFILTER_OR: {
+      const out: string[] = [];
+      for (const sub of pf.subs) {
+        const l = prefilterLiterals(sub);
+        if (!l) return null;
+        out.push(...l);
+      }
+      return [...new Set(out)];
+    }
+    default:
+      return null;
+  }
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 128) return false;
+  return true;
+}
+
+/** Longer literals first (capped at 8 characters), then fewer alternatives. */
+export function literalScore(lits: readonly string[]): number {
+  let min = Infinity;
+  for (const l of lits) min = Math.min(min, l.length);
+  return Math.min(min, 8) * 1000 - lits.length * 2;
 }
 
 function anyValue(v: FieldValue, test: ValueTest, ctx: EventContext): boolean {

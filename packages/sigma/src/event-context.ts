@@ -16,47 +16,55 @@ export interface FieldSlot {
   readonly get: FieldGetter;
 }
 
-const UNSET = Symbol('unset');
-
 /**
  * Per-event memo: each field is read and lowercased at most once per event, however many rules
- * look at it. Reused across events (generation stamps, no per-event allocation of the tables).
+ * look at it. Reused across events: generation stamps mark which slots hold this event's values,
+ * so a new event costs no clearing of the tables.
  */
 export class EventContext {
   event!: MamoriEvent;
-  private raw: (FieldValue | typeof UNSET)[] = [];
-  private low: (FieldValue | typeof UNSET)[] = [];
+  private readonly raw: FieldValue[];
+  private readonly low: FieldValue[];
+  private readonly rawStamp: Uint32Array;
+  private readonly lowStamp: Uint32Array;
+  private stamp = 0;
   private keywordsRaw: readonly string[] | undefined;
   private keywordsLow: readonly string[] | undefined;
 
-  constructor(private readonly slots: readonly FieldSlot[]) {}
+  constructor(private readonly slots: readonly FieldSlot[]) {
+    this.raw = new Array<FieldValue>(slots.length).fill(undefined);
+    this.low = new Array<FieldValue>(slots.length).fill(undefined);
+    this.rawStamp = new Uint32Array(slots.length);
+    this.lowStamp = new Uint32Array(slots.length);
+  }
 
   reset(event: MamoriEvent): void {
     this.event = event;
-    this.raw.fill(UNSET);
-    this.low.fill(UNSET);
-    if (this.raw.length < this.slots.length) {
-      this.raw = new Array(this.slots.length).fill(UNSET);
-      this.low = new Array(this.slots.length).fill(UNSET);
+    this.stamp = (this.stamp + 1) >>> 0;
+    if (this.stamp === 0) {
+      // Wrapped after 2^32 events: stale stamps could collide, so clear them once.
+      this.rawStamp.fill(0);
+      this.lowStamp.fill(0);
+      this.stamp = 1;
     }
     this.keywordsRaw = undefined;
     this.keywordsLow = undefined;
   }
 
   value(slot: number): FieldValue {
-    const v = this.raw[slot];
-    if (v !== UNSET) return v;
+    if (this.rawStamp[slot] === this.stamp) return this.raw[slot];
     const got = this.slots[slot]!.get(this.event);
     this.raw[slot] = got;
+    this.rawStamp[slot] = this.stamp;
     return got;
   }
 
   lower(slot: number): FieldValue {
-    const v = this.low[slot];
-    if (v !== UNSET) return v;
+    if (this.lowStamp[slot] === this.stamp) return this.low[slot];
     const r = this.value(slot);
     const l = r === undefined ? undefined : typeof r === 'string' ? r.toLowerCase() : r.map((x) => x.toLowerCase());
     this.low[slot] = l;
+    this.lowStamp[slot] = this.stamp;
     return l;
   }
 
@@ -69,20 +77,33 @@ export class EventContext {
   }
 }
 
+/** Top-level event keys that are bookkeeping, not content: keyword searches skip them. */
+const NOT_TEXT = new Set(['raw', 'event_id', 'org_id', 'sensor_id']);
+
+/**
+ * The texts keyword searches look at: every non-empty string of the event, in arrays at any depth
+ * and in objects down to three levels below the top (attributes, process, hashes), in key order.
+ */
 function collectText(event: MamoriEvent): string[] {
   const out: string[] = [];
-  const walk = (v: unknown, depth: number): void => {
-    if (v === null || v === undefined) return;
-    if (typeof v === 'string') {
-      if (v !== '') out.push(v);
-    } else if (Array.isArray(v)) for (const x of v) walk(x, depth + 1);
-    else if (typeof v === 'object' && depth < 3) for (const x of Object.values(v as Record<string, unknown>)) walk(x, depth + 1);
-  };
-  for (const [k, v] of Object.entries(event)) {
-    if (k === 'raw' || k === 'event_id' || k === 'org_id' || k === 'sensor_id') continue;
-    walk(v, 0);
+  const e = event as unknown as Record<string, unknown>;
+  for (const k of Object.keys(e)) {
+    if (NOT_TEXT.has(k)) continue;
+    walkText(e[k], 0, out);
   }
   return out;
+}
+
+function walkText(v: unknown, depth: number, out: string[]): void {
+  if (v === null || v === undefined) return;
+  if (typeof v === 'string') {
+    if (v !== '') out.push(v);
+  } else if (Array.isArray(v)) {
+    for (const x of v) walkText(x, depth + 1, out);
+  } else if (typeof v === 'object' && depth < 3) {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) walkText(o[k], depth + 1, out);
+  }
 }
 
 function toFieldValue(v: unknown): FieldValue {
@@ -100,6 +121,9 @@ function toFieldValue(v: unknown): FieldValue {
 }
 
 const strippedKeys = new WeakMap<Record<string, string>, Map<string, string> | null>();
+/** The last attributes looked up: a rule set reads many absent fields of one event in a row. */
+let lastAttributes: Record<string, string> | undefined;
+let lastIndex: Map<string, string> | null = null;
 
 /**
  * Sigma names fields without their spaces (`Source Name` → `SourceName`, rules specification,
@@ -107,15 +131,21 @@ const strippedKeys = new WeakMap<Record<string, string>, Map<string, string> | n
  * keys, built on the first miss and only when some key has a space.
  */
 function spacedAttribute(attributes: Record<string, string>, key: string): string | undefined {
-  let index = strippedKeys.get(attributes);
-  if (index === undefined) {
-    index = null;
-    for (const k in attributes) {
-      if (!k.includes(' ')) continue;
-      index ??= new Map();
-      index.set(k.replaceAll(' ', ''), attributes[k]!);
+  let index: Map<string, string> | null | undefined;
+  if (attributes === lastAttributes) index = lastIndex;
+  else {
+    index = strippedKeys.get(attributes);
+    if (index === undefined) {
+      index = null;
+      for (const k in attributes) {
+        if (!k.includes(' ')) continue;
+        index ??= new Map();
+        index.set(k.replaceAll(' ', ''), attributes[k]!);
+      }
+      strippedKeys.set(attributes, index);
     }
-    strippedKeys.set(attributes, index);
+    lastAttributes = attributes;
+    lastIndex = index;
   }
   return index === null ? undefined : index.get(key);
 }

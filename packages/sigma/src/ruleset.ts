@@ -1,9 +1,10 @@
 import type { MamoriEvent } from '@mamori/events';
 import type { SigmaRule } from './ast.ts';
-import { LiteralMatcher } from './aho-corasick.ts';
-import type { CompiledNode, CompiledRule, ValueTest } from './compile.ts';
+import { AhoCorasick } from './aho-corasick.ts';
+import type { CompiledNode, CompiledRule } from './compile.ts';
 import { buildPredicate } from './compile.ts';
 import { EventContext, pathGetter, type FieldGetter, type FieldSlot, type FieldValue } from './event-context.ts';
+import { KEYWORDS, needOf } from './literal-need.ts';
 import type { LogsourceMapping } from './mappings.ts';
 import { compilePattern, parseWildcards } from './wildcard.ts';
 
@@ -32,83 +33,92 @@ export interface RuleSetStats {
   evaluatedShare: number;
 }
 
+/** A log source of the rule set: the rules compiled for it and the fields its rules are indexed on. */
 interface Bucket {
+  id: number;
   mapping: LogsourceMapping;
-  rules: CompiledRule[];
-  /** Rules with no indexable literal: evaluated for every routed event. */
+  /** Rules (indexes into `RuleSet.rules`) with no indexable literal: evaluated for every routed event. */
   always: number[];
-  indexes: { slot: number; matcher: LiteralMatcher; owners: number[][] }[];
-  /** Evaluation marks (generation stamps), one per rule. */
-  marks: Uint32Array;
+  /** Index slots its rules need scanned (field slots, `KEYWORDS` for the event's texts). */
+  slots: Set<number>;
+}
+
+/** All literals of one field (or of the keyword texts) over every log source, in one automaton. */
+interface SlotIndex {
+  slot: number;
+  matcher: AhoCorasick;
+  /** Per pattern: the alternative literals (see `RuleSet`) it is. */
+  owners: Int32Array[];
+}
+
+/** What to do for one combination of routed log sources (cached with the route). */
+interface Plan {
+  buckets: Bucket[];
+  always: Int32Array;
+  indexes: SlotIndex[];
 }
 
 type RouteTest = { get: FieldGetter; tests: ((s: string) => boolean)[] };
 
 const ROUTE_CACHE_MAX = 10_000;
 
-/** The literals one of which must occur in a field for the node to be true, or null if none can be named. */
-type Need = { slot: number; lit: string }[];
-
-function needOf(node: CompiledNode): Need | null {
-  switch (node.k) {
-    case 'search':
-      return needOf(node.node);
-    case 'field': {
-      if (node.mode !== 'match' || node.neq || node.tests.length === 0) return null;
-      const lits = node.tests.map((t: ValueTest) => t.literal);
-      if (lits.some((l) => l === undefined || l.length < 2)) {
-        if (!node.all) return null;
-        const ok = lits.filter((l): l is string => l !== undefined && l.length >= 2);
-        if (ok.length === 0) return null;
-        const best = ok.reduce((a, b) => (b.length > a.length ? b : a));
-        return [{ slot: node.slot, lit: best }];
-      }
-      if (node.all) {
-        const best = (lits as string[]).reduce((a, b) => (b.length > a.length ? b : a));
-        return [{ slot: node.slot, lit: best }];
-      }
-      return [...new Set(lits as string[])].map((lit) => ({ slot: node.slot, lit }));
-    }
-    case 'and': {
-      let best: Need | null = null;
-      for (const a of node.args) {
-        const n = needOf(a);
-        if (n && (!best || score(n) > score(best))) best = n;
-      }
-      return best;
-    }
-    case 'or': {
-      const out: Need = [];
-      for (const a of node.args) {
-        const n = needOf(a);
-        if (!n) return null;
-        out.push(...n);
-      }
-      return out;
-    }
-    default:
-      return null;
-  }
-}
-
-function score(n: Need): number {
-  const min = Math.min(...n.map((x) => x.lit.length));
-  return Math.min(min, 8) * 1000 - n.length;
-}
-
 /**
  * The active rules: routed by log source first (each event goes only to the log sources whose
- * routes it satisfies), then pruned by a literal index per field (Aho-Corasick over the lower-case
- * value), so only rules whose required literals occur are evaluated.
+ * routes it satisfies), then pruned by a literal index: one Aho-Corasick automaton per field over
+ * the literals of every log source's rules (and one over keyword literals), each field value of an
+ * event scanned once, case-folded on the fly, so only rules whose required literals occur are
+ * evaluated.
  */
 export class RuleSet {
   private readonly buckets: Bucket[] = [];
+  /** Per rule: its bucket. */
+  private readonly bucketOf: Int32Array;
+  private readonly indexBySlot = new Map<number, SlotIndex>();
   private readonly routes: { bucket: Bucket; routes: RouteTest[][] }[] = [];
   private readonly routeKeyGetters: FieldGetter[];
-  private readonly routeCache = new Map<string, Bucket[]>();
+  private readonly routeCache = new Map<string, Plan>();
+  private readonly plans = new Map<string, Plan>();
   private readonly ctx: EventContext;
+  /** Per rule: the generation of the last event it was evaluated for. */
+  private readonly marks: Uint32Array;
+  /** Per bucket: the generation of the last event routed to it. */
+  private readonly routed: Uint32Array;
   private generation = 0;
+  /*
+   * The literal index. A rule's need (literal-need.ts) is a list of alternatives, each a set of
+   * literals that must all occur. Every (alternative, literal) pair is one "alternative literal";
+   * the automaton patterns own them. A rule is evaluated once all literals of one of its
+   * alternatives were seen in the event (stamps per alternative literal count each literal once).
+   */
+  /** Per alternative: its rule. */
+  private readonly altRule: Int32Array;
+  /** Per alternative: how many distinct literals it needs. */
+  private readonly altNeeds: Uint8Array;
+  /** Per alternative literal: its alternative. */
+  private readonly litAlt: Int32Array;
+  private readonly altStamp: Uint32Array;
+  private readonly altSeen: Uint8Array;
+  private readonly litStamp: Uint32Array;
+  private owners: Int32Array[] = [];
+  private found: number[] = [];
   private readonly counters = { events: 0, routed: 0, evaluated: 0, matches: 0 };
+  private readonly onHit = (pattern: number): void => {
+    const gen = this.generation;
+    const lits = this.owners[pattern]!;
+    for (let j = 0; j < lits.length; j++) {
+      const l = lits[j]!;
+      if (this.litStamp[l] === gen) continue;
+      this.litStamp[l] = gen;
+      const alt = this.litAlt[l]!;
+      const r = this.altRule[alt]!;
+      if (this.marks[r] === gen || this.routed[this.bucketOf[r]!] !== gen) continue;
+      if (this.altStamp[alt] !== gen) {
+        this.altStamp[alt] = gen;
+        this.altSeen[alt] = 0;
+      }
+      if (++this.altSeen[alt]! === this.altNeeds[alt]) this.evaluate(r);
+    }
+  };
 
   constructor(
     readonly rules: readonly CompiledRule[],
@@ -117,35 +127,54 @@ export class RuleSet {
     readonly checksum: string,
   ) {
     this.ctx = new EventContext(slots);
+    this.marks = new Uint32Array(rules.length);
+    this.bucketOf = new Int32Array(rules.length);
     const byMapping = new Map<LogsourceMapping, Bucket>();
-    for (const rule of rules) {
+    const perSlot = new Map<number, Map<string, number[]>>();
+    const altRule: number[] = [];
+    const altNeeds: number[] = [];
+    const litAlt: number[] = [];
+    rules.forEach((rule, r) => {
       let b = byMapping.get(rule.mapping);
       if (!b) {
-        b = { mapping: rule.mapping, rules: [], always: [], indexes: [], marks: new Uint32Array(0) };
+        b = { id: this.buckets.length, mapping: rule.mapping, always: [], slots: new Set() };
         byMapping.set(rule.mapping, b);
         this.buckets.push(b);
       }
-      b.rules.push(rule);
+      this.bucketOf[r] = b.id;
+      const need = needOf(rule.root);
+      if (!need) {
+        b.always.push(r);
+        return;
+      }
+      for (const alternative of need) {
+        const alt = altRule.length;
+        altRule.push(r);
+        altNeeds.push(alternative.length);
+        for (const { slot, lit } of alternative) {
+          const l = litAlt.length;
+          litAlt.push(alt);
+          b.slots.add(slot);
+          let lits = perSlot.get(slot);
+          if (!lits) perSlot.set(slot, (lits = new Map()));
+          const owners = lits.get(lit);
+          if (!owners) lits.set(lit, [l]);
+          else owners.push(l);
+        }
+      }
+    });
+    this.altRule = Int32Array.from(altRule);
+    this.altNeeds = Uint8Array.from(altNeeds);
+    this.litAlt = Int32Array.from(litAlt);
+    this.altStamp = new Uint32Array(altRule.length);
+    this.altSeen = new Uint8Array(altRule.length);
+    this.litStamp = new Uint32Array(litAlt.length);
+    this.routed = new Uint32Array(this.buckets.length);
+    for (const [slot, lits] of perSlot) {
+      this.indexBySlot.set(slot, { slot, matcher: new AhoCorasick([...lits.keys()]), owners: [...lits.values()].map((o) => Int32Array.from(o)) });
     }
     const routePaths = new Set<string>();
     for (const b of this.buckets) {
-      b.marks = new Uint32Array(b.rules.length);
-      const perSlot = new Map<number, Map<string, number[]>>();
-      b.rules.forEach((rule, i) => {
-        const need = needOf(rule.root);
-        if (!need) {
-          b.always.push(i);
-          return;
-        }
-        for (const { slot, lit } of need) {
-          let lits = perSlot.get(slot);
-          if (!lits) perSlot.set(slot, (lits = new Map()));
-          const owners = lits.get(lit) ?? [];
-          if (!owners.includes(i)) owners.push(i);
-          lits.set(lit, owners);
-        }
-      });
-      for (const [slot, lits] of perSlot) b.indexes.push({ slot, matcher: new LiteralMatcher([...lits.keys()]), owners: [...lits.values()] });
       const compiledRoutes = b.mapping.routes.map((r) =>
         Object.entries(r).map(([path, want]): RouteTest => {
           routePaths.add(path);
@@ -173,67 +202,96 @@ export class RuleSet {
 
   /** The log sources an event is routed to. */
   route(event: MamoriEvent): LogsourceMapping[] {
-    return this.bucketsFor(event).map((b) => b.mapping);
+    return this.planFor(event).buckets.map((b) => b.mapping);
   }
 
-  private bucketsFor(event: MamoriEvent): Bucket[] {
+  private planFor(event: MamoriEvent): Plan {
     let key = '';
     for (const g of this.routeKeyGetters) {
       const v = g(event);
       key += `${typeof v === 'string' ? v : v === undefined ? '' : v.join(',')}\u0000`;
     }
-    let hit = this.routeCache.get(key);
-    if (hit) return hit;
-    hit = [];
+    let plan = this.routeCache.get(key);
+    if (plan) return plan;
+    const buckets: Bucket[] = [];
     for (const { bucket, routes } of this.routes) {
-      if (routes.some((route) => route.every((t) => routeValueMatches(t.get(event), t.tests)))) hit.push(bucket);
+      if (routes.some((route) => route.every((t) => routeValueMatches(t.get(event), t.tests)))) buckets.push(bucket);
     }
-    if (this.routeCache.size < ROUTE_CACHE_MAX) this.routeCache.set(key, hit);
-    return hit;
+    plan = this.planOf(buckets);
+    if (this.routeCache.size < ROUTE_CACHE_MAX) this.routeCache.set(key, plan);
+    return plan;
   }
 
-  /** Rules that fire on the event, with the fields that made them fire. */
+  /** The plan of a set of log sources: their always-evaluated rules and the indexes to scan (shared by equal sets). */
+  private planOf(buckets: Bucket[]): Plan {
+    const id = buckets.map((b) => b.id).join(',');
+    let plan = this.plans.get(id);
+    if (plan) return plan;
+    const slots = new Set<number>();
+    for (const b of buckets) for (const s of b.slots) slots.add(s);
+    plan = {
+      buckets,
+      always: Int32Array.from(buckets.flatMap((b) => b.always)),
+      indexes: [...slots].sort((a, b) => a - b).map((s) => this.indexBySlot.get(s)!),
+    };
+    this.plans.set(id, plan);
+    return plan;
+  }
+
+  private evaluate(r: number): void {
+    this.marks[r] = this.generation;
+    this.counters.evaluated++;
+    if (this.rules[r]!.test(this.ctx)) this.found.push(r);
+  }
+
+  /** Rules that fire on the event (in rule set order), with the fields that made them fire. */
   match(event: MamoriEvent): RuleMatch[] {
     this.counters.events++;
-    const buckets = this.bucketsFor(event);
-    if (buckets.length === 0) return [];
+    const plan = this.planFor(event);
+    if (plan.buckets.length === 0) return [];
     this.counters.routed++;
     const ctx = this.ctx;
     ctx.reset(event);
-    let out: RuleMatch[] | undefined;
-    for (const b of buckets) {
-      const gen = ++this.generation >>> 0;
-      const marks = b.marks;
-      const evaluate = (i: number): void => {
-        if (marks[i] === gen) return;
-        marks[i] = gen;
-        this.counters.evaluated++;
-        const rule = b.rules[i]!;
-        if (rule.test(ctx)) {
-          this.counters.matches++;
-          (out ??= []).push({ rule: rule.rule, matched: matchedFields(rule.root, ctx, this.slots) });
-        }
-      };
-      for (const i of b.always) evaluate(i);
-      for (const idx of b.indexes) {
-        const v = ctx.lower(idx.slot);
-        if (v === undefined) continue;
-        const owners = idx.owners;
-        const onMatch = (p: number): void => {
-          for (const i of owners[p]!) evaluate(i);
-        };
-        if (typeof v === 'string') idx.matcher.scan(v, onMatch);
-        else for (const x of v) idx.matcher.scan(x, onMatch);
-      }
+    const gen = (this.generation = (this.generation + 1) >>> 0);
+    if (gen === 0) {
+      // Wrapped after 2^32 events: clear the stamps once so none is mistaken for this event's.
+      for (const a of [this.marks, this.routed, this.altStamp, this.litStamp]) a.fill(0);
+      this.generation = 1;
+      return this.match(event);
     }
-    return out ?? [];
+    for (const b of plan.buckets) this.routed[b.id] = gen;
+    this.found = [];
+    const always = plan.always;
+    for (let i = 0; i < always.length; i++) this.evaluate(always[i]!);
+    for (const idx of plan.indexes) {
+      this.owners = idx.owners;
+      if (idx.slot === KEYWORDS) {
+        for (const t of ctx.keywords(false)) idx.matcher.scanLower(t, this.onHit);
+        continue;
+      }
+      const v = ctx.value(idx.slot);
+      if (v === undefined) continue;
+      if (typeof v === 'string') idx.matcher.scanLower(v, this.onHit);
+      else for (const x of v) idx.matcher.scanLower(x, this.onHit);
+    }
+    const found = this.found;
+    if (found.length === 0) return [];
+    this.counters.matches += found.length;
+    if (found.length > 1) found.sort((a, b) => a - b);
+    return found.map((r) => {
+      const rule = this.rules[r]!;
+      return { rule: rule.rule, matched: matchedFields(rule.root, ctx, this.slots) };
+    });
   }
 
-  /** Evaluates every rule routed to the event without the literal index (for tests of the index). */
+  /** Evaluates every rule routed to the event without the literal index (for tests of the index), in rule set order. */
   matchUnindexed(event: MamoriEvent): SigmaRule[] {
     const out: SigmaRule[] = [];
+    const ids = new Set(this.planFor(event).buckets.map((b) => b.id));
     this.ctx.reset(event);
-    for (const b of this.bucketsFor(event)) for (const r of b.rules) if (r.test(this.ctx)) out.push(r.rule);
+    this.rules.forEach((r, i) => {
+      if (ids.has(this.bucketOf[i]!) && r.test(this.ctx)) out.push(r.rule);
+    });
     return out;
   }
 
@@ -241,7 +299,7 @@ export class RuleSet {
   explain(event: MamoriEvent, ruleId: string): Explanation | undefined {
     const rule = this.rules.find((r) => r.rule.id === ruleId || r.rule.title === ruleId);
     if (!rule) return undefined;
-    return explainRule(rule, event, this.bucketsFor(event).some((b) => b.mapping === rule.mapping), this.slots);
+    return explainRule(rule, event, this.planFor(event).buckets.some((b) => b.mapping === rule.mapping), this.slots);
   }
 }
 

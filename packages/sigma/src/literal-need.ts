@@ -1,0 +1,124 @@
+import type { CompiledNode, ValueTest } from './compile.ts';
+
+/** Index slot of the keyword texts (every text of the event), beside the field slots. */
+export const KEYWORDS = -1;
+
+/** A lower-case literal that must occur in a field's lower-cased value (or in some keyword text). */
+export interface NeededLiteral {
+  readonly slot: number;
+  readonly lit: string;
+}
+
+/**
+ * What a rule cannot match without, as alternatives: for the rule to be true, every literal of at
+ * least one alternative occurs in the event. `null`: nothing can be named (the rule is evaluated
+ * for every event of its log source).
+ */
+export type Need = readonly (readonly NeededLiteral[])[];
+
+/** Most alternatives a conjunction may multiply out to; past it the weaker side is left out. */
+const MAX_ALTERNATIVES = 64;
+/** Most literals one alternative keeps (the longest ones: more only costs owner checks). */
+const MAX_CONJUNCTION = 4;
+
+/** Strength of a literal: longer is rarer, capped at 8 characters; one non-ASCII character counts as 4. */
+function strength(lit: string): number {
+  let ascii = true;
+  for (let i = 0; i < lit.length; i++) if (lit.charCodeAt(i) >= 128) ascii = false;
+  return Math.min(ascii ? lit.length : lit.length + 3, 8);
+}
+
+/** The literals one of which a value test needs, or null: its `literal`, else its `anyOf`. */
+function testLiterals(t: ValueTest): readonly string[] | null {
+  const lits = t.literal !== undefined ? [t.literal] : t.anyOf;
+  if (!lits || lits.length === 0) return null;
+  // A one-character ASCII literal occurs almost everywhere: as good as none.
+  if (lits.some((l) => l.length === 0 || strength(l) < 2)) return null;
+  return lits;
+}
+
+/** How selective a need is: its weakest alternative's strongest literal, then fewer alternatives. */
+export function needScore(need: Need): number {
+  let weakest = Infinity;
+  for (const alt of need) {
+    let best = 0;
+    for (const l of alt) best = Math.max(best, strength(l.lit) * 10 + (l.slot === KEYWORDS ? 0 : 1));
+    weakest = Math.min(weakest, best);
+  }
+  return weakest * 1000 - need.length;
+}
+
+function normalize(alt: readonly NeededLiteral[]): NeededLiteral[] {
+  const seen = new Map<string, NeededLiteral>();
+  for (const l of alt) seen.set(`${l.slot}\u0000${l.lit}`, l);
+  const out = [...seen.values()];
+  if (out.length <= MAX_CONJUNCTION) return out;
+  return out.sort((a, b) => strength(b.lit) - strength(a.lit)).slice(0, MAX_CONJUNCTION);
+}
+
+/** Both needs hold: every pair of alternatives, or the stronger need alone when that grows too large. */
+function both(a: Need, b: Need): Need {
+  if (a.length * b.length > MAX_ALTERNATIVES) return needScore(a) >= needScore(b) ? a : b;
+  const out: NeededLiteral[][] = [];
+  for (const x of a) for (const y of b) out.push(normalize([...x, ...y]));
+  return out;
+}
+
+function testsNeed(slot: number, tests: readonly ValueTest[], all: boolean): Need | null {
+  if (tests.length === 0) return null;
+  const per = tests.map(testLiterals);
+  if (all) {
+    // Every value must match: each value with literals adds its own requirement.
+    let need: Need | null = null;
+    for (const lits of per) {
+      if (!lits) continue;
+      const n: Need = lits.map((lit) => [{ slot, lit }]);
+      need = need ? both(need, n) : n;
+    }
+    return need;
+  }
+  // One value must match: every value has to name its literals.
+  if (per.some((l) => l === null)) return null;
+  return [...new Set(per.flatMap((l) => l!))].map((lit) => [{ slot, lit }]);
+}
+
+/**
+ * The literals a rule cannot match without. Field item: one of its values' literals in that field
+ * (with `all`: every value's). Keywords: the same in some text of the event. `and`: the children's
+ * needs combined; `or`: any child's, so every child must name one. `not`, `exists`, `neq`,
+ * numbers, CIDR ranges and field references name none. A regular expression names what RE2's
+ * prefilter requires (compile.ts, `requiredLiterals`).
+ *
+ * Soundness: each case only states what a true node implies (a matching value contains the
+ * literal of its pattern; a true `and` has every child true; a true `or` has some child true),
+ * and dropping literals from an alternative or a side of a conjunction only weakens it.
+ */
+export function needOf(node: CompiledNode): Need | null {
+  switch (node.k) {
+    case 'search':
+      return needOf(node.node);
+    case 'field':
+      if (node.mode !== 'match' || node.neq) return null;
+      return testsNeed(node.slot, node.tests, node.all);
+    case 'keyword':
+      return testsNeed(KEYWORDS, node.tests, node.all);
+    case 'and': {
+      const needs = node.args.map(needOf).filter((n): n is Need => n !== null);
+      if (needs.length === 0) return null;
+      // Strongest first, so it is the one kept when a product grows too large.
+      needs.sort((a, b) => needScore(b) - needScore(a));
+      return needs.reduce(both);
+    }
+    case 'or': {
+      const out: (readonly NeededLiteral[])[] = [];
+      for (const a of node.args) {
+        const n = needOf(a);
+        if (!n) return null;
+        out.push(...n);
+      }
+      return out;
+    }
+    default:
+      return null;
+  }
+}
