@@ -242,7 +242,9 @@ export class DetectorStage implements Stage {
           deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED' satisfies StageErrorCode, reason: errorMessage(error) });
         }
       }
-      state.applied = messages[messages.length - 1]!.offset;
+      // The state reflects at least what the restored snapshot held (a redelivered batch may end before it).
+      const last = BigInt(messages[messages.length - 1]!.offset);
+      state.applied = (last > state.skipThrough ? last : state.skipThrough).toString();
       state.lastInputAt = now;
       state.idleClosed = false;
       detections.push(...this.advancePartition(state, now));
