@@ -392,13 +392,15 @@ export class DetectorStage implements Stage {
   restores = 0;
 
   private snapshot(partition: number, state: PartitionState): void {
-    if (!this.options.changelog || state.applied === undefined) return;
+    // A partition restored but not fed yet (closed by the idle tick) is at its snapshot's offset.
+    const applied = state.applied ?? (state.skipThrough >= 0n ? state.skipThrough.toString() : undefined);
+    if (!this.options.changelog || applied === undefined) return;
     const analytics: AnalyticChanges[] = [];
     for (const a of state.stateful) {
       const changes = a.exportChanges();
       if (changes.length > 0) analytics.push({ ruleId: a.ruleId, changes });
     }
-    this.pending.push({ partition, analytics, meta: { applied: state.applied, maxEventTime: state.maxEventTime }, state });
+    this.pending.push({ partition, analytics, meta: { applied, maxEventTime: state.maxEventTime }, state });
   }
 
   private observe(state: PartitionState, event: MamoriEvent): MamoriDetection[] {
