@@ -1,7 +1,7 @@
 import { IntelError } from './errors.ts';
 import { classifyValue, normalizeSerial, normalizeValue } from './normalize.ts';
 import { parseStixPattern, PatternError, type Comparison } from './stix-pattern.ts';
-import type { Indicator, IndicatorKind, ParsedFeed } from './types.ts';
+import { makeIndicator, type Indicator, type IndicatorKind, type ParsedFeed } from './types.ts';
 
 /** How a feed's indicators are labelled and defaulted. */
 export interface FeedDefaults {
@@ -70,7 +70,7 @@ function conjunctionToIndicator(conj: Comparison[], base: Omit<Indicator, 'kind'
     const issuer = conj.find((c) => c.path.toLowerCase() === 'issuer');
     if (serial && issuer && serial.operator === '=' && issuer.operator === '=') {
       const value = normalizeSerial(serial.value!);
-      return value ? { ...base, kind: 'x509', value, issuer: issuer.value! } : `serial ${JSON.stringify(serial.value)} is not hex`;
+      return value ? makeIndicator('x509', value, base.source, base.id, base.confidence, base.validFrom, base.validUntil, base.name, issuer.value!) : `serial ${JSON.stringify(serial.value)} is not hex`;
     }
   }
   if (conj.length !== 1) return 'AND of comparisons is supported only for x509-certificate issuer AND serial_number';
@@ -80,7 +80,7 @@ function conjunctionToIndicator(conj: Comparison[], base: Omit<Indicator, 'kind'
   const ok = c.operator === '=' || (kind === 'ip' && c.operator === 'ISSUBSET');
   if (!ok) return `operator ${c.operator} is unsupported (only = and, for addresses, ISSUBSET)`;
   const value = normalizeValue(kind as IndicatorKind, c.value!);
-  return value ? { ...base, kind: kind as IndicatorKind, value } : `${JSON.stringify(c.value)} is not a valid ${kind}`;
+  return value ? makeIndicator(kind as IndicatorKind, value, base.source, base.id, base.confidence, base.validFrom, base.validUntil, base.name) : `${JSON.stringify(c.value)} is not a valid ${kind}`;
 }
 
 /**
@@ -180,12 +180,8 @@ export function parseMispFeed(text: string, defaults: FeedDefaults & { includeNo
           continue;
         }
         const validFrom = time(a['first_seen'], time(a['timestamp'], now));
-        out.indicators.push({
-          kind, value, source: defaults.source, id, confidence,
-          validFrom,
-          validUntil: time(a['last_seen'], validFrom + (defaults.ttlMs ?? Number.POSITIVE_INFINITY)),
-          ...(typeof event['info'] === 'string' ? { name: event['info'] } : {}),
-        });
+        const validUntil = time(a['last_seen'], validFrom + (defaults.ttlMs ?? Number.POSITIVE_INFINITY));
+        out.indicators.push(makeIndicator(kind, value, defaults.source, id, confidence, validFrom, validUntil, typeof event['info'] === 'string' ? event['info'] : undefined));
       }
       if (!matched) out.unsupported.push({ source: defaults.source, id, text: rawValue, reason: `MISP type ${type} is not indexed` });
     }
@@ -228,14 +224,17 @@ export function parseList(text: string, defaults: FeedDefaults): ParsedFeed {
       continue;
     }
     const confidence = Number(col('confidence'));
-    out.indicators.push({
-      ...classified,
-      source: defaults.source,
-      id,
-      confidence: Number.isFinite(confidence) && col('confidence') !== undefined ? confidence : (defaults.confidence ?? 50),
-      validFrom: now,
-      validUntil: time(col('valid_until'), now + (defaults.ttlMs ?? Number.POSITIVE_INFINITY)),
-    });
+    out.indicators.push(
+      makeIndicator(
+        classified.kind,
+        classified.value,
+        defaults.source,
+        id,
+        Number.isFinite(confidence) && col('confidence') !== undefined ? confidence : (defaults.confidence ?? 50),
+        now,
+        time(col('valid_until'), now + (defaults.ttlMs ?? Number.POSITIVE_INFINITY)),
+      ),
+    );
   }
   return out;
 }

@@ -7,5 +7,5 @@ export { classifyValue, normalizeDomain, normalizeUrl, normalizeValue, requestUr
 export { PrefixTrie } from './prefix-trie.ts';
 export { parseStixPattern, PatternError, type Comparison, type PatternDnf } from './stix-pattern.ts';
 export { DEFAULT_FETCH_LIMITS, IntelStore, readSource, type FeedSpec, type FetchLimits, type IntelStoreOptions, type RefreshReport } from './store.ts';
-export { INDICATOR_KINDS, isActive, type Indicator, type IndicatorKind, type ParsedFeed, type Unsupported } from './types.ts';
+export { INDICATOR_KINDS, isActive, makeIndicator, type Indicator, type IndicatorKind, type ParsedFeed, type Unsupported } from './types.ts';
 export { WarningLists, type MispWarningList } from './warning-lists.ts';
