@@ -310,7 +310,7 @@ export async function retroMatch(driver: StorageDriver, analytic: IntelMatchAnal
   const nets: string[] = [];
   const domains: string[] = [];
   for (const ind of added) {
-    if (ind.validUntil <= since || ind.validFrom >= until) continue;
+    if (ind.validUntil <= since) continue;
     if (ind.kind === 'ip') (ind.value.includes('/') ? nets : ips).push(ind.value);
     else if (ind.kind === 'domain') domains.push(ind.value);
     else continue;
