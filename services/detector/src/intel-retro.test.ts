@@ -74,7 +74,7 @@ describe('IntelRetroMatcher', () => {
     expect(await none.run([ind('domain', 'evil.example')])).toBe('no_storage');
     expect(warnings).toHaveLength(1);
     expect(await none.run([ind('sha256', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')])).toBe('not_applicable');
-    const broken = new IntelRetroMatcher({ ...opts, registry: createRegistry(), storage: fakeStorage(new StorageError('STORAGE_UNAVAILABLE', 'down')) });
+    const broken = new IntelRetroMatcher({ ...opts, registry: createRegistry(), storage: fakeStorage(new StorageError('CLICKHOUSE_UNREACHABLE', 'down')) });
     await expect(broken.run([ind('ip', '45.133.1.77')])).resolves.toBe('failed');
     expect(errors).toHaveLength(1);
     const empty = new IntelRetroMatcher({ ...opts, registry: createRegistry(), storage: fakeStorage([]) });
