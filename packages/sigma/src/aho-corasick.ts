@@ -27,6 +27,8 @@ export class AhoCorasick {
   private readonly out: (readonly number[])[];
   /** States of the automaton (for sizing and tests). */
   readonly states: number;
+  /** For sets of long ASCII patterns: a scanner that skips ahead (used by `scanLower`). */
+  private readonly skip: SkipScanner | undefined;
 
   constructor(readonly patterns: readonly string[]) {
     let classes = 1;
@@ -142,6 +144,7 @@ export class AhoCorasick {
     this.out = out2;
     this.outRow = outStart * classes;
     this.states = states;
+    this.skip = SkipScanner.build(patterns, hasWide);
   }
 
   /** Calls `onMatch(patternIndex)` for every occurrence in `text` (a pattern may be reported more than once). */
@@ -168,6 +171,7 @@ export class AhoCorasick {
    * the real lower-case text is scanned instead (patterns already seen may be reported twice).
    */
   scanLower(text: string, onMatch: (pattern: number) => void): void {
+    if (this.skip && this.skip.scanLower(text, onMatch)) return;
     const table = this.table;
     const cls = this.foldClass;
     const outRow = this.outRow;
@@ -203,6 +207,96 @@ export class AhoCorasick {
 }
 
 const NO_OUTPUT: readonly number[] = Object.freeze([]);
+
+/** Shortest pattern length from which skipping beats the automaton's one step per character. */
+export const SKIP_MIN_LENGTH = 5;
+
+/** ASCII lower case, and 0 for code units from U+0080 (no pattern of a skip scanner has one). */
+const FOLD = new Uint8Array(128);
+for (let c = 0; c < 128; c++) FOLD[c] = c >= 65 && c <= 90 ? c + 32 : c;
+
+/**
+ * Wu-Manber for a set of lower-case ASCII patterns at least `SKIP_MIN_LENGTH` long, over the text as
+ * `toLowerCase` gives it: a window as long as the shortest pattern slides over the text; the pair
+ * of characters at its end says how far it may jump without passing the end of any pattern's
+ * first `m` characters (`m - 1` when the pair occurs in no pattern's first `m`). Where the jump is
+ * 0, the patterns whose first `m` characters end with that pair are compared in place.
+ *
+ * Exactness: every occurrence's first `m` characters end at some window end the scan visits (a jump
+ * never passes one: it is the least distance from the pair to the end of a prefix holding it), and
+ * there its pair gives jump 0 and the comparison finds it. Reading `A`–`Z` as `a`–`z` and any code
+ * unit from U+0080 as one that no pattern has equals reading `text.toLowerCase()` for ASCII patterns,
+ * except around U+0130 and U+212A (whose lower case holds `i` and `k`): texts with those are left
+ * to the automaton (`scanLower` returns false).
+ */
+class SkipScanner {
+  private constructor(
+    private readonly patterns: readonly string[],
+    private readonly m: number,
+    /** Jump per pair `fold(a) * 128 + fold(b)`. */
+    private readonly shift: Uint8Array,
+    /** Per pair: patterns whose first `m` characters end with it, `start[pair]..start[pair + 1]` in `list`. */
+    private readonly start: Int32Array,
+    private readonly list: Int32Array,
+  ) {}
+
+  static build(patterns: readonly string[], hasWide: boolean): SkipScanner | undefined {
+    if (hasWide || patterns.length === 0) return undefined;
+    let m = Infinity;
+    for (const p of patterns) m = Math.min(m, p.length);
+    if (m < SKIP_MIN_LENGTH) return undefined;
+    const cap = Math.min(m - 1, 255);
+    const shift = new Uint8Array(128 * 128).fill(cap);
+    const counts = new Int32Array(128 * 128 + 1);
+    for (const p of patterns) {
+      for (let j = Math.max(1, m - 1 - cap); j < m; j++) {
+        const pair = FOLD[p.charCodeAt(j - 1)]! * 128 + FOLD[p.charCodeAt(j)]!;
+        shift[pair] = Math.min(shift[pair]!, m - 1 - j);
+      }
+      counts[FOLD[p.charCodeAt(m - 2)]! * 128 + FOLD[p.charCodeAt(m - 1)]! + 1]!++;
+    }
+    for (let i = 0; i < 128 * 128; i++) counts[i + 1]! += counts[i]!;
+    const start = counts.slice();
+    const fill = counts.slice();
+    const list = new Int32Array(patterns.length);
+    patterns.forEach((p, k) => {
+      list[fill[FOLD[p.charCodeAt(m - 2)]! * 128 + FOLD[p.charCodeAt(m - 1)]!]!++] = k;
+    });
+    return new SkipScanner(patterns, m, shift, start, list);
+  }
+
+  /** Reports every pattern in `text.toLowerCase()`; false (nothing reported) when the text needs the automaton. */
+  scanLower(text: string, onMatch: (pattern: number) => void): boolean {
+    if (text.indexOf('\u0130') !== -1 || text.indexOf('\u212a') !== -1) return false;
+    const { m, shift, start, list, patterns } = this;
+    const n = text.length;
+    let pos = m - 1;
+    while (pos < n) {
+      const a = text.charCodeAt(pos - 1);
+      const b = text.charCodeAt(pos);
+      const pair = (a < 128 ? FOLD[a]! : 0) * 128 + (b < 128 ? FOLD[b]! : 0);
+      const jump = shift[pair]!;
+      if (jump > 0) {
+        pos += jump;
+        continue;
+      }
+      const from = pos - m + 1;
+      for (let k = start[pair]!; k < start[pair + 1]!; k++) {
+        const p = patterns[list[k]!]!;
+        if (from + p.length > n) continue;
+        let i = 0;
+        while (i < p.length) {
+          const c = text.charCodeAt(from + i);
+          if ((c < 128 ? FOLD[c]! : -1) !== p.charCodeAt(i)) break;
+          i++;
+        }
+        if (i === p.length) onMatch(list[k]!);
+      }
+      pos++;
+    }
+    return true;
+  }
+}
 
 /** Below this many patterns a loop of `includes` is cheaper than the automaton. */
 export const AHO_CORASICK_MIN_PATTERNS = 8;

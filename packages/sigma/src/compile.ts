@@ -243,7 +243,7 @@ function compileItem(item: SigmaFieldItem, mapping: LogsourceMapping, options: C
       } catch (error) {
         throw new ItemError('SIGMA_REGEX_UNSUPPORTED', `regular expression /${src}/ cannot run in linear time (RE2 syntax): ${(error as Error).message}`);
       }
-      const anyOf = requiredLiterals(re);
+      const anyOf = requiredLiterals(re) ?? caseInsensitivePrefix(src, has('i'));
       return { text: `/${src}/${has('i') ? 'i' : ''}${has('m') ? 'm' : ''}${has('s') ? 's' : ''}`, test: (s) => re.test(s), ...(anyOf ? { anyOf } : {}) };
     });
     return { ...base, mode: 'match', lower: false, tests };
@@ -360,6 +360,59 @@ function prefilterLiterals(pf: Re2Prefilter): string[] | null {
     default:
       return null;
   }
+}
+
+/** Characters that stand for themselves in RE2 syntax (outside classes), as far as this reader goes. */
+const PLAIN = /^[A-Za-z0-9 _,;:'"=!@#%&~`<>\/-]$/;
+
+/**
+ * For a case-insensitive expression (`(?i)` in front, or the `i` modifier) that starts with plain
+ * characters (`(?i)echo.*clip…`): those characters, lower-cased, which every match starts with up to
+ * case. RE2's own prefilter names none (it leaves case-folded literals out). The run stops at the
+ * first character with a meaning, loses its last character when a quantifier follows, and there
+ * must be no top-level `|` (then every match starts with the run). RE2 folds `k` with U+212A (lower
+ * case `k` again) and `s` with U+017F `ſ` (lower case `ſ`), so the run is cut at each `s` and the
+ * longest piece kept: that piece then occurs in the lower-cased text of every match.
+ */
+export function caseInsensitivePrefix(src: string, iFlag: boolean): string[] | undefined {
+  let body = src;
+  if (body.startsWith('(?i)')) body = body.slice(4);
+  else if (!iFlag) return undefined;
+  if (hasTopLevelBar(body)) return undefined;
+  let run = '';
+  for (const ch of body) {
+    if (!PLAIN.test(ch)) break;
+    run += ch;
+  }
+  const next = body[run.length];
+  if (next === '*' || next === '?' || next === '+' || next === '{') run = run.slice(0, -1);
+  const piece = run
+    .toLowerCase()
+    .split('s')
+    .reduce((a, b) => (b.length > a.length ? b : a), '');
+  return piece.length >= 2 ? [piece] : undefined;
+}
+
+/** Whether `|` occurs outside groups, classes and escapes. */
+function hasTopLevelBar(src: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\\') i++;
+    else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      inClass = true;
+      // A `]` right after `[` or `[^` is a member, not the end.
+      if (src[i + 1] === '^') i++;
+      if (src[i + 1] === ']') i++;
+    }
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) return true;
+  }
+  return false;
 }
 
 function isAscii(s: string): boolean {

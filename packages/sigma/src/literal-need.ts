@@ -12,7 +12,7 @@ export interface NeededLiteral {
 /**
  * What a rule cannot match without, as alternatives: for the rule to be true, every literal of at
  * least one alternative occurs in the event. `null`: nothing can be named (the rule is evaluated
- * for every event of its log source).
+ * for every event of its log source). Each alternative lists its strongest literal first.
  */
 export type Need = readonly (readonly NeededLiteral[])[];
 
@@ -48,12 +48,11 @@ export function needScore(need: Need): number {
   return weakest * 1000 - need.length;
 }
 
+/** Distinct literals, strongest first (the first is the alternative's trigger), at most `MAX_CONJUNCTION`. */
 function normalize(alt: readonly NeededLiteral[]): NeededLiteral[] {
   const seen = new Map<string, NeededLiteral>();
   for (const l of alt) seen.set(`${l.slot}\u0000${l.lit}`, l);
-  const out = [...seen.values()];
-  if (out.length <= MAX_CONJUNCTION) return out;
-  return out.sort((a, b) => strength(b.lit) - strength(a.lit)).slice(0, MAX_CONJUNCTION);
+  return [...seen.values()].sort((a, b) => strength(b.lit) - strength(a.lit)).slice(0, MAX_CONJUNCTION);
 }
 
 /** Both needs hold: every pair of alternatives, or the stronger need alone when that grows too large. */

@@ -73,7 +73,10 @@ export class RuleSet {
   private readonly buckets: Bucket[] = [];
   /** Per rule: its bucket. */
   private readonly bucketOf: Int32Array;
-  private readonly indexBySlot = new Map<number, SlotIndex>();
+  /** Per bucket, per slot: literal → its alternative literals. */
+  private readonly literals = new Map<number, Map<number, Map<string, number[]>>>();
+  /** Slot indexes by slot and contributing buckets (`slot:b1,b2`), built when a plan first needs one. */
+  private readonly indexes = new Map<string, SlotIndex>();
   private readonly routes: { bucket: Bucket; routes: RouteTest[][] }[] = [];
   private readonly routeKeyGetters: FieldGetter[];
   private readonly routeCache = new Map<string, Plan>();
@@ -130,11 +133,10 @@ export class RuleSet {
     this.marks = new Uint32Array(rules.length);
     this.bucketOf = new Int32Array(rules.length);
     const byMapping = new Map<LogsourceMapping, Bucket>();
-    const perSlot = new Map<number, Map<string, number[]>>();
     const altRule: number[] = [];
     const altNeeds: number[] = [];
     const litAlt: number[] = [];
-    rules.forEach((rule, r) => {
+    const needs = rules.map((rule, r) => {
       let b = byMapping.get(rule.mapping);
       if (!b) {
         b = { id: this.buckets.length, mapping: rule.mapping, always: [], slots: new Set() };
@@ -143,18 +145,26 @@ export class RuleSet {
       }
       this.bucketOf[r] = b.id;
       const need = needOf(rule.root);
-      if (!need) {
-        b.always.push(r);
-        return;
-      }
+      if (!need) b.always.push(r);
+      // The fields scanned for a log source are those of its alternatives' strongest literals.
+      else for (const alternative of need) b.slots.add(alternative[0]!.slot);
+      return need;
+    });
+    needs.forEach((need, r) => {
+      if (!need) return;
+      const b = this.buckets[this.bucketOf[r]!]!;
       for (const alternative of need) {
+        // Further literals only where the field is scanned anyway: a field read for every event just
+        // to confirm a conjunction costs more than the evaluations it saves. Fewer literals: weaker, still sound.
+        const kept = alternative.filter((l, i) => i === 0 || b.slots.has(l.slot));
         const alt = altRule.length;
         altRule.push(r);
-        altNeeds.push(alternative.length);
-        for (const { slot, lit } of alternative) {
+        altNeeds.push(kept.length);
+        for (const { slot, lit } of kept) {
           const l = litAlt.length;
           litAlt.push(alt);
-          b.slots.add(slot);
+          let perSlot = this.literals.get(b.id);
+          if (!perSlot) this.literals.set(b.id, (perSlot = new Map()));
           let lits = perSlot.get(slot);
           if (!lits) perSlot.set(slot, (lits = new Map()));
           const owners = lits.get(lit);
@@ -170,9 +180,6 @@ export class RuleSet {
     this.altSeen = new Uint8Array(altRule.length);
     this.litStamp = new Uint32Array(litAlt.length);
     this.routed = new Uint32Array(this.buckets.length);
-    for (const [slot, lits] of perSlot) {
-      this.indexBySlot.set(slot, { slot, matcher: new AhoCorasick([...lits.keys()]), owners: [...lits.values()].map((o) => Int32Array.from(o)) });
-    }
     const routePaths = new Set<string>();
     for (const b of this.buckets) {
       const compiledRoutes = b.mapping.routes.map((r) =>
@@ -232,10 +239,32 @@ export class RuleSet {
     plan = {
       buckets,
       always: Int32Array.from(buckets.flatMap((b) => b.always)),
-      indexes: [...slots].sort((a, b) => a - b).map((s) => this.indexBySlot.get(s)!),
+      indexes: [...slots].sort((a, b) => a - b).map((s) => this.slotIndex(s, buckets.filter((b) => b.slots.has(s)))),
     };
     this.plans.set(id, plan);
     return plan;
+  }
+
+  /**
+   * One automaton for a field over the literals of the given log sources (those of a plan that index
+   * the field), so a field is scanned once per event whatever the number of its log sources, and only
+   * for literals of rules routed there. Shared by every plan with the same sources for the field.
+   */
+  private slotIndex(slot: number, buckets: readonly Bucket[]): SlotIndex {
+    const key = `${slot}:${buckets.map((b) => b.id).join(',')}`;
+    let index = this.indexes.get(key);
+    if (index) return index;
+    const merged = new Map<string, number[]>();
+    for (const b of buckets) {
+      for (const [lit, owners] of this.literals.get(b.id)?.get(slot) ?? []) {
+        const into = merged.get(lit);
+        if (into) into.push(...owners);
+        else merged.set(lit, [...owners]);
+      }
+    }
+    index = { slot, matcher: new AhoCorasick([...merged.keys()]), owners: [...merged.values()].map((o) => Int32Array.from(o)) };
+    this.indexes.set(key, index);
+    return index;
   }
 
   private evaluate(r: number): void {

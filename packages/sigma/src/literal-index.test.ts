@@ -1,0 +1,123 @@
+import fc from 'fast-check';
+import { RE2JS } from 're2js';
+import { describe, expect, it } from 'vitest';
+import { AhoCorasick, SKIP_MIN_LENGTH } from './aho-corasick.ts';
+import { caseInsensitivePrefix, requiredLiterals } from './compile.ts';
+import { compileDocuments } from './load.ts';
+import { parseSigmaFile } from './parse.ts';
+import { sysmonProcess } from './test-events.ts';
+
+/** Characters that exercise case folding: ASCII letters of both cases, the two code points whose lower case is ASCII, Σ, others. */
+const UNITS = ['a', 'b', 'k', 'i', 's', 'A', 'B', 'K', 'I', 'S', ' ', ':', '\u0130', '\u212a', '\u017f', '\u03a3', '\u00e9', '\u00c9', 'x'];
+
+function occurring(patterns: readonly string[], text: string): Set<number> {
+  return new Set(patterns.map((p, i) => (text.includes(p) ? i : -1)).filter((i) => i >= 0));
+}
+
+describe('scanning with case folding', () => {
+  it('scanLower reports exactly the patterns of text.toLowerCase(), short patterns (automaton)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ minLength: 1, maxLength: 4, unit: fc.constantFrom('a', 'b', 'k', 'i', 's', ':', 'i\u0307', '\u00e9') }), { minLength: 1, maxLength: 10 }),
+        fc.string({ maxLength: 60, unit: fc.constantFrom(...UNITS) }),
+        (raw, text) => {
+          const patterns = raw.map((p) => p.toLowerCase());
+          const found = new Set<number>();
+          new AhoCorasick(patterns).scanLower(text, (p) => found.add(p));
+          expect(found).toEqual(occurring(patterns, text.toLowerCase()));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('scanLower reports exactly the patterns of text.toLowerCase(), long ASCII patterns (skipping)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ minLength: SKIP_MIN_LENGTH, maxLength: 9, unit: fc.constantFrom('a', 'b', 'k', 'i', 's', ':') }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.string({ maxLength: 30, unit: fc.constantFrom(...UNITS) }), { maxLength: 4 }),
+        fc.array(fc.nat(7), { maxLength: 4 }),
+        (patterns, noise, planted) => {
+          // Plant some patterns (upper-cased, so folding matters) between noise.
+          const text = noise.map((n, i) => n + (planted[i] !== undefined ? (patterns[planted[i]! % patterns.length] ?? '').toUpperCase() : '')).join('');
+          const found = new Set<number>();
+          new AhoCorasick(patterns).scanLower(text, (p) => found.add(p));
+          expect(found).toEqual(occurring(patterns, text.toLowerCase()));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('U+212A and U+0130 count as the k and i of their lower case', () => {
+    for (const patterns of [['ok', 'xi'], ['kerberos::golden', 'mimikatz']]) {
+      const ac = new AhoCorasick(patterns);
+      for (const text of ['O\u212a', 'X\u0130', 'KERBEROS::GOLDEN', 'MIMI\u212aATZ', 'mimikat']) {
+        const found = new Set<number>();
+        ac.scanLower(text, (p) => found.add(p));
+        expect(found, text).toEqual(occurring(patterns, text.toLowerCase()));
+      }
+    }
+  });
+});
+
+describe('literals required by regular expressions', () => {
+  it('come from RE2 prefilters for case-sensitive expressions and are needed by every match', () => {
+    expect(requiredLiterals(RE2JS.compile('cmd.{0,5}(?:/c|/r)'))).toEqual(['cmd']);
+    expect(requiredLiterals(RE2JS.compile('(?:Invoke-Expression|iex) '))?.sort()).toEqual(['iex', 'invoke-expression']);
+    expect(requiredLiterals(RE2JS.compile('(?i)cmd'))).toBeUndefined();
+    expect(requiredLiterals(RE2JS.compile('a*b*'))).toBeUndefined();
+  });
+
+  it('case-insensitive prefixes stop at meaning, drop a quantified last character and cut at s', () => {
+    expect(caseInsensitivePrefix('(?i)echo.*clip', false)).toEqual(['echo']);
+    expect(caseInsensitivePrefix('(?i)cmdx?foo', false)).toEqual(['cmd']);
+    expect(caseInsensitivePrefix('(?i)abc|def', false)).toBeUndefined();
+    expect(caseInsensitivePrefix('(?i)(set).*', false)).toBeUndefined();
+    expect(caseInsensitivePrefix('(?i)powershell', false)).toEqual(['power']);
+    expect(caseInsensitivePrefix('Echo.*', true)).toEqual(['echo']);
+    expect(caseInsensitivePrefix('Echo.*', false)).toBeUndefined();
+  });
+
+  it('a case-insensitive prefix occurs in the lower case of every text the expression matches', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('(?i)kiss.*x', '(?i)echo.?clip', '(?i)abc[d|e]f', '(?i)ks:x+'), fc.string({ maxLength: 12, unit: fc.constantFrom(...UNITS, 'c', 'l', 'p', 'e', 'h', 'o', 'd', 'f') }), (src, text) => {
+        const re = RE2JS.compile(src);
+        const lits = caseInsensitivePrefix(src, false);
+        if (lits && re.test(text)) expect(lits.some((l) => text.toLowerCase().includes(l)), `${src} on ${text}`).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('the literal index on rules', () => {
+  function rules(yaml: string) {
+    return compileDocuments(parseSigmaFile(yaml, 'r.yml').documents).ruleSet;
+  }
+  const rule = (id: string, detection: string) =>
+    `title: ${id}\nid: ${id}\nstatus: test\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n${detection}\nlevel: high\n`;
+
+  it('fires exactly like brute force for conjunctions, keywords, case-insensitive regexes and cased Σ', () => {
+    const rs = rules(
+      [
+        rule('conj', "  s:\n    CommandLine|contains|all: ['-nop', 'hidden', 'frombase64string']\n  condition: s"),
+        rule('kw', "  k:\n    - 'sekurlsa::logonpasswords'\n    - 'lsadump::'\n  condition: k"),
+        rule('re', "  s:\n    CommandLine|re: '(?i)echo.*clip'\n  condition: s"),
+        rule('sigma', "  s:\n    CommandLine|contains|cased: 'ΑΣ'\n  condition: s"),
+        rule('or', "  a:\n    Image|endswith: '\\\\x.exe'\n  b:\n    CommandLine|contains|all: ['alpha', 'beta']\n  condition: a or b"),
+      ].join('---\n'),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('-NOP', 'Hidden', 'FromBase64String', 'SEKURLSA::LogonPasswords', 'LSADUMP::', 'Echo', 'CLIP', 'ΑΣ', 'ας', 'alpha', 'BETA', ' ', '\u212a', '\u0130'), { maxLength: 8 }),
+        fc.constantFrom('C:\\x.exe', 'C:\\X.EXE', 'C:\\y.exe'),
+        (parts, image) => {
+          const e = sysmonProcess(image, parts.join(''));
+          expect(rs.match(e).map((m) => m.rule.id)).toEqual(rs.matchUnindexed(e).map((r) => r.id));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
