@@ -375,6 +375,10 @@ export class DetectorStage implements Stage {
       }
       this.restores += 1;
       if (snapshot.repair.length > 0) await changelog.send(snapshot.repair);
+      // An assigned partition restored ahead of its first batch with nothing in the changelog is not
+      // kept: with no offset to check its next batch against, it could not tell whether another
+      // instance wrote state for it in the meantime. It is read again with its first batch.
+      if (!snapshot.meta && !byPartition.has(partition)) this.partitions.delete(partition);
     }
   }
 
