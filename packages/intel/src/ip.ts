@@ -68,15 +68,23 @@ export interface Cidr {
 /** `a.b.c.d/n`, `x::/n` or a bare address (full length); host bits are cleared. Undefined when malformed. */
 export function parseCidr(text: string): Cidr | undefined {
   const slash = text.indexOf('/');
-  const words = parseIp(slash >= 0 ? text.slice(0, slash) : text);
+  const address = slash >= 0 ? text.slice(0, slash) : text;
+  let words = parseIp(address);
   if (!words) return undefined;
-  const bits = words.length * 32;
+  // An IPv4-mapped IPv6 network (`::ffff:1.2.3.0/120`) counts its prefix over 128 bits: /96 and longer is
+  // the IPv4 network it carries (prefix - 96), shorter reaches beyond the mapped range and stays IPv6.
+  const mapped = words.length === 1 && address.includes(':');
+  const bits = mapped ? 128 : words.length * 32;
   let prefix = bits;
   if (slash >= 0) {
     const p = text.slice(slash + 1);
     if (!/^\d{1,3}$/.test(p)) return undefined;
     prefix = Number(p);
     if (prefix > bits) return undefined;
+  }
+  if (mapped) {
+    if (prefix >= 96) prefix -= 96;
+    else words = Uint32Array.of(0, 0, 0xffff, words[0]!);
   }
   return { words: maskWords(words, prefix), prefix };
 }
