@@ -215,6 +215,12 @@ describe('compileWriter', () => {
       [{ ...valid, src_port: 70000.5 }, 'mamori.Event.src_port'],
       [{ ...valid, src_port: 2 ** 31 }, 'mamori.Event.src_port'],
       [{ ...valid, time: 2 ** 53 }, 'mamori.Event.time'],
+      // Non-integral, NaN and infinite longs (the integer check is Math.floor(v) === v, avsc's is v % 1 === 0).
+      [{ ...valid, time: 1_700_000_000_000.5 }, 'mamori.Event.time'],
+      [{ ...valid, bytes_in: 0.5 }, 'mamori.Event.bytes_in'],
+      [{ ...valid, time: Number.NaN }, 'mamori.Event.time'],
+      [{ ...valid, time: Infinity }, 'mamori.Event.time'],
+      [{ ...valid, time: -Infinity }, 'mamori.Event.time'],
       [{ ...valid, time: '1700000000000' }, 'mamori.Event.time'],
       [{ ...valid, src_geo: 'DE' }, 'mamori.Event.src_geo'],
       [{ ...valid, src_geo: true }, 'mamori.Event.src_geo'],

