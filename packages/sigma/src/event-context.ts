@@ -29,6 +29,8 @@ export class EventContext {
   private readonly lowStamp: Uint32Array;
   private stamp = 0;
   private keywordsRaw: readonly string[] | undefined;
+  /** The keyword texts of the current event (one array reused across events). */
+  private readonly texts: string[] = [];
   private keywordsLow: readonly string[] | undefined;
 
   constructor(private readonly slots: readonly FieldSlot[]) {
@@ -70,7 +72,7 @@ export class EventContext {
 
   /** Every text value of the event, for keyword searches. */
   keywords(lower: boolean): readonly string[] {
-    if (!this.keywordsRaw) this.keywordsRaw = collectText(this.event);
+    if (!this.keywordsRaw) this.keywordsRaw = collectText(this.event, this.texts);
     if (!lower) return this.keywordsRaw;
     if (!this.keywordsLow) this.keywordsLow = this.keywordsRaw.map((s) => s.toLowerCase());
     return this.keywordsLow;
@@ -84,11 +86,12 @@ const NOT_TEXT = new Set(['raw', 'event_id', 'org_id', 'sensor_id']);
  * The texts keyword searches look at: every non-empty string of the event, in arrays at any depth
  * and in objects down to three levels below the top (attributes, process, hashes), in key order.
  */
-function collectText(event: MamoriEvent): string[] {
-  const out: string[] = [];
+function collectText(event: MamoriEvent, out: string[]): string[] {
+  out.length = 0;
   const e = event as unknown as Record<string, unknown>;
-  for (const k of Object.keys(e)) {
-    if (NOT_TEXT.has(k)) continue;
+  // for-in over own keys: the order of Object.keys without allocating the key array per object.
+  for (const k in e) {
+    if (!Object.hasOwn(e, k) || NOT_TEXT.has(k)) continue;
     walkText(e[k], 0, out);
   }
   return out;
@@ -102,7 +105,7 @@ function walkText(v: unknown, depth: number, out: string[]): void {
     for (const x of v) walkText(x, depth + 1, out);
   } else if (typeof v === 'object' && depth < 3) {
     const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) walkText(o[k], depth + 1, out);
+    for (const k in o) if (Object.hasOwn(o, k)) walkText(o[k], depth + 1, out);
   }
 }
 

@@ -58,16 +58,19 @@ interface Plan {
   indexes: SlotIndex[];
 }
 
+/** A level of the route cache: a route path's value to the next level, or to the plan at the last. */
+type RouteNode = Map<string | undefined, RouteNode | Plan>;
+
 type RouteTest = { get: FieldGetter; tests: ((s: string) => boolean)[] };
 
 const ROUTE_CACHE_MAX = 10_000;
 
 /**
  * The active rules: routed by log source first (each event goes only to the log sources whose
- * routes it satisfies), then pruned by a literal index: one Aho-Corasick automaton per field over
- * the literals of every log source's rules (and one over keyword literals), each field value of an
- * event scanned once, case-folded on the fly, so only rules whose required literals occur are
- * evaluated.
+ * routes it satisfies), then pruned by a literal index: per field, one automaton over the literals
+ * of the rules of the routed log sources (and one over their keyword literals, run over every text
+ * of the event), each value scanned once per event and case-folded while scanning; a rule is
+ * evaluated only once all literals of one of its alternatives (literal-need.ts) were found.
  */
 export class RuleSet {
   private readonly buckets: Bucket[] = [];
@@ -79,7 +82,8 @@ export class RuleSet {
   private readonly indexes = new Map<string, SlotIndex>();
   private readonly routes: { bucket: Bucket; routes: RouteTest[][] }[] = [];
   private readonly routeKeyGetters: FieldGetter[];
-  private readonly routeCache = new Map<string, Plan>();
+  private readonly routeCache: RouteNode = new Map();
+  private routeCacheSize = 0;
   private readonly plans = new Map<string, Plan>();
   private readonly ctx: EventContext;
   /** Per rule: the generation of the last event it was evaluated for. */
@@ -213,19 +217,41 @@ export class RuleSet {
   }
 
   private planFor(event: MamoriEvent): Plan {
-    let key = '';
-    for (const g of this.routeKeyGetters) {
-      const v = g(event);
-      key += `${typeof v === 'string' ? v : v === undefined ? '' : v.join(',')}\u0000`;
+    // The route cache is a trie over the values of the route paths (absent is its own key, arrays
+    // are told apart from strings), so finding an event's plan builds no key string.
+    let node: RouteNode = this.routeCache;
+    const getters = this.routeKeyGetters;
+    if (getters.length === 0) return this.routeSlow(event, node, 0, getters);
+    for (let i = 0; i < getters.length; i++) {
+      const v = getters[i]!(event);
+      const k = typeof v === 'string' || v === undefined ? v : `\u0001${v.join('\u0000')}`;
+      const next: RouteNode | Plan | undefined = node.get(k);
+      if (next === undefined) return this.routeSlow(event, node, i, getters);
+      node = next as RouteNode;
     }
-    let plan = this.routeCache.get(key);
-    if (plan) return plan;
+    return node as unknown as Plan;
+  }
+
+  /** Routes an event the slow way and caches its plan under the remaining trie levels, `ROUTE_CACHE_MAX` plans at most. */
+  private routeSlow(event: MamoriEvent, at: RouteNode, level: number, getters: readonly FieldGetter[]): Plan {
     const buckets: Bucket[] = [];
     for (const { bucket, routes } of this.routes) {
       if (routes.some((route) => route.every((t) => routeValueMatches(t.get(event), t.tests)))) buckets.push(bucket);
     }
-    plan = this.planOf(buckets);
-    if (this.routeCache.size < ROUTE_CACHE_MAX) this.routeCache.set(key, plan);
+    const plan = this.planOf(buckets);
+    if (this.routeCacheSize >= ROUTE_CACHE_MAX || getters.length === 0) return plan;
+    this.routeCacheSize++;
+    let node = at;
+    for (let i = level; i < getters.length; i++) {
+      const v = getters[i]!(event);
+      const k = typeof v === 'string' || v === undefined ? v : `\u0001${v.join('\u0000')}`;
+      if (i === getters.length - 1) node.set(k, plan);
+      else {
+        let next = node.get(k) as RouteNode | undefined;
+        if (!next) node.set(k, (next = new Map()));
+        node = next;
+      }
+    }
     return plan;
   }
 
@@ -289,7 +315,7 @@ export class RuleSet {
       return this.match(event);
     }
     for (const b of plan.buckets) this.routed[b.id] = gen;
-    this.found = [];
+    this.found.length = 0;
     const always = plan.always;
     for (let i = 0; i < always.length; i++) this.evaluate(always[i]!);
     for (const idx of plan.indexes) {
