@@ -8,7 +8,7 @@ import { detectionCountsHourly, entityHourly, entityTop, topEntities } from './r
 import { appendAudit, listAudit } from './repositories/audit.ts';
 import { changeDecision, createDecision, decisionHistory, getDecision, listDecisions, type NewDecision } from './repositories/decisions.ts';
 import { appendDetectionState, getDetectionState, listDetectionStates } from './repositories/detection-state.ts';
-import { getDetection, insertDetections, listDetections } from './repositories/detections.ts';
+import { getDetection, insertDetections, listDetections, listDetectionsFromDetections } from './repositories/detections.ts';
 import { insertEvents, listEvents, searchEvents } from './repositories/events.ts';
 import { insertIndicator, listIndicators } from './repositories/indicators.ts';
 import { applyEventRetention } from './retention.ts';
@@ -142,10 +142,14 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         'decisions',
         'detection_counts_hourly',
         'detection_counts_hourly_mv',
+        'detection_heads',
+        'detection_heads_mv',
         'detection_state',
         'detection_state_current',
         'detection_state_current_mv',
         'detections',
+        'detections_by_time',
+        'detections_by_time_mv',
         'entity_hourly',
         'entity_hourly_dst_mv',
         'entity_hourly_src_mv',
@@ -448,6 +452,52 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       const other = (await listDetections(driver, { orgIds: ['org-t'], limit: 1 })).nextCursor!;
       await expect(listDetections(driver, { orgIds: ['org-t'], sort: 'severity', cursor: other })).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
       for (const text of INJECTIONS) expect(await ids({ text })).toEqual([]);
+    });
+
+    it('lists from detection_heads and detections_by_time exactly what detections FINAL lists, for every filter, sort and page', async () => {
+      // Versions that move last_seen (the sort key of detections_by_time) and a stale version after them.
+      await insertDetections(driver, [detection(43, { orgId: 'org-v', version: 1, lastSeen: base + 50_000 }), detection(44, { orgId: 'org-v', severity: 'critical' })]);
+      await insertDetections(driver, [detection(43, { orgId: 'org-v', version: 2, lastSeen: base + 90_000, title: 'beacon moved', severity: 'high' })]);
+      await insertDetections(driver, [detection(44, { orgId: 'org-v', version: 0, severity: 'info' })]);
+      const queries: Parameters<typeof listDetections>[1][] = [
+        {},
+        { orgIds: ['org-a'] },
+        { orgIds: ['org-t', 'org-v', 'org-b'] },
+        { orgIds: ['org-a'], since: base + 5_000, until: base + 20_000 },
+        { minSeverity: 'high' },
+        { ruleId: 'port-scan' },
+        { srcIp: '10.0.0.3' },
+        { status: 'in_progress' },
+        { status: ['new', 'acknowledged'], orgIds: ['org-a'] },
+        { assignee: 'bob' },
+        { assignee: '' },
+        { technique: 'T1071' },
+        { entityIp: '10.0.0.0/8' },
+        { entityIp: '2001:db8:20::/48' },
+        { text: 'beacon' },
+        { sort: 'severity' },
+        { sort: 'first_seen', order: 'asc' },
+        { sort: 'last_seen', order: 'asc', minSeverity: 'low' },
+        { orgIds: ['org-v'], includeState: true },
+      ];
+      let compared = 0;
+      for (const q of queries) {
+        for (const limit of [3, 1000]) {
+          let cursor: string | undefined;
+          for (let page = 0; page < 20; page++) {
+            const args = { ...q, limit, ...(cursor === undefined ? {} : { cursor }) };
+            const [narrow, wide] = await Promise.all([listDetections(driver, args), listDetectionsFromDetections(driver, args)]);
+            expect(narrow, JSON.stringify(args)).toEqual(wide);
+            compared += narrow.detections.length;
+            cursor = narrow.nextCursor;
+            if (cursor === undefined) break;
+          }
+        }
+      }
+      expect(compared).toBeGreaterThan(100);
+      const moved = (await listDetections(driver, { orgIds: ['org-v'], limit: 1000 })).detections.find((d) => d.detectionId === 'det-043');
+      expect(moved).toMatchObject({ version: 2, title: 'beacon moved', lastSeen: base + 90_000 });
+      expect((await listDetections(driver, { orgIds: ['org-v'], limit: 1000 })).detections.find((d) => d.detectionId === 'det-044')?.severity).toBe('critical');
     });
 
     it('appends audit entries, indicators and versioned decisions, org-scoped', async () => {

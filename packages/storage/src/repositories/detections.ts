@@ -142,23 +142,29 @@ function orgFilter(orgIds: readonly string[] | undefined, where: string[], param
   return true;
 }
 
+/** A list query as SQL pieces: the WHERE clauses, bound parameters and sort key of one page. */
+interface ListPlan {
+  where: string[];
+  params: Record<string, unknown>;
+  keyColumns: string[];
+  dir: 'ASC' | 'DESC';
+  limit: number;
+  sort: DetectionSort;
+  order: 'asc' | 'desc';
+}
+
 /**
- * Detections in the requested order (default newest `lastSeen` first), latest version of each
- * (FINAL), filtered and paged with a keyset cursor. Status and assignee filters read the current
- * triage state (`detection_state_current`). Every value is bound as a query parameter.
+ * Validates `query` and turns it into WHERE clauses over the columns `detections` and
+ * `detection_heads` share (every filter and sort column is in both); undefined when the org scope
+ * matches nothing.
  */
-export async function listDetections(
-  driver: StorageDriver,
-  query: ListDetectionsQuery = {},
-  options: QueryOptions = {},
-): Promise<DetectionPage> {
-  const db = assertIdentifier('database', driver.database);
+function listPlan(db: string, query: ListDetectionsQuery): ListPlan | undefined {
   const limit = boundedLimit(query.limit);
   const sort = oneOf('sort', query.sort ?? 'last_seen', DETECTION_SORTS);
   const order = oneOf('order', query.order ?? 'desc', ['asc', 'desc'] as const);
   const where: string[] = [];
   const params: Record<string, unknown> = { limit: limit + 1 };
-  if (!orgFilter(query.orgIds, where, params)) return { detections: [] };
+  if (!orgFilter(query.orgIds, where, params)) return undefined;
   const stateOrgs = query.orgIds === undefined ? '' : 'org_id IN {orgIds:Array(String)} AND ';
   const since = optionalTime('since', query.since);
   if (since !== undefined) {
@@ -240,12 +246,80 @@ export async function listDetections(
     });
     where.push(`(${keyColumns.join(', ')}) ${cmp} (${bound.join(', ')})`);
   }
+  return { where, params, keyColumns, dir, limit, sort, order };
+}
+
+const whereSql = (where: readonly string[]): string => (where.length > 0 ? `WHERE ${where.join(' AND ')}` : '');
+
+/** Settings of the small interactive reads: one thread parses and merges a few thousand narrow rows faster than several. */
+const SMALL_READ = 'SETTINGS max_threads = 1';
+
+/**
+ * Detections in the requested order (default newest `lastSeen` first), latest version of each,
+ * filtered and paged with a keyset cursor. One statement: the page's (id, version) pairs are picked
+ * on the narrow `detection_heads` (migration 0007; `FINAL` gives the latest version there as on
+ * `detections`), and their full rows are read from `detections_by_time` by its primary key. Status
+ * and assignee filters read the current triage state (`detection_state_current`). Every value is
+ * bound as a query parameter.
+ */
+export async function listDetections(
+  driver: StorageDriver,
+  query: ListDetectionsQuery = {},
+  options: QueryOptions = {},
+): Promise<DetectionPage> {
+  const db = assertIdentifier('database', driver.database);
+  const plan = listPlan(db, query);
+  if (plan === undefined) return { detections: [] };
+  const { where, params, keyColumns, dir } = plan;
+  const orderBy = keyColumns.map((c) => `${c} ${dir}`).join(', ');
+  // The outer org filter repeats the scope so even the row read cannot leave it; LIMIT 1 BY drops a
+  // row stored twice (the migration's back-fill overlapping the view).
+  const sql = `SELECT ${DETECTION_SELECT_COLUMNS}
+FROM ${db}.detections_by_time
+WHERE ${query.orgIds === undefined ? '' : 'org_id IN {orgIds:Array(String)} AND '}(org_id, last_seen, detection_id, version) IN (
+  SELECT org_id, last_seen, detection_id, version
+  FROM ${db}.detection_heads FINAL
+  ${whereSql(where)}
+  ORDER BY ${orderBy}
+  LIMIT {limit:UInt32})
+ORDER BY ${orderBy}
+LIMIT 1 BY detection_id
+${SMALL_READ}`;
+  const rows = (await driver.query(sql, params, options)).map(detectionFromClickHouse);
+  return finishPage(driver, query, plan, rows, options);
+}
+
+/**
+ * The same page as {@link listDetections}, read from `detections FINAL` alone (the wide table; how
+ * the list was read before migration 0007). Kept as the reference the storage contract compares the
+ * list with, and for diagnosing a suspected difference between the tables.
+ */
+export async function listDetectionsFromDetections(
+  driver: StorageDriver,
+  query: ListDetectionsQuery = {},
+  options: QueryOptions = {},
+): Promise<DetectionPage> {
+  const db = assertIdentifier('database', driver.database);
+  const plan = listPlan(db, query);
+  if (plan === undefined) return { detections: [] };
+  const { where, params, keyColumns, dir } = plan;
   const sql = `SELECT ${DETECTION_SELECT_COLUMNS}
 FROM ${db}.detections FINAL
-${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+${whereSql(where)}
 ORDER BY ${keyColumns.map((c) => `${c} ${dir}`).join(', ')}
 LIMIT {limit:UInt32}`;
   const rows = (await driver.query(sql, params, options)).map(detectionFromClickHouse);
+  return finishPage(driver, query, plan, rows, options);
+}
+
+async function finishPage(
+  driver: StorageDriver,
+  query: ListDetectionsQuery,
+  plan: ListPlan,
+  rows: DetectionRow[],
+  options: QueryOptions,
+): Promise<DetectionPage> {
+  const { limit, sort, order } = plan;
   const page: DetectionPage = { detections: rows.length <= limit ? rows : rows.slice(0, limit) };
   const last = page.detections[page.detections.length - 1];
   if (rows.length > limit && last !== undefined) page.nextCursor = encodeSortCursor(sort, order, last);
