@@ -196,6 +196,9 @@ export class RuleSet {
       this.routes.push({ bucket: b, routes: compiledRoutes });
     }
     this.routeKeyGetters = [...routePaths].sort().map(pathGetter);
+    // Each log source's own automata are built now (the large ones take a while); only the merged
+    // ones of fields that several routed log sources index are built when a plan first needs them.
+    for (const b of this.buckets) for (const slot of b.slots) this.slotIndex(slot, [b]);
   }
 
   get size(): number {
