@@ -12,7 +12,7 @@ import type { MamoriEvent } from '@mamori/events';
 import { IndicatorIndex, parseList } from '@mamori/intel';
 import { fmtRate, median } from './measure.ts';
 
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 }
@@ -24,7 +24,7 @@ function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 }
 
-interface Mix {
+export interface Mix {
   ip: number;
   net: number;
   domain: number;
@@ -33,7 +33,7 @@ interface Mix {
 }
 
 /** Line `i` of the generated list feed (`r` advances in step, so the first n lines of any run are the same). */
-function line(i: number, r: () => number, mix: Mix): string {
+export function line(i: number, r: () => number, mix: Mix): string {
   const k = i % 10;
   if (k < 3) {
     mix.ip++;
@@ -98,7 +98,7 @@ function build(size: number): Built {
   return { size, index, mix, parseSeconds: (p.user + p.system) / 1e6, loadSeconds: (c.user + c.system) / 1e6, indicatorHeap: heap1 - heap0, heap: mem.heapUsed - heap1, rss: mem.rss - rss1 };
 }
 
-function events(n: number): MamoriEvent[] {
+export function events(n: number): MamoriEvent[] {
   const r = rng(7);
   return Array.from({ length: n }, (_, i) => ({
     event_id: `e${i}`, event_class: i % 4 === 0 ? 'dns_activity' : 'network_activity', time: Date.UTC(2026, 0, 1), ingest_time: 0, org_id: 'o', sensor_id: 's', source_format: 'bench',

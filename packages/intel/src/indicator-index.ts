@@ -1,5 +1,6 @@
 import { formatWords, parseCidr, parseIPv4, parseIp, type IpWords } from './ip.ts';
 import { normalizeDomain, normalizeSerial, requestUrlKey } from './normalize.ts';
+import { BlockedBloom } from './prefilter.ts';
 import { PrefixTrie } from './prefix-trie.ts';
 import { isActive, type Indicator, type IndicatorKind } from './types.ts';
 import { U32Map } from './u32-map.ts';
@@ -39,6 +40,28 @@ const push = (slot: Slot | undefined, indicator: Indicator): Slot => {
 };
 
 type ExactKind = Exclude<IndicatorKind, 'ip' | 'domain'>;
+/** Exact kinds with a prefilter (certificate serials are rare on events and in feeds). */
+type FilteredKind = Exclude<ExactKind, 'x509'>;
+
+/** Options of an {@link IndicatorIndex}. */
+export interface IndicatorIndexOptions {
+  /**
+   * Membership prefilters in front of the big tables (see `prefilter.ts`); `false` leaves them out,
+   * which changes no result, only what a lookup that finds nothing costs. @default true
+   */
+  prefilter?: boolean;
+}
+
+/** A Bloom filter over the keys of one table, rebuilt twice as large when it fills up. */
+class KeyFilter {
+  readonly bloom = new BlockedBloom(1024);
+  constructor(private readonly rehash: (bloom: BlockedBloom) => void, private readonly keys: () => number) {}
+  /** Sizes the filter for twice the table's keys and adds them all again (called when it is full). */
+  rebuild(): void {
+    this.bloom.reset(this.keys() * 2);
+    this.rehash(this.bloom);
+  }
+}
 
 /**
  * Every loaded indicator, indexed so that a lookup costs about the same with ten or a million:
@@ -52,7 +75,7 @@ type ExactKind = Exclude<IndicatorKind, 'ip' | 'domain'>;
 export class IndicatorIndex {
   private readonly ipv4 = new U32Map<Slot>();
   private readonly ipv6 = new Map<string, Slot>();
-  private readonly networks = new PrefixTrie<Slot>();
+  private readonly networks: PrefixTrie<Slot>;
   private readonly domains = new Map<string, Slot>();
   private readonly exact: Record<ExactKind, Map<string, Slot>> = { url: new Map(), md5: new Map(), sha1: new Map(), sha256: new Map(), ja3: new Map(), x509: new Map() };
   /** Reused for the networks of one lookup (matching is synchronous and never re-entered). */
@@ -62,8 +85,46 @@ export class IndicatorIndex {
   private domainLabelsMax = 0;
   private count = 0;
   readonly suppressed: SuppressionStats = { matches: 0 };
+  /** Prefilters (undefined when disabled): exact IPv4 by mixed address, domains by reversed-FNV hash, the rest by FNV hash. */
+  private readonly ipv4Filter: KeyFilter | undefined;
+  private readonly domainFilter: KeyFilter | undefined;
+  private readonly exactFilter: Record<FilteredKind, KeyFilter> | undefined;
+  /** Label starts and suffix hashes of the name being matched (a name of at most 253 characters has at most 127 labels). */
+  private readonly labelStarts = new Int32Array(128);
+  private readonly labelHashes = new Uint32Array(128);
 
-  constructor(private readonly warnings?: WarningLists) {}
+  constructor(
+    private readonly warnings?: WarningLists,
+    options: IndicatorIndexOptions = {},
+  ) {
+    this.networks = new PrefixTrie<Slot>({ cellFilter: options.prefilter !== false });
+    if (options.prefilter === false) return;
+    this.ipv4Filter = new KeyFilter((b) => this.ipv4.forEachKey((k) => b.addU32(k)), () => this.ipv4.size);
+    this.domainFilter = new KeyFilter((b) => {
+      for (const k of this.domains.keys()) b.addReversed(k);
+    }, () => this.domains.size);
+    const exact = (kind: FilteredKind) =>
+      new KeyFilter((b) => {
+        for (const k of this.exact[kind].keys()) b.addString(k);
+      }, () => this.exact[kind].size);
+    this.exactFilter = { url: exact('url'), md5: exact('md5'), sha1: exact('sha1'), sha256: exact('sha256'), ja3: exact('ja3') };
+  }
+
+  /** Bytes of the prefilters' bit arrays (the /20 network bitmap included). */
+  get prefilterBytes(): number {
+    let n = this.networks.filterBytes;
+    if (this.ipv4Filter) n += this.ipv4Filter.bloom.bytes;
+    if (this.domainFilter) n += this.domainFilter.bloom.bytes;
+    if (this.exactFilter) for (const f of Object.values(this.exactFilter)) n += f.bloom.bytes;
+    return n;
+  }
+
+  private addIPv4(v4: number, indicator: Indicator): void {
+    const old = this.ipv4.get(v4);
+    this.ipv4.set(v4, push(old, indicator));
+    if (old === undefined) this.ipv4Filter?.bloom.addU32(v4);
+    if (this.ipv4Filter?.bloom.full) this.ipv4Filter.rebuild();
+  }
 
   get size(): number {
     return this.count;
@@ -75,13 +136,13 @@ export class IndicatorIndex {
       case 'ip': {
         const v4 = parseIPv4(indicator.value);
         if (v4 >= 0) {
-          this.ipv4.set(v4, push(this.ipv4.get(v4), indicator));
+          this.addIPv4(v4, indicator);
           return;
         }
         const cidr = parseCidr(indicator.value);
         if (!cidr) return;
         const full = cidr.words.length * 32;
-        if (cidr.prefix === full && full === 32) this.ipv4.set(cidr.words[0]!, push(this.ipv4.get(cidr.words[0]!), indicator));
+        if (cidr.prefix === full && full === 32) this.addIPv4(cidr.words[0]!, indicator);
         else if (cidr.prefix === full) {
           const key = formatWords(cidr.words);
           this.ipv6.set(key, push(this.ipv6.get(key), indicator));
@@ -92,12 +153,24 @@ export class IndicatorIndex {
         const labels = labelCount(indicator.value);
         if (labels < this.domainLabelsMin) this.domainLabelsMin = labels;
         if (labels > this.domainLabelsMax) this.domainLabelsMax = labels;
-        this.domains.set(indicator.value, push(this.domains.get(indicator.value), indicator));
+        const old = this.domains.get(indicator.value);
+        this.domains.set(indicator.value, push(old, indicator));
+        if (old === undefined && this.domainFilter) {
+          this.domainFilter.bloom.addReversed(indicator.value);
+          if (this.domainFilter.bloom.full) this.domainFilter.rebuild();
+        }
         return;
       }
       default: {
-        const map = this.exact[indicator.kind];
-        map.set(indicator.value, push(map.get(indicator.value), indicator));
+        const kind = indicator.kind;
+        const map = this.exact[kind];
+        const old = map.get(indicator.value);
+        map.set(indicator.value, push(old, indicator));
+        if (old === undefined && kind !== 'x509' && this.exactFilter) {
+          const f = this.exactFilter[kind];
+          f.bloom.addString(indicator.value);
+          if (f.bloom.full) f.rebuild();
+        }
       }
     }
   }
@@ -116,7 +189,8 @@ export class IndicatorIndex {
   /** {@link matchIp} for an IPv4 address as a 32-bit number. */
   matchIPv4(ip: number, observed: string, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
     const before = out.length;
-    const exact = this.ipv4.size > 0 ? this.ipv4.get(ip) : undefined;
+    const filter = this.ipv4Filter;
+    const exact = this.ipv4.size > 0 && (filter === undefined || filter.bloom.mayContainU32(ip)) ? this.ipv4.get(ip) : undefined;
     if (exact) this.collect(exact, observed, time, out);
     if (this.networks.size > 0) {
       const nets = this.scratch;
@@ -155,6 +229,35 @@ export class IndicatorIndex {
     const d = normalizeDomain(name);
     if (!d) return out;
     const before = out.length;
+    if (this.domainFilter !== undefined) this.probeDomainFiltered(d, this.domainFilter.bloom, time, out);
+    else this.probeDomain(d, time, out);
+    if (out.length > before && this.warnings?.coversDomain(d)) {
+      this.suppressed.matches += out.length - before;
+      out.length = before;
+    }
+    return out;
+  }
+
+  /**
+   * One pass from the end of the name hashes every parent domain (reversed FNV-1a: a longer suffix
+   * extends a shorter one's state); a suffix is sliced and looked up only when the prefilter may
+   * hold it, so a name that matches nothing allocates nothing and touches one filter block per
+   * probed label count. Same suffixes in the same order as {@link probeDomain}.
+   */
+  private probeDomainFiltered(d: string, bloom: BlockedBloom, time: number, out: IndicatorMatch[]): void {
+    const starts = this.labelStarts;
+    const hashes = this.labelHashes;
+    const n = bloom.hashSuffixes(d, starts, hashes);
+    // Entry m - 1 is the suffix of m labels; probe the longest first, down to the shortest indexed.
+    for (let m = Math.min(n, this.domainLabelsMax); m >= this.domainLabelsMin; m--) {
+      if (!bloom.mayContain(hashes[m - 1]!)) continue;
+      const at = starts[m - 1]!;
+      const hit = this.domains.get(at === 0 ? d : d.slice(at));
+      if (hit) this.collect(hit, d, time, out);
+    }
+  }
+
+  private probeDomain(d: string, time: number, out: IndicatorMatch[]): void {
     // Walk the label boundaries of the name itself; probe only suffixes as long as some indexed domain.
     let labels = labelCount(d);
     let at = 0;
@@ -170,11 +273,6 @@ export class IndicatorIndex {
       at = dot + 1;
       labels--;
     }
-    if (out.length > before && this.warnings?.coversDomain(d)) {
-      this.suppressed.matches += out.length - before;
-      out.length = before;
-    }
-    return out;
   }
 
   /** An HTTP request (Host header and request target) against URL indicators. */
@@ -183,6 +281,21 @@ export class IndicatorIndex {
     if (urls.size === 0) return out;
     const key = requestUrlKey(host, uri);
     if (!key) return out;
+    const filter = this.exactFilter?.url.bloom;
+    if (filter !== undefined) {
+      // One FNV-1a pass hashes the key and its part before the first `?`.
+      const hashes = this.labelHashes;
+      const q = filter.hashUrl(key, hashes);
+      if (filter.mayContain(hashes[0]!)) {
+        const hit = urls.get(key);
+        if (hit) this.collect(hit, key, time, out);
+      }
+      if (q > 0 && filter.mayContain(hashes[1]!)) {
+        const bare = urls.get(key.slice(0, q));
+        if (bare) this.collect(bare, key, time, out);
+      }
+      return out;
+    }
     const hit = urls.get(key);
     if (hit) this.collect(hit, key, time, out);
     // Feeds often list a URL without its query string.
@@ -198,7 +311,10 @@ export class IndicatorIndex {
   matchValue(kind: 'md5' | 'sha1' | 'sha256' | 'ja3', value: string, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
     const map = this.exact[kind];
     if (map.size === 0) return out;
-    const hit = map.get(value.toLowerCase());
+    const key = value.toLowerCase();
+    const filter = this.exactFilter?.[kind].bloom;
+    if (filter !== undefined && !filter.mayContainString(key)) return out;
+    const hit = map.get(key);
     if (hit) this.collect(hit, value, time, out);
     return out;
   }

@@ -33,6 +33,8 @@ function commonBits(a: IpWords, b: IpWords, max: number): number {
 
 /** IPv4 networks of at least this many bits live in one sub-trie per /16 (an array slot), not below a common root. */
 const SPLIT = 16;
+/** Bits of the address that pick a cell of the occupancy bitmap (/20 cells: 2^20 bits, 128 KiB). */
+const CELL_BITS = 20;
 
 /**
  * Longest-prefix match over IPv4 and IPv6 networks: path-compressed binary (PATRICIA) tries. IPv4
@@ -40,6 +42,13 @@ const SPLIT = 16;
  * an array with the address's top 16 bits, so a lookup walks a handful of nodes even with a million
  * networks (one trie over all of them is ~20 nodes deep, each a cache miss); shorter IPv4 networks
  * and IPv6 have one trie each. Nodes exist only where a prefix ends or two prefixes part.
+ *
+ * In front of the /16 tries sits an occupancy bitmap with one bit per /20 (128 KiB, cache-resident
+ * where the tries are not): the bit is set when some stored network of /16 or longer overlaps that
+ * /20, so an IPv4 lookup outside every network (most of them) is answered from one bitmap word
+ * without touching a trie node. Its density is the share of /20s that hold some network; a feed of
+ * a million /24s spread over the whole space would set most bits and the bitmap would only cost
+ * its one read.
  */
 export class PrefixTrie<V> {
   /** IPv4 networks shorter than /16. */
@@ -47,7 +56,24 @@ export class PrefixTrie<V> {
   /** IPv4 networks of /16 and longer, by their top 16 bits (allocated on first use). */
   private v4By16: (Node<V> | undefined)[] | undefined;
   private v6: Node<V> | undefined;
+  /** One bit per /20 overlapped by a network in `v4By16` (allocated with it), unless disabled. */
+  private v4Cells: Uint32Array | undefined;
   private count = 0;
+
+  /** `cellFilter: false` leaves out the occupancy bitmap (for measuring what it saves; results are the same). */
+  constructor(private readonly options: { cellFilter?: boolean } = {}) {}
+
+  /** Bytes of the /20 occupancy bitmap (0 while no /16-or-longer IPv4 network is stored). */
+  get filterBytes(): number {
+    return this.v4Cells?.byteLength ?? 0;
+  }
+
+  private markCells(k0: number, len: number): void {
+    const cells = (this.v4Cells ??= new Uint32Array(2 ** CELL_BITS / 32));
+    const first = k0 >>> (32 - CELL_BITS);
+    const n = len >= CELL_BITS ? 1 : 2 ** (CELL_BITS - len);
+    for (let c = first; c < first + n; c++) cells[c >>> 5] = cells[c >>> 5]! | (1 << (c & 31));
+  }
 
   get size(): number {
     return this.count;
@@ -70,6 +96,7 @@ export class PrefixTrie<V> {
     const len = cidr.prefix;
     const v6 = key.length === 4;
     const k0 = key[0]!;
+    if (!v6 && len >= SPLIT && this.options.cellFilter !== false) this.markCells(k0, len);
     const root = this.root(v6, k0, len);
     if (!root) {
       this.setRoot(v6, k0, len, { key, k0, len, value: make(undefined), zero: undefined, one: undefined });
@@ -145,7 +172,12 @@ export class PrefixTrie<V> {
    * `out`, least specific first; returns how many. No allocation beyond `out`, no iterator.
    */
   collectV4(ip: number, out: V[]): number {
-    let found = this.walkV4(this.v4, ip, out);
+    let found = this.v4 === undefined ? 0 : this.walkV4(this.v4, ip, out);
+    const cells = this.v4Cells;
+    if (cells !== undefined) {
+      const c = ip >>> (32 - CELL_BITS);
+      if ((cells[c >>> 5]! & (1 << (c & 31))) === 0) return found;
+    }
     if (this.v4By16 !== undefined) found += this.walkV4(this.v4By16[ip >>> 16], ip, out);
     return found;
   }

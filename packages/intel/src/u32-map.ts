@@ -53,6 +53,12 @@ export class U32Map<V> {
     this.count++;
   }
 
+  /** Calls `fn` with every key (table order). */
+  forEachKey(fn: (key: number) => void): void {
+    const { keys, used } = this;
+    for (let i = 0; i < keys.length; i++) if (used[i] === 1) fn(keys[i]!);
+  }
+
   private grow(): void {
     const { keys, used, values } = this;
     const size = keys.length * 2;
