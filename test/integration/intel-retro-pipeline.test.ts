@@ -43,6 +43,8 @@ async function retroRuns(): Promise<Record<string, number>> {
   return Object.fromEntries(metric.values.map((v) => [String(v.labels['outcome']), v.value]));
 }
 
+const RUN = Date.now().toString(36);
+
 beforeAll(async () => {
   writeFileSync(feed, '# local blocklist\n45.133.200.1\n');
   const env = {
@@ -51,6 +53,9 @@ beforeAll(async () => {
     METRICS_PORT: '0',
     API_PORT: '0',
     MAMORI_TOPIC_PARTITIONS: '2',
+    // Own events and detections topics: other test files on this broker use the default ones.
+    MAMORI_TOPIC_EVENTS: `retro.${RUN}.events`,
+    MAMORI_TOPIC_DETECTIONS: `retro.${RUN}.detections`,
     DETECTOR_IDLE_CLOSE_MS: '1500',
     INTEL_FEEDS: `local=list:${feed}`,
     INTEL_RETRO_LOOKBACK_MS: String(24 * 3_600_000),

@@ -205,7 +205,7 @@ export class DetectorStage implements Stage {
     }
     this.late = new Counter({
       name: 'mamori_detector_late_events_total',
-      help: 'Events older than the watermark when they arrived (still evaluated; windows already closed may miss them).',
+      help: 'Events older than their partition watermark when they arrived (still evaluated, on their own event time; a late source adds up within a batch, not across batches).',
       registers: [options.registry],
     });
   }
@@ -408,8 +408,16 @@ export class DetectorStage implements Stage {
   }
 
   private observe(state: PartitionState, event: MamoriEvent): MamoriDetection[] {
-    const watermark = state.maxEventTime - this.options.allowedLatenessMs;
-    if (event.time < watermark) this.late.inc();
+    const partitionWatermark = state.maxEventTime - this.options.allowedLatenessMs;
+    // A late event (a lagging sensor, a backlog flushed while other sensors are live) settles its
+    // entity on its own time, not on the partition's: otherwise every late probe of a source would
+    // find the source's window already expired and start over, and a late scan could never add up.
+    // On-time events (the normal case) settle on the partition watermark exactly as before, so their
+    // results stay independent of batch boundaries; a late source's episode is still closed by the
+    // partition watermark at the end of the batch.
+    const late = event.time < partitionWatermark;
+    if (late) this.late.inc();
+    const watermark = late ? event.time : partitionWatermark;
     const detections: MamoriDetection[] = [];
     // Evaluation time is sampled (one event in EVALUATION_SAMPLE) so that timing costs almost nothing.
     const timed = ++this.observed % EVALUATION_SAMPLE === 0;
