@@ -53,6 +53,7 @@ export {
   getDetection,
   insertDetections,
   listDetections,
+  listDetectionsFromDetections,
   DETECTION_SORTS,
   type DetectionPage,
   type DetectionSort,
