@@ -4,7 +4,8 @@
  * several sizes (1k, 100k, 1M by default; each a prefix of the next) and indexed, and one event
  * stream is matched against each index through `matchEvent` in the same run, the order rotated per
  * round so that load on the shared machine hits all sizes alike. Reports parse and index CPU time,
- * memory (heap and RSS growth after GC when exposed), events per CPU-second and the rate relative to
+ * memory (heap and RSS growth after GC when exposed; the bytes of the index's prefilters, typed arrays outside
+ * the JS heap), events per CPU-second and the rate relative to
  * the smallest index.
  */
 import { matchEvent } from '@mamori/detector';
@@ -142,8 +143,8 @@ export function benchIntel(options: { sizes?: readonly number[]; events?: number
       `The indicators come from one generated list feed through \`parseList\` (parse CPU and the parsed objects' heap are listed apart from the index's CPU and growth); ` +
       `memory is measured ${gc ? 'after a forced GC' : 'without a forced GC (run node with --expose-gc for tighter figures)'}.`,
     '',
-    '| Indicators | Parse (CPU) | Parsed indicators (heap) | Index build (CPU) | Index heap growth | Index RSS growth | Events per CPU-second | vs smallest | Matches per round |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...built.map((b, k) => `| ${n(b.size)} | ${b.parseSeconds.toFixed(2)} s | ${mb(b.indicatorHeap)} | ${b.loadSeconds.toFixed(2)} s | ${mb(b.heap)} | ${mb(b.rss)} | **${fmtRate(median(rates[k]!))}** | ${(median(rates[k]!) / base).toFixed(2)} | ${matches[k]} |`),
+    '| Indicators | Parse (CPU) | Parsed indicators (heap) | Index build (CPU) | Index heap growth | Index RSS growth | Prefilters (in RSS, not heap) | Events per CPU-second | vs smallest | Matches per round |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...built.map((b, k) => `| ${n(b.size)} | ${b.parseSeconds.toFixed(2)} s | ${mb(b.indicatorHeap)} | ${b.loadSeconds.toFixed(2)} s | ${mb(b.heap)} | ${mb(b.rss)} | ${(b.index.prefilterBytes / 1024).toFixed(0)} KiB | **${fmtRate(median(rates[k]!))}** | ${(median(rates[k]!) / base).toFixed(2)} | ${matches[k]} |`),
   ].join('\n');
 }
