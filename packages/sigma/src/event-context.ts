@@ -105,7 +105,14 @@ function walkText(v: unknown, depth: number, out: string[]): void {
     for (const x of v) walkText(x, depth + 1, out);
   } else if (typeof v === 'object' && depth < 3) {
     const o = v as Record<string, unknown>;
-    for (const k in o) if (Object.hasOwn(o, k)) walkText(o[k], depth + 1, out);
+    for (const k in o) {
+      if (!Object.hasOwn(o, k)) continue;
+      const x = o[k];
+      // Strings (most values, e.g. every attribute) without a call.
+      if (typeof x === 'string') {
+        if (x !== '') out.push(x);
+      } else walkText(x, depth + 1, out);
+    }
   }
 }
 
@@ -123,34 +130,28 @@ function toFieldValue(v: unknown): FieldValue {
   return undefined;
 }
 
-const strippedKeys = new WeakMap<Record<string, string>, Map<string, string> | null>();
-/** The last attributes looked up: a rule set reads many absent fields of one event in a row. */
+/** The attributes of the last lookup that missed, and their keys with spaces stripped (null: none has a space). */
 let lastAttributes: Record<string, string> | undefined;
 let lastIndex: Map<string, string> | null = null;
 
 /**
  * Sigma names fields without their spaces (`Source Name` → `SourceName`, rules specification,
- * "Field Usage"); sources that keep the spaces are found through a per-event index of stripped
- * keys, built on the first miss and only when some key has a space.
+ * "Field Usage"); sources that keep the spaces are found through an index of stripped keys, built
+ * on the first miss of an event and only when some key has a space. One event is cached (a rule set
+ * reads the fields of one event in a row), so a new event costs one walk of its keys, no table entry.
  */
 function spacedAttribute(attributes: Record<string, string>, key: string): string | undefined {
-  let index: Map<string, string> | null | undefined;
-  if (attributes === lastAttributes) index = lastIndex;
-  else {
-    index = strippedKeys.get(attributes);
-    if (index === undefined) {
-      index = null;
-      for (const k in attributes) {
-        if (!k.includes(' ')) continue;
-        index ??= new Map();
-        index.set(k.replaceAll(' ', ''), attributes[k]!);
-      }
-      strippedKeys.set(attributes, index);
+  if (attributes !== lastAttributes) {
+    let index: Map<string, string> | null = null;
+    for (const k in attributes) {
+      if (!k.includes(' ')) continue;
+      index ??= new Map();
+      index.set(k.replaceAll(' ', ''), attributes[k]!);
     }
     lastAttributes = attributes;
     lastIndex = index;
   }
-  return index === null ? undefined : index.get(key);
+  return lastIndex === null ? undefined : lastIndex.get(key);
 }
 
 /** Compiles an event path (`process.path`, `attributes.EventID`, `dst_port`) to a getter. */

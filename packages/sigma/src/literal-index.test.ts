@@ -5,7 +5,7 @@ import { AhoCorasick, SKIP_MIN_LENGTH } from './aho-corasick.ts';
 import { caseInsensitivePrefix, requiredLiterals } from './compile.ts';
 import { compileDocuments } from './load.ts';
 import { parseSigmaFile } from './parse.ts';
-import { sysmonProcess } from './test-events.ts';
+import { sysmonProcess, testEvent } from './test-events.ts';
 
 /** Characters that exercise case folding: ASCII letters of both cases, the two code points whose lower case is ASCII, Σ, others. */
 const UNITS = ['a', 'b', 'k', 'i', 's', 'A', 'B', 'K', 'I', 'S', ' ', ':', '\u0130', '\u212a', '\u017f', '\u03a3', '\u00e9', '\u00c9', 'x'];
@@ -118,6 +118,36 @@ describe('the literal index on rules', () => {
         },
       ),
       { numRuns: 1000 },
+    );
+  });
+
+  it('walking the attributes of a Security event fires exactly like looking every field up, spaced keys included', () => {
+    // 18 fields read from one attribute each: the Security plan walks the event's attributes.
+    const names = Array.from({ length: 18 }, (_, i) => `Field${i}`);
+    const security = (id: string, detection: string) =>
+      `title: ${id}\nid: ${id}\nstatus: test\nlogsource:\n  product: windows\n  service: security\ndetection:\n${detection}\nlevel: high\n`;
+    const rs = rules(
+      [
+        ...names.map((f, i) => security(`r${i}`, `  s:\n    ${f}|contains: 'hit${i % 4}'\n  condition: s`)),
+        security('pair', "  s:\n    Field1|contains: 'hit1'\n    Field2|endswith: 'hit2'\n  condition: s"),
+        security('spaced', "  s:\n    SourceName|contains: 'hit3'\n  condition: s"),
+        security('class', "  s:\n    TargetUserName|contains: 'hit0'\n  condition: s"),
+      ].join('---\n'),
+    );
+    const keys = [...names.slice(0, 6), 'Field 1', 'Field 2', 'Source Name', 'SourceName', 'Sour ce Name', 'TargetUserName', 'Other'];
+    const event = (attrs: [string, string][]) =>
+      testEvent({ attributes: { Channel: 'Security', EventID: '4688', ...Object.fromEntries(attrs) }, auth: { user: 'HIT0' } as never });
+    const walks = (rs as unknown as { planFor(e: unknown): { byAttribute?: Map<string, unknown> } }).planFor(event([])).byAttribute;
+    expect(walks?.size).toBeGreaterThanOrEqual(16);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...keys), fc.constantFrom('HIT0', 'xhit1', 'hit2', 'a hit3 b', 'HIT2x', 'none', '')), { maxLength: 10 }),
+        (attrs) => {
+          const e = event(attrs);
+          expect(rs.match(e).map((m) => m.rule.id)).toEqual(rs.matchUnindexed(e).map((r) => r.id));
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 });
