@@ -89,9 +89,12 @@ const NOT_TEXT = new Set(['raw', 'event_id', 'org_id', 'sensor_id']);
 function collectText(event: MamoriEvent, out: string[]): string[] {
   out.length = 0;
   const e = event as unknown as Record<string, unknown>;
-  // for-in over own keys: the order of Object.keys without allocating the key array per object.
-  for (const k in e) {
-    if (!Object.hasOwn(e, k) || NOT_TEXT.has(k)) continue;
+  // Object.keys/Object.values: own enumerable keys in for-in order, without a hasOwn check per key
+  // (and much cheaper than for-in on the dictionary-mode objects events' attributes are).
+  const keys = Object.keys(e);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (NOT_TEXT.has(k)) continue;
     walkText(e[k], 0, out);
   }
   return out;
@@ -104,10 +107,9 @@ function walkText(v: unknown, depth: number, out: string[]): void {
   } else if (Array.isArray(v)) {
     for (const x of v) walkText(x, depth + 1, out);
   } else if (typeof v === 'object' && depth < 3) {
-    const o = v as Record<string, unknown>;
-    for (const k in o) {
-      if (!Object.hasOwn(o, k)) continue;
-      const x = o[k];
+    const values = Object.values(v as Record<string, unknown>);
+    for (let i = 0; i < values.length; i++) {
+      const x = values[i];
       // Strings (most values, e.g. every attribute) without a call.
       if (typeof x === 'string') {
         if (x !== '') out.push(x);
