@@ -61,6 +61,8 @@ export function buildDetector(config: DetectorConfig, deps: DetectorDeps): Detec
             transport: deps.state.transport,
             producer: deps.state.producer,
             groupPrefix: 'mamori-detector-analytics',
+            topic: config.analyticsState.topic,
+            restoreTimeoutMs: config.analyticsState.restoreTimeoutMs,
             ...(deps.state.replicationFactor ? { replicationFactor: deps.state.replicationFactor } : {}),
           }),
         }

@@ -22,6 +22,8 @@ export interface DetectorConfig {
   idleCloseMs: number;
   /** DETECTOR_MAX_BATCH_RECORDS. @default 2000 */
   maxBatchRecords: number;
+  /** Analytics window state changelog (docs/detections.md, "State across restarts and rebalances"). */
+  analyticsState: AnalyticsStateConfig;
   portScan: PortScanConfig;
   /** Sigma rule packs (DETECTOR_RULES_DIRS, ...); see docs/sigma.md. */
   sigma: SigmaAnalyticConfig;
@@ -47,6 +49,10 @@ export function loadDetectorConfig(env: Env): Readonly<DetectorConfig> {
     allowedLatenessMs: r.integer('DETECTOR_ALLOWED_LATENESS_MS', 5000, { min: 0, max: 3_600_000 }),
     idleCloseMs: r.integer('DETECTOR_IDLE_CLOSE_MS', 10_000, { min: 100, max: 3_600_000 }),
     maxBatchRecords: r.integer('DETECTOR_MAX_BATCH_RECORDS', 2000, { min: 1, max: 100_000 }),
+    analyticsState: {
+      topic: r.string('MAMORI_TOPIC_ANALYTICS_STATE', 'telemetry.detector.analytics'),
+      restoreTimeoutMs: r.integer('DETECTOR_STATE_RESTORE_TIMEOUT_MS', 60_000, { min: 1000, max: 3_600_000 }),
+    },
     portScan: {
       windowMs: r.integer('PORTSCAN_WINDOW_MS', d.windowMs, { min: 1000, max: 86_400_000 }),
       horizontalMinHosts: r.integer('PORTSCAN_HORIZONTAL_MIN_HOSTS', d.horizontalMinHosts, { min: 2, max: 1_000_000 }),
@@ -106,6 +112,13 @@ export function loadDetectorConfig(env: Env): Readonly<DetectorConfig> {
     },
   };
   return r.done(config);
+}
+
+export interface AnalyticsStateConfig {
+  /** MAMORI_TOPIC_ANALYTICS_STATE: compacted changelog of the per-source analytics' windows. @default 'telemetry.detector.analytics' */
+  topic: string;
+  /** DETECTOR_STATE_RESTORE_TIMEOUT_MS: a restore from the changelog taking longer fails the batch (retried after a back-off). @default 60000 */
+  restoreTimeoutMs: number;
 }
 
 export interface CorrelationConfig {
