@@ -1,4 +1,3 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { ConfigError, MamoriError, sleep, type Logger } from '@mamori/core';
 import { Counter, Gauge, type Registry } from '@mamori/metrics';
 import { loadRuleDirectory, type LoadedRules } from '@mamori/sigma';
@@ -12,6 +11,7 @@ import { ChangelogStandby } from './state/changelog.ts';
 import { CorrelationStage } from './state/correlation-stage.ts';
 import { CorrelationSourceStage } from './state/source-stage.ts';
 import { ensureCorrelationTopics } from './state/topics.ts';
+import { DebouncedDirectoryWatch } from './rule-watch.ts';
 
 /** Correlation rules of the rule packs with the base rules they refer to. */
 export interface LoadedCorrelations {
@@ -77,8 +77,7 @@ export interface CorrelationReloadReport {
 export class CorrelationRulePacks {
   private active: LoadedCorrelations;
   private readonly listeners: ((next: LoadedCorrelations) => void)[] = [];
-  private watchers: FSWatcher[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private readonly watcher: DebouncedDirectoryWatch;
   /** Reloads by result, for the metrics. */
   readonly reloads = { applied: 0, unchanged: 0, rejected: 0 };
 
@@ -88,6 +87,7 @@ export class CorrelationRulePacks {
     private readonly onReport: (report: CorrelationReloadReport) => void = () => {},
     private readonly load: (dirs: readonly string[]) => LoadedRules = (d) => loadRuleDirectory(d),
   ) {
+    this.watcher = new DebouncedDirectoryWatch(dirs, () => this.reload());
     this.active = initial;
   }
 
@@ -132,21 +132,11 @@ export class CorrelationRulePacks {
 
   /** Watches the directories (recursively) and reloads after `debounceMs` of quiet. */
   watch(debounceMs: number): void {
-    for (const dir of this.dirs) {
-      const w = watch(dir, { recursive: true }, () => {
-        clearTimeout(this.timer);
-        this.timer = setTimeout(() => this.reload(), debounceMs);
-        this.timer.unref();
-      });
-      w.unref();
-      this.watchers.push(w);
-    }
+    this.watcher.start(debounceMs);
   }
 
   close(): void {
-    clearTimeout(this.timer);
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
+    this.watcher.close();
   }
 }
 

@@ -1,9 +1,9 @@
-import { watch, type FSWatcher } from 'node:fs';
 import type { MamoriDetection, MamoriEvent, Severity } from '@mamori/events';
 import { loadRuleDirectory, type LoadedRules, type RuleMatch, type RuleProblem, type RuleSet, type SigmaRule } from '@mamori/sigma';
 import { correlationOnlyBaseRules, parseCorrelationRules } from '@mamori/sigma/correlation';
 import { detectionId } from './port-scan.ts';
 import type { Analytic } from './types.ts';
+import { DebouncedDirectoryWatch } from '../rule-watch.ts';
 
 /** Tunables of the Sigma analytic; keys and defaults in docs/configuration.md and docs/sigma.md. */
 export interface SigmaAnalyticConfig {
@@ -264,14 +264,14 @@ export interface RulePackReport {
  */
 export class SigmaRulePacks implements RuleSetSource {
   private loaded: LoadedRules;
-  private watchers: FSWatcher[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private readonly watcher: DebouncedDirectoryWatch;
 
   constructor(
     private readonly dirs: readonly string[],
     private readonly onReport: (report: RulePackReport) => void = () => {},
     private readonly load: (dirs: readonly string[]) => LoadedRules = (d) => loadRuleDirectory(d),
   ) {
+    this.watcher = new DebouncedDirectoryWatch(dirs, () => this.reload());
     this.loaded = this.load(dirs);
     this.onReport(reportOf(this.loaded, this.loaded.errors.length === 0));
   }
@@ -305,21 +305,11 @@ export class SigmaRulePacks implements RuleSetSource {
 
   /** Watches the directories (recursively) and reloads after `debounceMs` of quiet. */
   watch(debounceMs: number): void {
-    for (const dir of this.dirs) {
-      const w = watch(dir, { recursive: true }, () => {
-        clearTimeout(this.timer);
-        this.timer = setTimeout(() => this.reload(), debounceMs);
-        this.timer.unref();
-      });
-      w.unref();
-      this.watchers.push(w);
-    }
+    this.watcher.start(debounceMs);
   }
 
   close(): void {
-    clearTimeout(this.timer);
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
+    this.watcher.close();
   }
 }
 
