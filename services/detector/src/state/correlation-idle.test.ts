@@ -1,17 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DetectionCodec, type MamoriDetection, type MamoriEvent } from '@mamori/events';
-import { createRegistry } from '@mamori/metrics';
+import type { MamoriEvent } from '@mamori/events';
 import { parseCorrelationRules, type CorrelationSet, type KeyedFact } from '@mamori/sigma/correlation';
-import type { ConsumedMessage, OutgoingMessage, Producer } from '@mamori/transport';
+import type { ConsumedMessage, Producer } from '@mamori/transport';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCorrelations } from '../correlation.ts';
-import { CorrelationStage } from './correlation-stage.ts';
-import { encodeRecord, factKey, type RepartitionRecord } from './records.ts';
+import type { CorrelationStage } from './correlation-stage.ts';
+import { recordingProducer, repartitionMessages, testStage } from './correlation-test-kit.ts';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
-const codec = new DetectionCodec();
 
 const SET: CorrelationSet = parseCorrelationRules([
   { path: 'idle.yml', doc: { title: 'base', id: 'b1', name: 'failed', logsource: {}, detection: {} } },
@@ -21,41 +19,11 @@ const SET: CorrelationSet = parseCorrelationRules([
   },
 ]);
 
-function fakeProducer(): Producer & { detections: MamoriDetection[] } {
-  const detections: MamoriDetection[] = [];
-  return {
-    detections,
-    connect: async () => {},
-    close: async () => {},
-    send: async (topic: string, messages: readonly OutgoingMessage[]) => {
-      if (topic === 'detections') for (const m of messages) detections.push(codec.decode(m.value as Buffer));
-    },
-  };
-}
-
 function stage(producer: Producer, idleSourceMs: number): CorrelationStage {
-  return new CorrelationStage({
-    correlations: SET,
-    sourcePartitions: 2,
-    partitions: 1,
-    allowedLatenessMs: 60_000,
-    eventsTopic: 'events',
-    detectionsTopic: 'detections',
-    repartitionTopic: 'repartition',
-    stateTopic: 'state',
-    producer,
-    state: { read: async () => new Map() },
-    codecs: { encodeDetection: (d) => codec.encode(d) },
-    registry: createRegistry(),
-    idleSourceMs,
-  });
+  return testStage({ correlations: SET, sourcePartitions: 2, allowedLatenessMs: 60_000, producer, idleSourceMs });
 }
 
-let offset = 0;
-function message(record: RepartitionRecord): ConsumedMessage {
-  const key = record.kind === 'fact' ? factKey(record.fact) : `~wm|${record.source}`;
-  return { topic: 'repartition', partition: 0, offset: String(offset++), key: Buffer.from(key), value: encodeRecord(record), headers: {}, timestamp: 0 };
-}
+const message = repartitionMessages();
 
 function fact(src: string, time: number, seq: number): ConsumedMessage {
   const f: KeyedFact = { correlationId: 'c1', groupKey: encodeURIComponent(src), groupValues: [src], time, ruleIndex: 0, ref: `ev-${seq}` };
@@ -69,7 +37,7 @@ function burst(): ConsumedMessage[] {
 
 describe('correlation idleness timeout', () => {
   it('without it, a partition that never sends holds the window open', async () => {
-    const producer = fakeProducer();
+    const producer = recordingProducer();
     const s = stage(producer, 0);
     await s.process({ messages: burst() });
     await s.tick(Date.now() + 3_600_000, false);
@@ -77,7 +45,7 @@ describe('correlation idleness timeout', () => {
   });
 
   it('with it, an idle partition stops holding the watermark and the window closes when input stops', async () => {
-    const producer = fakeProducer();
+    const producer = recordingProducer();
     const s = stage(producer, 200);
     await s.process({ messages: burst() });
     // Not idle yet: nothing.
@@ -90,11 +58,11 @@ describe('correlation idleness timeout', () => {
     // The new watermark reports are written to the changelog with the state.
     expect(result.outputs[0]!.messages.some((m) => m.key === 'm')).toBe(true);
     // A shutdown tick never forces windows closed.
-    expect((await stage(fakeProducer(), 200).tick(Date.now() + 1_000, true)).outputs).toEqual([]);
+    expect((await stage(recordingProducer(), 200).tick(Date.now() + 1_000, true)).outputs).toEqual([]);
   });
 
   it('an idle partition is excluded from the minimum while another is active', async () => {
-    const producer = fakeProducer();
+    const producer = recordingProducer();
     const s = stage(producer, 200);
     await s.process({ messages: burst() });
     // Partition 0 keeps reporting (active) far beyond the window; partition 1 stays silent.

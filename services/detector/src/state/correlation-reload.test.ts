@@ -1,17 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DetectionCodec, type MamoriDetection } from '@mamori/events';
-import { createRegistry } from '@mamori/metrics';
 import { parseCorrelationRules, type CorrelationSet, type KeyedFact } from '@mamori/sigma/correlation';
-import type { ConsumedMessage, OutgoingMessage, Producer } from '@mamori/transport';
+import type { ConsumedMessage, Producer } from '@mamori/transport';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorrelationRulePacks, loadCorrelations, type CorrelationReloadReport } from '../correlation.ts';
-import { CorrelationStage } from './correlation-stage.ts';
-import { encodeRecord, factKey, type RepartitionRecord } from './records.ts';
+import type { CorrelationStage } from './correlation-stage.ts';
+import { recordingProducer, repartitionMessages, testStage } from './correlation-test-kit.ts';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
-const codec = new DetectionCodec();
 
 const BASE = { path: 'r.yml', doc: { title: 'base', id: 'b1', name: 'failed', logsource: {}, detection: {} } };
 const corr = (id: string, gte: number, title = `count ${id}`) => ({
@@ -20,42 +17,12 @@ const corr = (id: string, gte: number, title = `count ${id}`) => ({
 });
 const set = (...docs: ReturnType<typeof corr>[]): CorrelationSet => parseCorrelationRules([BASE, ...docs]);
 
-function fakeProducer(): Producer & { detections: MamoriDetection[] } {
-  const detections: MamoriDetection[] = [];
-  return {
-    detections,
-    connect: async () => {},
-    close: async () => {},
-    send: async (topic: string, messages: readonly OutgoingMessage[]) => {
-      if (topic === 'detections') for (const m of messages) detections.push(codec.decode(m.value as Buffer));
-    },
-  };
-}
-
 function stage(producer: Producer, correlations: CorrelationSet): CorrelationStage {
-  return new CorrelationStage({
-    correlations,
-    sourcePartitions: 1,
-    partitions: 1,
-    allowedLatenessMs: 0,
-    eventsTopic: 'events',
-    detectionsTopic: 'detections',
-    repartitionTopic: 'repartition',
-    stateTopic: 'state',
-    producer,
-    state: { read: async () => new Map() },
-    codecs: { encodeDetection: (d) => codec.encode(d) },
-    registry: createRegistry(),
-    rulesetChecksum: 'sum-1',
-  });
+  return testStage({ correlations, sourcePartitions: 1, allowedLatenessMs: 0, producer, rulesetChecksum: 'sum-1' });
 }
 
-let offset = 0;
+const message = repartitionMessages();
 let seq = 0;
-function message(record: RepartitionRecord): ConsumedMessage {
-  const key = record.kind === 'fact' ? factKey(record.fact) : `~wm|${record.source}`;
-  return { topic: 'repartition', partition: 0, offset: String(offset++), key: Buffer.from(key), value: encodeRecord(record), headers: {}, timestamp: 0 };
-}
 /** One base fact per correlation (what the source stage sends), then the source's watermark. */
 function facts(correlationIds: string[], src: string, times: number[]): ConsumedMessage[] {
   const out: ConsumedMessage[] = [];
@@ -71,7 +38,7 @@ function facts(correlationIds: string[], src: string, times: number[]): Consumed
 
 describe('correlation stage: hot reload of the rule set', () => {
   it('keeps unchanged windows, restarts changed ones, drops removed ones, and stamps the new checksum', async () => {
-    const producer = fakeProducer();
+    const producer = recordingProducer();
     const s = stage(producer, set(corr('keep', 4), corr('change', 4), corr('remove', 2, 'removed later')));
     // 1 fact each: below every threshold but "remove" needs 2.
     await s.process({ messages: facts(['keep', 'change', 'remove'], '10.0.0.9', [T0]) });
