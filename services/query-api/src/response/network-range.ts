@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { parseCidr } from '@mamori/intel';
 
 /**
  * IPv4 and IPv6 networks in one 128-bit space, for overlap checks. IPv4 `a.b.c.d/n` is the
@@ -17,34 +17,6 @@ export interface NetworkRange {
 const MAPPED = 0xffffn << 32n;
 const ALL = (1n << 128n) - 1n;
 
-function v4(text: string): bigint | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0n;
-  for (const p of parts) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(p) || Number(p) > 255) return undefined;
-    n = (n << 8n) | BigInt(p);
-  }
-  return n;
-}
-
-function v6(text: string): bigint | undefined {
-  if (isIP(text) !== 6) return undefined;
-  let hex = text;
-  const lastColon = text.lastIndexOf(':');
-  if (text.indexOf('.', lastColon) > 0) {
-    const quad = v4(text.slice(lastColon + 1));
-    if (quad === undefined) return undefined;
-    hex = `${text.slice(0, lastColon + 1)}${(quad >> 16n).toString(16)}:${(quad & 0xffffn).toString(16)}`;
-  }
-  const [head = '', tail] = hex.split('::');
-  const h = head === '' ? [] : head.split(':');
-  const t = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  if (groups.length !== 8) return undefined;
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
 /**
  * Parses an address or `address/prefix` (IPv4, IPv6, IPv4-mapped or with a dotted-quad tail) into
  * its range; host bits beyond the prefix are cleared (`10.1.2.3/8` is `10.0.0.0/8`, as warning
@@ -52,26 +24,13 @@ function v6(text: string): bigint | undefined {
  */
 export function parseNetwork(text: string): NetworkRange | undefined {
   if (typeof text !== 'string' || text.length > 64) return undefined;
-  const slash = text.indexOf('/');
-  const address = slash < 0 ? text : text.slice(0, slash);
-  const prefixText = slash < 0 ? undefined : text.slice(slash + 1);
-  let value: bigint | undefined;
-  let offset: number;
-  if (address.includes(':')) {
-    value = v6(address);
-    offset = 0;
-  } else {
-    const quad = v4(address);
-    value = quad === undefined ? undefined : MAPPED | quad;
-    offset = 96;
-  }
-  if (value === undefined) return undefined;
-  let prefix = 128;
-  if (prefixText !== undefined) {
-    if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > 128 - offset) return undefined;
-    prefix = Number(prefixText) + offset;
-  }
-  return rangeOf(value, prefix);
+  // The intel package's parser (strict dotted quads, IPv6 with a dotted tail, IPv4-mapped folded to
+  // IPv4 with its prefix counted over 128 bits); here its words become one number in the 128-bit space.
+  const cidr = parseCidr(text);
+  if (!cidr) return undefined;
+  let value = 0n;
+  for (const word of cidr.words) value = (value << 32n) | BigInt(word);
+  return cidr.words.length === 1 ? rangeOf(MAPPED | value, cidr.prefix + 96) : rangeOf(value, cidr.prefix);
 }
 
 /** The network of `prefix` bits holding `value`. */
