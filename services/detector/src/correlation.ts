@@ -35,13 +35,19 @@ export function correlationsOf(loaded: LoadedRules): LoadedCorrelations {
 
 /**
  * Reads the correlation rules of `dirs` (the same packs as the Sigma analytic) and adapts the
- * compiled base rules to a {@link BaseRuleSource}. Undefined when no pack holds a correlation. A
- * broken correlation, or one that names a rule no pack defines, is a ConfigError naming the file.
+ * compiled base rules to a {@link BaseRuleSource}. Undefined when no pack holds a correlation (for
+ * one-shot runs: `mamori hunt`). A broken correlation, or one that names a rule no pack defines, is
+ * a ConfigError naming the file.
  */
 export function loadCorrelations(dirs: readonly string[]): LoadedCorrelations | undefined {
   if (dirs.length === 0) return undefined;
   const loaded = loadRuleDirectory(dirs);
   if (loaded.correlations.length === 0) return undefined;
+  return resolveAtStart(loaded);
+}
+
+/** {@link correlationsOf} at start-up: a correlation problem is a ConfigError naming the file. */
+function resolveAtStart(loaded: LoadedRules): LoadedCorrelations {
   try {
     return correlationsOf(loaded);
   } catch (error) {
@@ -183,13 +189,19 @@ export interface DetectorCorrelation {
 }
 
 /**
- * Builds distributed correlation for a detector process when its rule packs hold correlation
- * rules; undefined otherwise (nothing extra runs). The events topic must exist before `start`
- * (its partition count is the number of watermark sources).
+ * Builds distributed correlation for a detector process whenever it has rule pack directories
+ * (DETECTOR_RULES_DIRS), even when they hold no correlation yet; undefined without directories
+ * (nothing could ever be loaded). The stages exist from the start because the source stage's
+ * consumer group position decides from which event a correlation applies: run with an empty set,
+ * the group commits as events pass (reading them without decoding), so a first correlation added
+ * later applies from the events after its reload, the same events a restart with the rule in place
+ * would start from. A stage created only when the first rule appears would have no committed
+ * position and replay the whole retained events topic through it. The events topic must exist
+ * before `start` (its partition count is the number of watermark sources).
  */
 export function buildDetectorCorrelation(config: DetectorConfig, deps: DetectorCorrelationDeps): DetectorCorrelation | undefined {
-  const loaded = loadCorrelations(config.sigma.rulesDirs);
-  if (!loaded) return undefined;
+  if (config.sigma.rulesDirs.length === 0) return undefined;
+  const loaded = resolveAtStart(loadRuleDirectory(config.sigma.rulesDirs));
   const packs = new CorrelationRulePacks(config.sigma.rulesDirs, loaded, (report) => {
     if (report.result === 'rejected') {
       for (const p of report.problems.slice(0, 20)) deps.logger.error({ path: p.path, code: p.code, reason: p.reason, checksum: report.checksum }, 'correlation rule reload rejected; the previous rule set stays active');
@@ -259,7 +271,7 @@ export function buildDetectorCorrelation(config: DetectorConfig, deps: DetectorC
         source.reload(next.set, next.baseRules);
         correlation.reload(next.set, next.loaded.checksum);
       });
-      // Watch only once there is something to reload (and close() to stop it): a recursive watch keeps the process alive.
+      // Watch only once started (close() stops it): a recursive watch keeps the process alive.
       if (deps.watchRules ?? true) packs.watch(config.sigma.reloadDebounceMs);
       return { source, correlation };
     },

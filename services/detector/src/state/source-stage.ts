@@ -24,12 +24,17 @@ export interface CorrelationSourceStageOptions {
  * meet in one partition whichever detector instance saw the events. After a batch's facts it
  * reports, to every repartition partition, the newest event time of each input partition it read
  * (in the same send, so a report never overtakes the facts it covers).
+ *
+ * With an empty correlation set (rule packs without correlations, or all of them removed by a
+ * reload) a batch is passed without decoding and nothing is sent: the consumer group's position
+ * still advances, so a correlation added later applies from the events after its reload.
  */
 export class CorrelationSourceStage implements Stage {
   readonly name = 'detector-correlation-source';
   readonly inputTopics: readonly string[];
   readonly outputTopics: readonly string[];
   private router: CorrelationRouter;
+  private active: CorrelationSet;
   private baseRules: BaseRuleSource;
   private next: { set: CorrelationSet; baseRules: BaseRuleSource } | undefined;
   private readonly topic: string;
@@ -41,7 +46,13 @@ export class CorrelationSourceStage implements Stage {
     this.topic = options.repartitionTopic ?? CORRELATION_TOPICS.repartition;
     this.outputTopics = [this.topic];
     this.router = new CorrelationRouter(options.correlations);
+    this.active = options.correlations;
     this.baseRules = options.baseRules;
+  }
+
+  /** The correlation set batches are evaluated with (a reload takes effect at the next batch). */
+  get correlations(): CorrelationSet {
+    return this.active;
   }
 
   /** A reloaded rule set: used from the next batch on (a batch is never split between two sets). */
@@ -55,9 +66,11 @@ export class CorrelationSourceStage implements Stage {
     const touched = new Set<number>();
     if (this.next) {
       this.router = new CorrelationRouter(this.next.set);
+      this.active = this.next.set;
       this.baseRules = this.next.baseRules;
       this.next = undefined;
     }
+    if (this.active.rules.length === 0) return { outputs: [{ topic: this.topic, messages }], deadLetters };
     await this.options.codecs.prefetch?.(batch.messages.map((m) => m.value));
     for (const message of batch.messages) {
       touched.add(message.partition);
