@@ -269,7 +269,7 @@ export class DetectorStage implements Stage {
     } catch (error) {
       // The in-memory state is now ahead of the changelog: forget it, so the redelivered batch is
       // processed on the restored state.
-      for (const snapshot of pending) if (this.partitions.get(snapshot.partition) === snapshot.state) this.partitions.delete(snapshot.partition);
+      for (const snapshot of pending) if (this.partitions.get(snapshot.partition) === snapshot.state) this.drop(snapshot.partition);
       throw error;
     }
   }
@@ -358,7 +358,7 @@ export class DetectorStage implements Stage {
     }
     const restored = await changelog.restore([...needed].sort((a, b) => a - b));
     for (const [partition, snapshot] of restored) {
-      this.partitions.delete(partition);
+      this.drop(partition);
       const state = this.createPartition(partition);
       for (const entity of snapshot.entities) {
         const index = this.options.analytics.findIndex((a) => a.ruleId === entity.ruleId);
@@ -378,7 +378,7 @@ export class DetectorStage implements Stage {
       // An assigned partition restored ahead of its first batch with nothing in the changelog is not
       // kept: with no offset to check its next batch against, it could not tell whether another
       // instance wrote state for it in the meantime. It is read again with its first batch.
-      if (!snapshot.meta && !byPartition.has(partition)) this.partitions.delete(partition);
+      if (!snapshot.meta && !byPartition.has(partition)) this.drop(partition);
     }
   }
 
@@ -388,8 +388,16 @@ export class DetectorStage implements Stage {
    * holds, so it is dropped and restored when the batch comes back.
    */
   private discardUndelivered(): void {
-    for (const snapshot of this.pending) if (this.partitions.get(snapshot.partition) === snapshot.state) this.partitions.delete(snapshot.partition);
+    for (const snapshot of this.pending) if (this.partitions.get(snapshot.partition) === snapshot.state) this.drop(snapshot.partition);
     this.pending = [];
+  }
+
+  /** Forgets a partition's state (its analytics' forks are released). */
+  private drop(partition: number): void {
+    const state = this.partitions.get(partition);
+    if (!state) return;
+    this.partitions.delete(partition);
+    for (const a of state.stateful) a.release?.();
   }
 
   /** Restores from the changelog since start (for tests and the metrics). */
@@ -454,7 +462,7 @@ export class DetectorStage implements Stage {
     const assigned = this.assignment?.();
     if (assigned && !final) {
       const mine = new Set(assigned.filter((tp) => tp.topic === this.options.eventsTopic).map((tp) => tp.partition));
-      for (const partition of this.partitions.keys()) if (partition !== NO_PARTITION && !mine.has(partition)) this.partitions.delete(partition);
+      for (const partition of [...this.partitions.keys()]) if (partition !== NO_PARTITION && !mine.has(partition)) this.drop(partition);
     }
     if (final && this.options.changelog) return { outputs: [], deadLetters: [] };
     const detections: MamoriDetection[] = [];

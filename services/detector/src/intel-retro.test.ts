@@ -93,3 +93,41 @@ describe('IntelRetroMatcher', () => {
     expect(skipped.values[0]?.value).toBe(500);
   });
 });
+
+describe('retro and live sightings with per-partition deduplication state', () => {
+  const indicator = ind('ip', '45.133.1.77');
+  const match = { indicator, observed: '45.133.1.77' };
+  const sighting = (id: string, offset: number) => ({ event_id: id, raw: { topic: 't', partition: 0, offset }, src_ip: '10.0.0.5', dst_ip: '45.133.1.77' });
+
+  it('a live fork adopts a retro detection of its pair, and its change goes to the changelog', () => {
+    const root = new IntelMatchAnalytic(() => new IndicatorIndex());
+    const fork = root.fork();
+    fork.exportChanges();
+    const retro = root.sighting('org-a', sighting('e1', 1), 'dst_ip', match, NOW - 3_600_000, true)!;
+    expect(root.size()).toBe(1);
+    const live = fork.sighting('org-a', sighting('e2', 2), 'dst_ip', match, NOW - 60_000)!;
+    expect(live.detection_id).toBe(retro.detection_id);
+    expect(live.count).toBe(2);
+    // Handed over: the root forgets it, the fork holds it and reports it as a change.
+    expect(root.size()).toBe(0);
+    expect(fork.exportChanges()).toEqual([expect.objectContaining({ value: expect.objectContaining({ id: retro.detection_id, count: 2 }) })]);
+  });
+
+  it('a retro sighting updates the fork that holds the pair (a tracked change); a released fork is not consulted', () => {
+    const root = new IntelMatchAnalytic(() => new IndicatorIndex());
+    const fork = root.fork();
+    fork.exportChanges();
+    const live = fork.sighting('org-a', sighting('e1', 1), 'dst_ip', match, NOW - 60_000)!;
+    fork.exportChanges();
+    const retro = root.sighting('org-a', sighting('e0', 0), 'dst_ip', match, NOW - 3_600_000, true)!;
+    expect(retro.detection_id).toBe(live.detection_id);
+    expect(retro).toMatchObject({ count: 2, first_seen: NOW - 3_600_000 });
+    expect(root.size()).toBe(0);
+    expect(fork.exportChanges()).toHaveLength(1);
+
+    fork.release();
+    const after = root.sighting('org-a', sighting('e3', 3), 'dst_ip', match, NOW - 30_000, true)!;
+    expect(after.detection_id).not.toBe(live.detection_id);
+    expect(after.count).toBe(1);
+  });
+});

@@ -2,7 +2,8 @@ import type { MamoriDetection, MamoriEvent, Severity } from '@mamori/events';
 import { IndicatorIndex, type Indicator, type IndicatorMatch } from '@mamori/intel';
 import { assertIdentifier, type StorageDriver } from '@mamori/storage';
 import { detectionId } from './port-scan.ts';
-import type { Analytic } from './types.ts';
+import { field, TrackedEntities, type Evidence, type StateChange } from './entity-state.ts';
+import type { StatefulAnalytic } from './types.ts';
 
 /** Tunables of intel matching. */
 export interface IntelMatchConfig {
@@ -171,19 +172,53 @@ export function matchEvent(index: IndicatorIndex, event: MamoriEvent): readonly 
  * JA3 and certificate, and file hashes against the current {@link IndicatorIndex}. One detection
  * per (indicator, entity) and day, updated as sightings repeat. The index comes from a getter so a
  * refreshed feed store swaps in without touching the analytic.
+ *
+ * The deduplication state (one open detection per indicator and entity) is per input partition: the
+ * detector stage runs a fork per partition and writes its changes to the analytics changelog, so a
+ * repeated hit after a restart or a rebalance updates the open detection instead of opening a second
+ * one. The instance the forks come from serves retro-matching ({@link retroMatch}); its sightings
+ * update a fork's open detection when one holds the pair (written with that partition's next
+ * snapshot), else they are kept by the root (in memory) until a live sighting of the pair adopts
+ * them into its partition's state.
  */
-export class IntelMatchAnalytic implements Analytic {
+export class IntelMatchAnalytic implements StatefulAnalytic {
   readonly ruleId = INTEL_MATCH_RULE_ID;
-  private readonly open = new Map<string, Open>();
+  private readonly open = new TrackedEntities<Open>();
+  /** The instance this one was forked from (undefined: this is the root). */
+  private readonly root: IntelMatchAnalytic | undefined;
+  /** The root's live forks (one per held input partition). */
+  private readonly forks = new Set<IntelMatchAnalytic>();
 
   constructor(
     private readonly index: () => IndicatorIndex,
     private readonly config: IntelMatchConfig = DEFAULT_INTEL_MATCH_CONFIG,
     private readonly rulesetChecksum = '',
-  ) {}
+    root?: IntelMatchAnalytic,
+  ) {
+    this.root = root;
+  }
 
   size(): number {
     return this.open.size;
+  }
+
+  fork(): IntelMatchAnalytic {
+    const root = this.root ?? this;
+    const fork = new IntelMatchAnalytic(this.index, this.config, this.rulesetChecksum, root);
+    root.forks.add(fork);
+    return fork;
+  }
+
+  release(): void {
+    this.root?.forks.delete(this);
+  }
+
+  exportChanges(): StateChange[] {
+    return this.open.takeChanges(saveOpen);
+  }
+
+  importEntity(key: string, order: number, value: unknown): void {
+    this.open.restore(key, order, loadOpen(value));
   }
 
   observe(event: MamoriEvent): MamoriDetection[] {
@@ -214,19 +249,46 @@ export class IntelMatchAnalytic implements Analytic {
     // The entity is the internal side: who talked to the indicator (the source unless the source is the indicator).
     const entity = field === 'src_ip' ? event.dst_ip || event.src_ip : event.src_ip || match.observed;
     const key = `${orgId}\u0000${ind.source}\u0000${ind.id}\u0000${ind.value}\u0000${entity}`;
-    let o = this.open.get(key);
+    // A retro sighting on the root updates the partition state that holds the pair, if one does.
+    const holder = this.root === undefined ? this.holderOf(key, time) : this;
+    let o = holder.open.get(key);
     if (o && time - o.first > this.config.dedupWindowMs) o = undefined;
-    if (o) this.open.delete(key);
-    else {
-      while (this.open.size >= this.config.maxOpen) this.open.delete(this.open.keys().next().value!);
+    if (!o && this.root) o = this.root.adopt(key, time);
+    if (!o) {
+      holder.evictIfFull();
       o = { id: detectionId(INTEL_MATCH_RULE_ID, orgId, key, time), first: time, last: time, count: 0, evidence: [] };
     }
-    this.open.set(key, o);
     o.count++;
     o.first = Math.min(o.first, time);
     o.last = Math.max(o.last, time);
     if (o.evidence.length < 20) o.evidence.push({ event_id: event.event_id, topic: event.raw.topic, partition: event.raw.partition, offset: event.raw.offset });
+    holder.open.touch(key, o);
     return this.report(orgId, entity, field, match, o, retro);
+  }
+
+  /** The fork whose open detection of `key` is still within the window at `time`, else this root. */
+  private holderOf(key: string, time: number): IntelMatchAnalytic {
+    for (const fork of this.forks) {
+      const o = fork.open.get(key);
+      if (o && time - o.first <= this.config.dedupWindowMs) return fork;
+    }
+    return this;
+  }
+
+  /** Hands over a detection retro-matching opened for `key` (still within the window at `time`) to the live fork that sees the pair. */
+  private adopt(key: string, time: number): Open | undefined {
+    const o = this.open.get(key);
+    if (!o) return undefined;
+    this.open.delete(key);
+    return time - o.first <= this.config.dedupWindowMs ? o : undefined;
+  }
+
+  private evictIfFull(): void {
+    while (this.open.size >= this.config.maxOpen) {
+      const oldest = this.open.oldest();
+      if (oldest === undefined) return;
+      this.open.delete(oldest);
+    }
   }
 
   private report(orgId: string, entity: string, field: string, match: IndicatorMatch, o: Open, retro: boolean): MamoriDetection {
@@ -264,6 +326,15 @@ export class IntelMatchAnalytic implements Analytic {
       ruleset_checksum: this.rulesetChecksum,
     };
   }
+}
+
+/** An open detection as snapshot data. */
+function saveOpen(o: Open): unknown {
+  return { id: o.id, first: o.first, last: o.last, count: o.count, evidence: o.evidence };
+}
+
+function loadOpen(data: unknown): Open {
+  return { id: field<string>(data, 'id'), first: field<number>(data, 'first'), last: field<number>(data, 'last'), count: field<number>(data, 'count'), evidence: [...field<Evidence>(data, 'evidence')] };
 }
 
 /** What to look for in stored events. */

@@ -2,7 +2,8 @@ import type { MamoriDetection, MamoriEvent, Severity } from '@mamori/events';
 import { loadRuleDirectory, type LoadedRules, type RuleMatch, type RuleProblem, type RuleSet, type SigmaRule } from '@mamori/sigma';
 import { correlationOnlyBaseRules, parseCorrelationRules } from '@mamori/sigma/correlation';
 import { detectionId } from './port-scan.ts';
-import type { Analytic } from './types.ts';
+import { field, TrackedEntities, type Evidence, type StateChange } from './entity-state.ts';
+import type { StatefulAnalytic } from './types.ts';
 import { DebouncedDirectoryWatch } from '../rule-watch.ts';
 
 /** Tunables of the Sigma analytic; keys and defaults in docs/configuration.md and docs/sigma.md. */
@@ -89,9 +90,12 @@ export interface RuleSetSource {
   readonly checksum: string;
 }
 
+/** What a detection reports of its rule (kept with the episode, so a restored episode reports as the rule was when it opened). */
+type RuleInfo = Pick<SigmaRule, 'id' | 'title' | 'path' | 'level' | 'status' | 'logsource' | 'tags'>;
+
 interface Episode {
   id: string;
-  rule: SigmaRule;
+  rule: RuleInfo;
   orgId: string;
   entity: { type: string; value: string };
   srcIp: string | null;
@@ -113,10 +117,15 @@ const MAX_ATTRIBUTE_CHARS = 512;
  * (rule, organization, entity, first hit); further hits of the same rule on the same entity within
  * the suppression gap update that detection (count, last_seen, capped evidence) instead of
  * raising new ones.
+ *
+ * The open episodes (the suppression state) are per input partition: the detector stage runs a
+ * fork per partition and writes its changes to the analytics changelog, so a hit after a restart or
+ * a rebalance updates the open detection instead of raising a second one, and an update held back by
+ * `updateIntervalMs` is still reported by the next owner.
  */
-export class SigmaAnalytic implements Analytic {
+export class SigmaAnalytic implements StatefulAnalytic {
   readonly ruleId = SIGMA_ANALYTIC_ID;
-  private readonly open = new Map<string, Episode>();
+  private readonly open = new TrackedEntities<Episode>();
 
   constructor(
     private readonly source: RuleSetSource,
@@ -127,6 +136,18 @@ export class SigmaAnalytic implements Analytic {
 
   size(): number {
     return this.open.size;
+  }
+
+  fork(): SigmaAnalytic {
+    return new SigmaAnalytic(this.source, this.config, this.correlationOnly);
+  }
+
+  exportChanges(): StateChange[] {
+    return this.open.takeChanges(saveEpisode);
+  }
+
+  importEntity(key: string, order: number, value: unknown): void {
+    this.open.restore(key, order, loadEpisode(value));
   }
 
   ruleStats(): { rules: number; evaluated: number; matches: number } {
@@ -150,8 +171,7 @@ export class SigmaAnalytic implements Analytic {
         ep = undefined;
       }
       if (ep) {
-        this.open.delete(key);
-        this.open.set(key, ep);
+        this.open.touch(key, ep);
         ep.count += 1;
         ep.lastSeen = Math.max(ep.lastSeen, event.time);
         if (ep.evidence.length < this.config.maxEvidence) ep.evidence.push(evidenceOf(event));
@@ -162,7 +182,7 @@ export class SigmaAnalytic implements Analytic {
       this.evictIfFull(out);
       ep = {
         id: detectionId(`sigma:${m.rule.id}`, event.org_id, `${entity.type}:${entity.value}`, event.time),
-        rule: m.rule,
+        rule: ruleInfo(m.rule),
         orgId: event.org_id,
         entity,
         srcIp: event.src_ip || null,
@@ -176,7 +196,7 @@ export class SigmaAnalytic implements Analytic {
         dirty: true,
         checksum: this.source.checksum,
       };
-      this.open.set(key, ep);
+      this.open.touch(key, ep);
       out.push(this.report(ep, Date.now()));
     }
     return out;
@@ -195,9 +215,9 @@ export class SigmaAnalytic implements Analytic {
 
   private evictIfFull(out: MamoriDetection[]): void {
     while (this.open.size >= this.config.maxOpen) {
-      const oldest = this.open.entries().next();
-      if (oldest.done) return;
-      const [key, ep] = oldest.value;
+      const key = this.open.oldest();
+      if (key === undefined) return;
+      const ep = this.open.get(key)!;
       if (ep.dirty) out.push(this.report(ep, Date.now()));
       this.open.delete(key);
     }
@@ -242,6 +262,36 @@ export class SigmaAnalytic implements Analytic {
       ruleset_checksum: ep.checksum,
     };
   }
+}
+
+function ruleInfo(rule: SigmaRule): RuleInfo {
+  return { id: rule.id, title: rule.title, path: rule.path, level: rule.level, status: rule.status, logsource: rule.logsource, tags: rule.tags } as RuleInfo;
+}
+
+/** An episode as snapshot data. */
+function saveEpisode(ep: Episode): unknown {
+  const r = ep.rule;
+  return {
+    id: ep.id,
+    rule: { id: r.id, title: r.title, path: r.path, level: r.level ?? null, status: r.status ?? null, logsource: r.logsource, tags: r.tags },
+    org: ep.orgId, entity: ep.entity, src: ep.srcIp, firstSeen: ep.firstSeen, lastSeen: ep.lastSeen, count: ep.count, evidence: ep.evidence, matched: ep.matched,
+    version: ep.version, lastReported: ep.lastReported, dirty: ep.dirty, checksum: ep.checksum,
+  };
+}
+
+function loadEpisode(data: unknown): Episode {
+  const r = field<Record<string, unknown>>(data, 'rule');
+  const level = field<SigmaRule['level'] | null>(r, 'level');
+  const status = field<SigmaRule['status'] | null>(r, 'status');
+  const rule = {
+    id: field<string>(r, 'id'), title: field<string>(r, 'title'), path: field<string>(r, 'path'), logsource: field<SigmaRule['logsource']>(r, 'logsource'), tags: field<string[]>(r, 'tags'),
+    ...(level !== null ? { level } : {}), ...(status !== null ? { status } : {}),
+  } as RuleInfo;
+  return {
+    id: field(data, 'id'), rule, orgId: field(data, 'org'), entity: field(data, 'entity'), srcIp: field(data, 'src'), firstSeen: field(data, 'firstSeen'), lastSeen: field(data, 'lastSeen'),
+    count: field(data, 'count'), evidence: [...field<Evidence>(data, 'evidence')], matched: field(data, 'matched'), version: field(data, 'version'), lastReported: field(data, 'lastReported'),
+    dirty: field(data, 'dirty'), checksum: field(data, 'checksum'),
+  };
 }
 
 function evidenceOf(event: MamoriEvent): MamoriDetection['evidence'][number] {

@@ -1,12 +1,18 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
-import { describe, expect, it } from 'vitest';
+import { IndicatorIndex, type Indicator } from '@mamori/intel';
+import { afterAll, describe, expect, it } from 'vitest';
 import { BeaconingAnalytic } from './beaconing.ts';
 import { BruteForceAnalytic } from './brute-force.ts';
 import { DnsTunnelingAnalytic } from './dns-tunneling.ts';
 import { FirstSeenAnalytic } from './first-seen.ts';
+import { DEFAULT_INTEL_MATCH_CONFIG, IntelMatchAnalytic } from './intel.ts';
 import { LongConnectionAnalytic } from './long-connection.ts';
 import { OutboundVolumeAnalytic } from './outbound-volume.ts';
 import { PortScanAnalytic } from './port-scan.ts';
+import { DEFAULT_SIGMA_ANALYTIC_CONFIG, SigmaAnalytic, SigmaRulePacks } from './sigma.ts';
 import type { StatefulAnalytic } from './types.ts';
 
 /**
@@ -108,6 +114,44 @@ function firstSeen(): MamoriEvent[] {
   return byTime(events);
 }
 
+const indicator = (kind: Indicator['kind'], value: string): Indicator => ({ kind, value, source: 'feed', id: `${kind}:${value}`, confidence: 90, validFrom: 0, validUntil: Infinity });
+const INTEL_INDEX = new IndicatorIndex();
+for (const i of [indicator('ip', '198.51.100.66'), indicator('ip', '203.0.113.0/24'), indicator('domain', 'evil-example.net')]) INTEL_INDEX.add(i);
+
+function intelHits(): MamoriEvent[] {
+  const r = rng(6);
+  const events: MamoriEvent[] = [];
+  // Repeated sightings of the same (indicator, entity) pairs, some beyond the 10-minute dedup window (a new detection), noise in between.
+  for (let i = 0; i < 60; i++) events.push(ev({ src_ip: `10.0.0.${60 + (i % 3)}`, dst_ip: '198.51.100.66', time: T0 + i * 45_000 + Math.floor(r() * 5_000) }));
+  for (let i = 0; i < 30; i++) events.push(ev({ src_ip: `203.0.113.${i % 4}`, dst_ip: '10.0.0.90', dst_port: 22, time: T0 + Math.floor(r() * 3_000_000) }));
+  for (let i = 0; i < 40; i++) {
+    events.push(ev({ event_class: 'dns_activity', src_ip: '10.0.0.64', dst_ip: '10.0.0.53', dst_port: 53, protocol: 'udp', time: T0 + i * 70_000, dns: { query: `c${i % 3}.evil-example.net`, qtype: 'A', rcode: 'NOERROR', answers: [], trans_id: null, rejected: null } }));
+  }
+  for (let i = 0; i < 200; i++) events.push(ev({ src_ip: `10.0.0.${i % 30}`, dst_ip: '198.51.100.1', time: T0 + Math.floor(r() * 3_000_000) }));
+  return byTime(events);
+}
+
+const rulesDir = mkdtempSync(join(tmpdir(), 'mamori-snapshot-sigma-'));
+afterAll(() => rmSync(rulesDir, { recursive: true, force: true }));
+writeFileSync(
+  join(rulesDir, 'rejected.yml'),
+  'title: Rejected connection\nid: 0c6d4d7e-0000-4000-8000-0000000000c1\nstatus: test\nlevel: low\ntags: [attack.discovery]\nlogsource: {product: zeek, service: conn}\ndetection:\n  sel: {conn_state: REJ}\n  condition: sel\n',
+);
+const SIGMA_PACKS = new SigmaRulePacks([rulesDir]);
+
+function sigmaHits(): MamoriEvent[] {
+  const r = rng(7);
+  const events: MamoriEvent[] = [];
+  // Bursts of rejected connections per source with pauses shorter and longer than the 2-minute suppression gap.
+  for (let s = 0; s < 4; s++) {
+    for (let i = 0; i < 30; i++) {
+      events.push(ev({ source_format: 'zeek.conn', src_ip: `198.51.100.${30 + s}`, dst_ip: '10.0.0.5', dst_port: 22, conn_state: 'REJ', time: T0 + s * 20_000 + i * 9_000 + (i >= 15 ? (s % 2 === 0 ? 60_000 : 200_000) : 0) }));
+    }
+  }
+  for (let i = 0; i < 200; i++) events.push(ev({ source_format: 'zeek.conn', src_ip: `10.0.0.${i % 30}`, dst_ip: '198.51.100.1', time: T0 + Math.floor(r() * 700_000) }));
+  return byTime(events);
+}
+
 /** What a detection says, minus the wall-clock `detected_at`. */
 const view = (d: MamoriDetection) => ({ ...d, detected_at: 0 });
 
@@ -133,6 +177,8 @@ const CASES: [string, () => StatefulAnalytic, () => MamoriEvent[]][] = [
   ['long connection', () => new LongConnectionAnalytic(), longConnections],
   ['outbound volume', () => new OutboundVolumeAnalytic(), outboundVolume],
   ['first-seen destination', () => new FirstSeenAnalytic(), firstSeen],
+  ['threat-intel deduplication', () => new IntelMatchAnalytic(() => INTEL_INDEX, { ...DEFAULT_INTEL_MATCH_CONFIG, dedupWindowMs: 600_000 }), intelHits],
+  ['Sigma suppression', () => new SigmaAnalytic(SIGMA_PACKS, { ...DEFAULT_SIGMA_ANALYTIC_CONFIG, suppressionMs: 120_000, updateIntervalMs: 30_000 }), sigmaHits],
 ];
 
 describe('analytic state export and import', () => {

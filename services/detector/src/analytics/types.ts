@@ -42,6 +42,8 @@ export interface StatefulAnalytic extends Analytic {
   exportChanges(): StateChange[];
   /** Loads one entity exported by `exportChanges` (restore); called in ascending `order`. */
   importEntity(key: string, order: number, value: unknown): void;
+  /** The stage dropped this fork (partition revoked, or reloaded from the changelog): forget links to it. */
+  release?(): void;
 }
 
 export function isStateful(analytic: Analytic): analytic is StatefulAnalytic {
