@@ -171,7 +171,10 @@ export class AhoCorasick {
    * the real lower-case text is scanned instead (patterns already seen may be reported twice).
    */
   scanLower(text: string, onMatch: (pattern: number) => void): void {
-    if (this.skip && this.skip.scanLower(text, onMatch)) return;
+    if (this.skip) {
+      this.skip.scanLower(text, onMatch);
+      return;
+    }
     const table = this.table;
     const cls = this.foldClass;
     const outRow = this.outRow;
@@ -222,12 +225,16 @@ for (let c = 0; c < 128; c++) FOLD[c] = c >= 65 && c <= 90 ? c + 32 : c;
  * first `m` characters (`m - 1` when the pair occurs in no pattern's first `m`). Where the jump is
  * 0, the patterns whose first `m` characters end with that pair are compared in place.
  *
- * Exactness: every occurrence's first `m` characters end at some window end the scan visits (a jump
- * never passes one: it is the least distance from the pair to the end of a prefix holding it), and
- * there its pair gives jump 0 and the comparison finds it. Reading `A`–`Z` as `a`–`z` and any code
- * unit from U+0080 as one that no pattern has equals reading `text.toLowerCase()` for ASCII patterns,
- * except around U+0130 and U+212A (whose lower case holds `i` and `k`): texts with those are left
- * to the automaton (`scanLower` returns false).
+ * The text is read through `g`: `A`–`Z` as `a`–`z`, U+212A as `k`, U+0130 as `i`, any other code
+ * unit from U+0080 as 0 (in the pairs; the comparison never takes it for a pattern character). The
+ * scan finds every occurrence in `g(text)` (a jump never passes the end of an occurrence's first
+ * `m` characters: it is the least distance from the pair to the end of a prefix holding it; there
+ * the pair gives jump 0 and the comparison finds it). Those are exactly the occurrences in
+ * `text.toLowerCase()`: it maps each code unit on its own and keeps its length, except U+0130,
+ * which becomes `i` + U+0307; ASCII patterns hold no U+0307, so an occurrence may end on that `i`
+ * but not run through it, and the comparison accepts U+0130 only as a pattern's last character.
+ * (Only U+0130 and U+212A have a lower case with ASCII in it; Σ looks at its neighbours but stays
+ * non-ASCII.) So no pass over the text looks for those two first.
  */
 class SkipScanner {
   private constructor(
@@ -265,16 +272,15 @@ class SkipScanner {
     return new SkipScanner(patterns, m, shift, start, list);
   }
 
-  /** Reports every pattern in `text.toLowerCase()`; false (nothing reported) when the text needs the automaton. */
-  scanLower(text: string, onMatch: (pattern: number) => void): boolean {
-    if (text.indexOf('\u0130') !== -1 || text.indexOf('\u212a') !== -1) return false;
+  /** Reports every pattern occurring in `text.toLowerCase()` (see the class comment). */
+  scanLower(text: string, onMatch: (pattern: number) => void): void {
     const { m, shift, start, list, patterns } = this;
     const n = text.length;
     let pos = m - 1;
     while (pos < n) {
       const a = text.charCodeAt(pos - 1);
       const b = text.charCodeAt(pos);
-      const pair = (a < 128 ? FOLD[a]! : 0) * 128 + (b < 128 ? FOLD[b]! : 0);
+      const pair = (a < 128 ? FOLD[a]! : foldWide(a)) * 128 + (b < 128 ? FOLD[b]! : foldWide(b));
       const jump = shift[pair]!;
       if (jump > 0) {
         pos += jump;
@@ -283,19 +289,25 @@ class SkipScanner {
       const from = pos - m + 1;
       for (let k = start[pair]!; k < start[pair + 1]!; k++) {
         const p = patterns[list[k]!]!;
+        const last = p.length - 1;
         if (from + p.length > n) continue;
         let i = 0;
-        while (i < p.length) {
+        while (i <= last) {
           const c = text.charCodeAt(from + i);
-          if ((c < 128 ? FOLD[c]! : -1) !== p.charCodeAt(i)) break;
+          const f = c < 128 ? FOLD[c]! : c === 0x212a ? 107 : c === 0x130 && i === last ? 105 : -1;
+          if (f !== p.charCodeAt(i)) break;
           i++;
         }
-        if (i === p.length) onMatch(list[k]!);
+        if (i > last) onMatch(list[k]!);
       }
       pos++;
     }
-    return true;
   }
+}
+
+/** `g` of a code unit from U+0080 (see `SkipScanner`): U+212A is `k`, U+0130 is `i`, others 0. */
+function foldWide(c: number): number {
+  return c === 0x212a ? 107 : c === 0x130 ? 105 : 0;
 }
 
 /** Below this many patterns a loop of `includes` is cheaper than the automaton. */

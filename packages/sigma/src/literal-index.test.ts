@@ -49,6 +49,27 @@ describe('scanning with case folding', () => {
     );
   });
 
+  it('skipping reads U+212A as k anywhere and U+0130 as i only at the end of an occurrence, as toLowerCase does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ minLength: SKIP_MIN_LENGTH, maxLength: 8, unit: fc.constantFrom('a', 'k', 'i', 's', ':') }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.tuple(fc.nat(5), fc.string({ maxLength: 6, unit: fc.constantFrom('a', 'K', 'I', '\u0130', '\u212a', '\u00e9', 'x') })), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+        (patterns, plants, swap) => {
+          // Planted patterns with some k and i written as U+212A and U+0130 (whose lower cases are k and i + U+0307).
+          const text = plants
+            .map(([which, noise]) => noise + [...(patterns[which % patterns.length] ?? '')].map((ch, i) => (swap[i] ? (ch === 'k' ? '\u212a' : ch === 'i' ? '\u0130' : ch) : ch)).join(''))
+            .join('');
+          const ac = new AhoCorasick(patterns);
+          const found = new Set<number>();
+          ac.scanLower(text, (p) => found.add(p));
+          expect(found, JSON.stringify(text)).toEqual(occurring(patterns, text.toLowerCase()));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('U+212A and U+0130 count as the k and i of their lower case', () => {
     for (const patterns of [['ok', 'xi'], ['kerberos::golden', 'mimikatz']]) {
       const ac = new AhoCorasick(patterns);
