@@ -21,8 +21,9 @@ import { AnalyticsChangelog } from '../../services/detector/src/state/analytics-
  * connection) goes through a detector on the real broker; the detector is stopped and a new one (new
  * process state, same consumer group and changelog) takes over; a second such connection 90 s later
  * in event time must update the open intel detection and the open Sigma detection (same ids,
- * count 2), not open second ones. Before the dedup state went to the analytics changelog, the new
- * detector opened a new detection for each.
+ * count 2), not open second ones. The first detector's partition also goes idle (wall clock) between
+ * the hits, which must not end them either. Before the dedup state went to the analytics changelog,
+ * the new detector opened a new detection for each; before idle closing kept it, so did the lull.
  */
 const brokers = inject('kafkaBrokers');
 const T0 = Date.UTC(2026, 3, 1, 12, 0, 0);
@@ -67,8 +68,8 @@ async function startDetector(): Promise<StageRunner> {
     codecs: { decodeEvent: (b) => eventCodec.decode(b), encodeDetection: (d) => detectionCodec.encode(d) },
     registry: createRegistry(),
     allowedLatenessMs: 5_000,
-    // Wall-clock idle closing would end the Sigma episode on its own; this test is about the restart.
-    idleCloseMs: 600_000,
+    // Short, so the first detector's partition goes idle between the hits: idle closing must not end the dedup either.
+    idleCloseMs: 1_000,
     changelog: new AnalyticsChangelog({ transport, producer, topic: topics.state, groupPrefix: topics.group }),
   });
   const runner = new StageRunner({ stage, transport, producer, registry: createRegistry(), logger: silentLogger(), groupId: topics.group, deadLetterTopic: topics.dlq, maxWaitMs: 50, tickIntervalMs: 200, sessionTimeoutMs: 6_000 });
@@ -115,6 +116,8 @@ describe('deduplication state across a detector restart', () => {
     await send(hit(1, T0));
     const before = await readDetections(2, 45_000);
     expect(before.map((d) => [d.rule_id, d.count]).sort()).toEqual([[INTEL_MATCH_RULE_ID, 1], [`sigma:${SIGMA_RULE}`, 1]]);
+    // A wall-clock lull longer than the idle close before the restart.
+    await sleep(2_500);
     await first.close(10_000);
 
     await startDetector();

@@ -5,7 +5,7 @@ import { IndicatorIndex, type Indicator } from '@mamori/intel';
 import { createRegistry } from '@mamori/metrics';
 import { StorageError, type StorageDriver } from '@mamori/storage';
 import { describe, expect, it } from 'vitest';
-import { IntelMatchAnalytic } from './analytics/intel.ts';
+import { DEFAULT_INTEL_MATCH_CONFIG, IntelMatchAnalytic } from './analytics/intel.ts';
 import { IntelRetroMatcher, detectionMessages } from './intel-retro.ts';
 
 const NOW = Date.UTC(2026, 0, 2);
@@ -111,6 +111,17 @@ describe('retro and live sightings with per-partition deduplication state', () =
     // Handed over: the root forgets it, the fork holds it and reports it as a change.
     expect(root.size()).toBe(0);
     expect(fork.exportChanges()).toEqual([expect.objectContaining({ value: expect.objectContaining({ id: retro.detection_id, count: 2 }) })]);
+  });
+
+  it('idle input (advance to Infinity) keeps the pairs: a later sighting within the window updates the open detection', () => {
+    const fork = new IntelMatchAnalytic(() => new IndicatorIndex()).fork();
+    const first = fork.sighting('org-a', sighting('e1', 1), 'dst_ip', match, NOW - 60_000)!;
+    expect(fork.advance(Number.POSITIVE_INFINITY)).toEqual([]);
+    expect(fork.size()).toBe(1);
+    expect(fork.sighting('org-a', sighting('e2', 2), 'dst_ip', match, NOW)).toMatchObject({ detection_id: first.detection_id, count: 2 });
+    // An event-time watermark past the window does forget it.
+    fork.advance(NOW - 60_000 + DEFAULT_INTEL_MATCH_CONFIG.dedupWindowMs);
+    expect(fork.size()).toBe(0);
   });
 
   it('a retro sighting updates the fork that holds the pair (a tracked change); a released fork is not consulted', () => {

@@ -239,6 +239,8 @@ export class IntelMatchAnalytic implements StatefulAnalytic {
   }
 
   advance(watermark: number): MamoriDetection[] {
+    // Idle input (Infinity) reports nothing here and must not forget: the window runs on event time.
+    if (!Number.isFinite(watermark)) return [];
     for (const [key, o] of this.open) if (o.first + this.config.dedupWindowMs <= watermark) this.open.delete(key);
     return [];
   }

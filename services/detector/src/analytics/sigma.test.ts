@@ -69,6 +69,19 @@ describe('SigmaAnalytic', () => {
     expect(again.detection_id).toBe(first.detection_id);
   });
 
+  it('idle input reports a held-back update but keeps the detection open for later hits within the gap', () => {
+    const a = new SigmaAnalytic(packs({ 'w.yml': RULE }));
+    const first = a.observe(event(1000))[0]!;
+    expect(a.observe(event(5000))).toEqual([]);
+    const idle = a.advance(Number.POSITIVE_INFINITY, 0);
+    expect(idle).toMatchObject([{ detection_id: first.detection_id, count: 2, attributes: expect.objectContaining({ version: '2' }) }]);
+    expect(a.advance(Number.POSITIVE_INFINITY, 0)).toEqual([]);
+    expect(a.size()).toBe(1);
+    // Later in event time, within the suppression gap: the same detection grows (reported once the update interval passed).
+    expect(a.observe(event(40_000))).toEqual([]);
+    expect(a.observe(event(70_000))).toMatchObject([{ detection_id: first.detection_id, count: 4 }]);
+  });
+
   it('reports the final count when an episode closes, and opens a new one after the gap', () => {
     const a = new SigmaAnalytic(packs({ 'w.yml': RULE }));
     const first = a.observe(event(1000))[0]!;

@@ -204,6 +204,17 @@ export class SigmaAnalytic implements StatefulAnalytic {
 
   advance(watermark: number, now: number): MamoriDetection[] {
     const out: MamoriDetection[] = [];
+    if (watermark === Number.POSITIVE_INFINITY) {
+      // Input idle (or at its end): held-back updates are reported, but the episodes stay open.
+      // Suppression runs on event time, so a hit after a wall-clock lull (or after a restart, which
+      // does not close anything) still updates the open detection rather than raising a new one.
+      for (const [key, ep] of this.open) {
+        if (!ep.dirty) continue;
+        out.push(this.report(ep, now));
+        this.open.changedInPlace(key);
+      }
+      return out;
+    }
     for (const [key, ep] of this.open) {
       if (ep.lastSeen + this.config.suppressionMs <= watermark) {
         if (ep.dirty) out.push(this.report(ep, now));
