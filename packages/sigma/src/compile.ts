@@ -16,10 +16,10 @@ export interface ValueTest {
   /** A lower-case substring every matching value contains (for the literal index), if any. */
   readonly literal?: string;
   /**
-   * Lower-case substrings one of which every matching value contains, when there is no single
-   * `literal` (regular expressions: from RE2's own prefilter). Also for the literal index.
+   * For regular expressions: lower-case substrings every matching value contains, as clauses that
+   * all hold, each one met by any of its literals (from RE2's prefilter). Also for the literal index.
    */
-  readonly anyOf?: readonly string[];
+  readonly allOf?: readonly (readonly string[])[];
 }
 
 /** Compiled detection tree; kept for explain and for the literal index. */
@@ -243,8 +243,9 @@ function compileItem(item: SigmaFieldItem, mapping: LogsourceMapping, options: C
       } catch (error) {
         throw new ItemError('SIGMA_REGEX_UNSUPPORTED', `regular expression /${src}/ cannot run in linear time (RE2 syntax): ${(error as Error).message}`);
       }
-      const anyOf = requiredLiterals(re) ?? caseInsensitivePrefix(src, has('i'));
-      return { text: `/${src}/${has('i') ? 'i' : ''}${has('m') ? 'm' : ''}${has('s') ? 's' : ''}`, test: (s) => re.test(s), ...(anyOf ? { anyOf } : {}) };
+      const prefix = caseInsensitivePrefix(src, has('i'));
+      const allOf = regexClauses(src, flags) ?? (prefix ? [prefix] : undefined);
+      return { text: `/${src}/${has('i') ? 'i' : ''}${has('m') ? 'm' : ''}${has('s') ? 's' : ''}`, test: (s) => re.test(s), ...(allOf ? { allOf } : {}) };
     });
     return { ...base, mode: 'match', lower: false, tests };
   }
@@ -334,6 +335,58 @@ const PREFILTER_OR = 3;
 export function requiredLiterals(re: RE2JS): string[] | undefined {
   const pf = (re as unknown as { re2Input?: { prefilter?: Re2Prefilter | null } }).re2Input?.prefilter;
   return pf ? (prefilterLiterals(pf) ?? undefined) : undefined;
+}
+
+/**
+ * What every text an expression matches contains, lower-cased, as clauses that all hold (each met
+ * by any of its literals), or undefined. Read from RE2's prefilter (see `requiredLiterals`), which
+ * names no literal of a case-insensitive part. For a case-insensitive expression (`(?i)` in front,
+ * or the `i` flag) the prefilter of the same expression without that is read instead: wherever
+ * the case-insensitive expression matches a text, the case-sensitive one matches the text with
+ * each character replaced by one of its case variants (a literal character by the pattern's own,
+ * a class member by one in the class, anything else by itself), so that text holds the literals
+ * and the original holds them up to case. Up to case, an ASCII literal's lower case occurs in the
+ * lower-cased text, except that RE2 also takes U+017F (`ſ`, its own lower case) for `s` (and U+212A
+ * for `k`, whose lower case is `k`): such literals are cut at each `s` into pieces that all occur.
+ */
+export function regexClauses(src: string, flags: number): string[][] | undefined {
+  const folded = (flags & RE2JS.CASE_INSENSITIVE) !== 0 || src.startsWith('(?i)');
+  let re: RE2JS;
+  try {
+    re = RE2JS.compile(src.startsWith('(?i)') ? src.slice(4) : src, flags & ~RE2JS.CASE_INSENSITIVE);
+  } catch {
+    return undefined;
+  }
+  const pf = (re as unknown as { re2Input?: { prefilter?: Re2Prefilter | null } }).re2Input?.prefilter;
+  return pf ? (prefilterClauses(pf, folded) ?? undefined) : undefined;
+}
+
+function prefilterClauses(pf: Re2Prefilter, folded: boolean): string[][] | null {
+  switch (pf.type) {
+    case PREFILTER_EXACT: {
+      if (typeof pf.str !== 'string' || !isAscii(pf.str)) return null;
+      const lower = pf.str.toLowerCase();
+      const pieces = (folded ? lower.split('s') : [lower]).filter((p) => p.length >= 2);
+      return pieces.length === 0 ? null : pieces.map((p) => [p]);
+    }
+    case PREFILTER_AND: {
+      const out: string[][] = [];
+      for (const sub of pf.subs) out.push(...(prefilterClauses(sub, folded) ?? []));
+      return out.length === 0 ? null : out;
+    }
+    case PREFILTER_OR: {
+      // Each alternative's strongest clause; one of them holds whichever alternative matched.
+      const clause: string[] = [];
+      for (const sub of pf.subs) {
+        const c = prefilterClauses(sub, folded);
+        if (!c) return null;
+        clause.push(...c.reduce((a, b) => (literalScore(b) > literalScore(a) ? b : a)));
+      }
+      return [[...new Set(clause)]];
+    }
+    default:
+      return null;
+  }
 }
 
 function prefilterLiterals(pf: Re2Prefilter): string[] | null {

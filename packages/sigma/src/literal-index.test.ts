@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
 import { AhoCorasick, SKIP_MIN_LENGTH } from './aho-corasick.ts';
-import { caseInsensitivePrefix, requiredLiterals } from './compile.ts';
+import { caseInsensitivePrefix, regexClauses, requiredLiterals } from './compile.ts';
 import { compileDocuments } from './load.ts';
 import { parseSigmaFile } from './parse.ts';
 import { sysmonProcess, testEvent } from './test-events.ts';
@@ -109,6 +109,40 @@ describe('literals required by regular expressions', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('clauses required by regular expressions', () => {
+  const STDIN = '(?i)(set).*&&\\s?set.*(environment|invoke|\\$?\\{?input).*&&.*"';
+
+  it('case-insensitive expressions name the lower case of their literals, cut at s, as a conjunction', () => {
+    expect(regexClauses(STDIN, 0)).toEqual([['et'], ['&&'], ['environment', 'invoke', 'input']]);
+    expect(regexClauses('werfaultsecure\\.exe', RE2JS.CASE_INSENSITIVE)).toEqual([['werfault'], ['ecure.exe']]);
+    expect(regexClauses('Cmd.{0,5}(?:/c|/r)', 0)).toEqual([['cmd']]);
+    expect(regexClauses('(?i)a|bc', 0)).toBeUndefined();
+    expect(regexClauses('.{1000,}', 0)).toBeUndefined();
+  });
+
+  it('every clause has a literal in the lower case of every text the expression matches', () => {
+    const sources: [string, number][] = [
+      [STDIN, 0],
+      ['(?i)kiss.*x(ab|cd)', 0],
+      ['SeT.+[a-z]K', RE2JS.CASE_INSENSITIVE],
+      ['(?i)ask(?-i)Ask', 0],
+    ];
+    const words = ['set', 'SET', '\u017fet', '&&', ' ', 'Invoke', 'INPUT', 'enviro', 'nment', '"', 'x', 'AB', 'cD', 'kiss', 'KI\u017fS', '\u212aiss', 'k', 'K', '\u212a', 'ask', 'Ask', 'A\u017f\u212a', '\u0130'];
+    let matched = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(...sources), fc.array(fc.constantFrom(...words), { maxLength: 14 }), ([src, flags], parts) => {
+        const text = parts.join('');
+        if (!RE2JS.compile(src, flags).test(text)) return;
+        matched++;
+        const lower = text.toLowerCase();
+        for (const clause of regexClauses(src, flags) ?? []) expect(clause.some((l) => lower.includes(l)), `${src} on ${JSON.stringify(text)}: ${clause.join('|')}`).toBe(true);
+      }),
+      { numRuns: 4000 },
+    );
+    expect(matched).toBeGreaterThan(100);
   });
 });
 

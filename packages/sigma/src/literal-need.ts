@@ -28,13 +28,21 @@ function strength(lit: string): number {
   return Math.min(ascii ? lit.length : lit.length + 3, 8);
 }
 
-/** The literals one of which a value test needs, or null: its `literal`, else its `anyOf`. */
-function testLiterals(t: ValueTest): readonly string[] | null {
-  const lits = t.literal !== undefined ? [t.literal] : t.anyOf;
-  if (!lits || lits.length === 0) return null;
-  // A one-character ASCII literal occurs almost everywhere: as good as none.
-  if (lits.some((l) => l.length === 0 || strength(l) < 2)) return null;
-  return lits;
+/** A literal too weak to index: empty, or one ASCII character (occurs almost everywhere). */
+function weak(lit: string): boolean {
+  return lit.length === 0 || strength(lit) < 2;
+}
+
+/** What a value test needs, or null: its `literal`, else every clause of its `allOf` (weak clauses left out). */
+function testNeed(slot: number, t: ValueTest): Need | null {
+  if (t.literal !== undefined) return weak(t.literal) ? null : [[{ slot, lit: t.literal }]];
+  let need: Need | null = null;
+  for (const clause of t.allOf ?? []) {
+    if (clause.length === 0 || clause.some(weak)) continue;
+    const n: Need = clause.map((lit) => [{ slot, lit }]);
+    need = need ? both(need, n) : n;
+  }
+  return need;
 }
 
 /** How selective a need is: its weakest alternative's strongest literal, then fewer alternatives. */
@@ -65,20 +73,20 @@ function both(a: Need, b: Need): Need {
 
 function testsNeed(slot: number, tests: readonly ValueTest[], all: boolean): Need | null {
   if (tests.length === 0) return null;
-  const per = tests.map(testLiterals);
+  const per = tests.map((t) => testNeed(slot, t));
   if (all) {
     // Every value must match: each value with literals adds its own requirement.
     let need: Need | null = null;
-    for (const lits of per) {
-      if (!lits) continue;
-      const n: Need = lits.map((lit) => [{ slot, lit }]);
-      need = need ? both(need, n) : n;
-    }
+    for (const n of per) if (n) need = need ? both(need, n) : n;
     return need;
   }
   // One value must match: every value has to name its literals.
-  if (per.some((l) => l === null)) return null;
-  return [...new Set(per.flatMap((l) => l!))].map((lit) => [{ slot, lit }]);
+  const out = new Map<string, readonly NeededLiteral[]>();
+  for (const n of per) {
+    if (!n) return null;
+    for (const alt of n) out.set(alt.map((l) => l.lit).join('\u0000'), alt);
+  }
+  return [...out.values()];
 }
 
 /**
@@ -86,7 +94,7 @@ function testsNeed(slot: number, tests: readonly ValueTest[], all: boolean): Nee
  * (with `all`: every value's). Keywords: the same in some text of the event. `and`: the children's
  * needs combined; `or`: any child's, so every child must name one. `not`, `exists`, `neq`,
  * numbers, CIDR ranges and field references name none. A regular expression names what RE2's
- * prefilter requires (compile.ts, `requiredLiterals`).
+ * prefilter requires (compile.ts, `regexClauses`).
  *
  * Soundness: each case only states what a true node implies (a matching value contains the
  * literal of its pattern; a true `and` has every child true; a true `or` has some child true),
