@@ -381,3 +381,18 @@ export function compileWriter(type: avsc.Type): CompiledWriter | undefined {
   const factory = new Function(...HELPERS, `'use strict';\nlet b;\n${source}`) as (...helpers: unknown[]) => CompiledWriter;
   return factory(writeLong, writeString, writeDouble, writeFloat, writeRaw, isLong, Buffer.isBuffer, fail, generator.constants);
 }
+
+/**
+ * A writer for the fields `from` (inclusive) to `to` (exclusive) of record `type`, in order, as they
+ * appear inside the record's encoding (a record's body is its fields' encodings one after another,
+ * so writing the ranges [0, i) and (i, n) around a field written another way gives the record's
+ * bytes). Same generator, validation and defaults as {@link compileWriter}; undefined when it
+ * cannot compile them.
+ */
+export function compileFieldRangeWriter(type: avsc.Type, from: number, to: number): CompiledWriter | undefined {
+  const t = type as unknown as AvscTypeView;
+  if ((type.typeName !== 'record' && type.typeName !== 'error') || !t.fields) return undefined;
+  // A record view of the range: the generator reads only a record's name and fields.
+  const range = { typeName: 'record', name: `${t.name ?? ''}[${from}..${to})`, fields: t.fields.slice(from, to) } as unknown as avsc.Type;
+  return compileWriter(range);
+}

@@ -97,3 +97,62 @@ describe('EventCodec.encode (compiled writer)', () => {
     expect(() => codec.encode({ u: { C: {} } })).toThrow(CodecError);
   });
 });
+
+describe('RecordCodec.splitEncoder', () => {
+  it('gives encode()\'s bytes when the caller writes the split field, across slab boundaries', () => {
+    const codec = new EventCodec();
+    const split = codec.splitEncoder('attributes')!;
+    // The caller's writer: the map as Avro (one block, then the empty one), here through a second codec's bytes.
+    const plain = new EventCodec();
+    const values: Buffer[] = [];
+    const expected: string[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      const attributes: Record<string, string> = { uid: `C${i}`, history: 'ShADadFf'.repeat(i % 40), note: 'x'.repeat((i * 37) % 3000) };
+      const event = conn(i, attributes);
+      const { attributes: _, ...head } = event;
+      const mapBytes = mapEncoding(attributes);
+      values.push(
+        split(head, (buf, pos) => {
+          for (let j = 0; j < mapBytes.length; j++) if (pos + j < buf.length) buf[pos + j] = mapBytes[j]!;
+          return pos + mapBytes.length;
+        }),
+      );
+      expected.push(plain.encode(event).toString('hex'));
+    }
+    expect(values.map((v) => v.toString('hex'))).toEqual(expected);
+    expect(values.map((v) => codec.decode(v).attributes['uid'])).toEqual(expected.map((_, i) => `C${i}`));
+  });
+
+  it('refuses what encode() refuses, and a field the schema does not have', () => {
+    const codec = new EventCodec();
+    const split = codec.splitEncoder('attributes')!;
+    const { attributes: _, ...head } = conn(1);
+    expect(() => split({ ...head, src_port: 1.5 }, (_buf, pos) => pos)).toThrow(CodecError);
+    expect(codec.splitEncoder('nope' as keyof MamoriEvent & string)).toBeUndefined();
+  });
+});
+
+/** A string map's Avro encoding: count, key/value strings, the empty block (ASCII only). */
+function mapEncoding(map: Record<string, string>): Buffer {
+  const parts: number[] = [];
+  const long = (n: number): void => {
+    let z = n * 2;
+    while (z > 0x7f) {
+      parts.push((z & 0x7f) | 0x80);
+      z = Math.floor(z / 128);
+    }
+    parts.push(z);
+  };
+  const entries = Object.entries(map);
+  if (entries.length > 0) {
+    long(entries.length);
+    for (const [k, v] of entries) {
+      long(k.length);
+      parts.push(...Buffer.from(k));
+      long(v.length);
+      parts.push(...Buffer.from(v));
+    }
+  }
+  parts.push(0);
+  return Buffer.from(parts);
+}

@@ -1,5 +1,5 @@
 import type avsc from 'avsc';
-import { compileWriter, type CompiledWriter } from './avro-writer.ts';
+import { compileFieldRangeWriter, compileWriter, type CompiledWriter } from './avro-writer.ts';
 import { CodecError } from './errors.ts';
 import type { MamoriDetection, MamoriEvent } from './model.ts';
 import { loadSchemas, schemaVersion, type SchemaVersion } from './schemas.ts';
@@ -15,6 +15,12 @@ const CONFLUENT_HEADER = 5;
  * value; a slab is freed once every value in it is.
  */
 const SLAB_BYTES = 64 * 1024;
+
+/**
+ * Writes one field's Avro encoding into `buf` at `pos` and returns the position after it; stores
+ * past the buffer's end are dropped but counted (see `RecordCodec.splitEncoder`).
+ */
+export type FieldWriter = (buf: Buffer, pos: number) => number;
 
 /**
  * Finds a writer schema by Confluent Schema Registry id. The registry client plugs in here; resolve
@@ -125,6 +131,37 @@ export class RecordCodec<T> {
     const out = Buffer.allocUnsafe(end);
     this.scratch.copy(out, 0, 0, end);
     return out;
+  }
+
+  /**
+   * An encoder for values whose field `name` the caller writes itself: the fields before and after
+   * it are written by writers compiled from the reader schema (same bytes and validation as
+   * `encode`), and `writeField` writes the field's own Avro encoding in between. For producers that
+   * hold a field already as bytes (the normalizer's fused Zeek conn path writes `attributes` straight
+   * from the raw line) and must not build it as an object only to encode it. `writeField` must
+   * behave as a compiled writer: no stores past the buffer's end, return the position it reached
+   * (which may lie past the end), and write the same bytes when called again (a value that did not
+   * fit the slab is written again into a new one). Undefined when the schema has no field `name`
+   * or is encoded by avsc. The result throws CodecError AVRO_ENCODE_FAILED like `encode`.
+   */
+  splitEncoder<K extends keyof T & string>(name: K): ((value: Omit<T, K>, writeField: FieldWriter) => Buffer) | undefined {
+    const type = this.schema.type;
+    const fields = (type as avsc.types.RecordType).fields ?? [];
+    const at = fields.findIndex((f) => f.name === name);
+    if (!this.writer || at < 0) return undefined;
+    const before = compileFieldRangeWriter(type, 0, at);
+    const after = compileFieldRangeWriter(type, at + 1, fields.length);
+    if (!before || !after) return undefined;
+    let field: FieldWriter = (_buf, pos) => pos;
+    const whole: CompiledWriter = (buf, value, pos) => after(buf, value, field(buf, before(buf, value, pos)));
+    return (value, writeField) => {
+      field = writeField;
+      try {
+        return this.writeCompiled(whole, value as unknown as T);
+      } catch (cause) {
+        throw this.encodeError(value as unknown as T, cause);
+      }
+    };
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { EventCodec, FieldWriter, MamoriEvent } from '@mamori/events';
+import type { EventHead } from './enrich/enricher.ts';
 import { NormalizeError } from './formats/errors.ts';
 import { FORMATS } from './formats/registry.ts';
 import type { DecodeContext, DecodeResult, SensorFormat } from './formats/types.ts';
@@ -35,6 +37,71 @@ export function normalizeRecord(format: SensorFormat, bytes: Buffer, ctx: Decode
   }
 }
 
+/** One event for the events topic: the event (without its attributes when the fused path made it) and its Avro bytes. */
+export interface EncodedEvent {
+  readonly event: EventHead;
+  readonly value: Buffer;
+}
+
+/** What one raw record became, encoded: as {@link DecodeResult}, with each event's Avro value. */
+export interface EncodedResult {
+  readonly events: EncodedEvent[];
+  readonly errors: NormalizeError[];
+  readonly skipped?: number;
+}
+
+/** The events codec, with the encoder the formats' fused paths write through (attributes by the format). */
+export class EventEncoder {
+  /** undefined when the codec cannot split (a schema avsc encodes): every record takes the general path. */
+  private readonly split: ((value: Omit<MamoriEvent, 'attributes'>, writeField: FieldWriter) => Buffer) | undefined;
+
+  constructor(readonly codec: EventCodec) {
+    this.split = codec.splitEncoder('attributes');
+  }
+
+  /** The Avro value of an event whose attributes `writeAttributes` writes; undefined when it cannot be encoded so. */
+  encodeFused(event: EventHead, writeAttributes: FieldWriter): Buffer | undefined {
+    if (!this.split) return undefined;
+    try {
+      return this.split(event, writeAttributes);
+    } catch {
+      // The general path encodes the record again and throws the codec's error, as before.
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Decodes one raw record with `format`, enriches its events with `enrich` and encodes them: through
+ * the format's fused path when it has one and takes the record (same bytes, no parsed object, no
+ * attributes object), else `normalizeRecord` and `EventCodec.encode`. Errors as `normalizeRecord`;
+ * an event the codec refuses throws its CodecError (AVRO_ENCODE_FAILED) either way.
+ */
+export function normalizeRecordEncoded(format: SensorFormat, bytes: Buffer, ctx: DecodeContext, encoder: EventEncoder, enrich?: (event: EventHead) => void): EncodedResult {
+  const fused = format.fused;
+  if (fused !== undefined && bytes.length <= (format.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES)) {
+    let event: EventHead | undefined;
+    try {
+      event = fused.decode(bytes, ctx);
+    } catch {
+      // A fused-path bug must not lose the record: the general path decodes it (and reports its errors).
+      event = undefined;
+    }
+    if (event !== undefined) {
+      enrich?.(event);
+      const value = encoder.encodeFused(event, fused.writeAttributes);
+      if (value !== undefined) return { events: [{ event, value }], errors: [] };
+    }
+  }
+  const result = normalizeRecord(format, bytes, ctx);
+  const events: EncodedEvent[] = [];
+  for (const event of result.events) {
+    enrich?.(event);
+    events.push({ event, value: encoder.codec.encode(event) });
+  }
+  return result.skipped === undefined ? { events, errors: result.errors } : { events, errors: result.errors, skipped: result.skipped };
+}
+
 export { NORMALIZE_ERROR_CODES, NormalizeError, type NormalizeErrorCode } from './formats/errors.ts';
 export { FORMATS } from './formats/registry.ts';
-export type { DecodeContext, DecodeResult, SensorFormat } from './formats/types.ts';
+export type { DecodeContext, DecodeResult, FusedDecoder, SensorFormat } from './formats/types.ts';

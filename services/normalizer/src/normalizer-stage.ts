@@ -8,7 +8,7 @@ import { Enricher } from './enrich/enricher.ts';
 import type { GeoLookup } from './enrich/geo.ts';
 import { RecordNormalizer } from './enrich/record-normalizer.ts';
 import { SENSOR_ERROR_CODES } from './enrich/sensors.ts';
-import { formatForTopic } from './normalize.ts';
+import { EventEncoder, formatForTopic } from './normalize.ts';
 import type { SensorFormat } from './formats/types.ts';
 import { normalizerMetrics, type NormalizerMetrics } from './normalizer-metrics.ts';
 
@@ -59,6 +59,7 @@ export class NormalizerStage implements Stage {
   readonly inputTopics: readonly string[];
   readonly outputTopics: readonly string[];
   private readonly records: RecordNormalizer;
+  private readonly encoder: EventEncoder;
   private readonly metrics: NormalizerMetrics | undefined;
 
   constructor(
@@ -73,6 +74,7 @@ export class NormalizerStage implements Stage {
       new Enricher({ inventory, geo: deps.geo, communityIdSeed: config.communityIdSeed }),
     );
     this.metrics = deps.registry ? normalizerMetrics(deps.registry) : undefined;
+    this.encoder = new EventEncoder(deps.eventCodec);
   }
 
   async process(batch: ConsumedBatch): Promise<StageResult> {
@@ -97,23 +99,22 @@ export class NormalizerStage implements Stage {
       return;
     }
     const sensorId = message.headers[SENSOR_ID_HEADER]?.toString('utf8') || message.key?.toString('utf8') || 'unknown';
-    const result = this.records.normalize(format, message.value, {
-      topic: message.topic,
-      partition: message.partition,
-      offset: Number(message.offset),
-      sensorId,
-      ingestTime: message.timestamp,
-    });
+    const result = this.records.normalizeEncoded(
+      format,
+      message.value,
+      { topic: message.topic, partition: message.partition, offset: Number(message.offset), sensorId, ingestTime: message.timestamp },
+      this.encoder,
+    );
     if (result.rejected) {
       deadLetters.push({ message, code: result.rejected.code, reason: result.rejected.reason });
       return;
     }
     // The Kafka timestamp is when the record arrived, not event time: imported old data with old
     // timestamps would fall under the topic's time retention at once and be deleted unread.
-    for (const event of result.events) {
-      out.push({ key: `${event.org_id}|${event.src_ip}`, value: this.deps.eventCodec.encode(event), timestamp: message.timestamp });
+    for (const { event, value } of result.events) {
+      out.push({ key: `${event.org_id}|${event.src_ip}`, value, timestamp: message.timestamp });
     }
-    if (result.events[0]) this.metrics?.sensorSeen(sensorId, result.events[0].org_id, result.events.length);
+    if (result.events[0]) this.metrics?.sensorSeen(sensorId, result.events[0].event.org_id, result.events.length);
     if (result.errors.length > 0) {
       const first = result.errors[0]!;
       const reason = result.errors.length === 1 ? first.message : `${result.errors.length} bad lines; first: ${first.message}`;

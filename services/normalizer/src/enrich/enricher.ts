@@ -4,6 +4,9 @@ import { communityIdV1 } from './community-id.ts';
 import { flowDirection } from './direction.ts';
 import type { GeoLookup } from './geo.ts';
 
+/** What enrichment reads and sets: an event, with or without its attributes (the fused Zeek conn path writes those as bytes). */
+export type EventHead = Omit<MamoriEvent, 'attributes'>;
+
 export interface EnricherDeps {
   /** Current inventory; undefined = none configured (no direction, no assets). */
   readonly inventory: () => Inventory | undefined;
@@ -20,7 +23,7 @@ export interface EnricherDeps {
 export class Enricher {
   constructor(private readonly deps: EnricherDeps) {}
 
-  enrich(event: MamoriEvent, siteId: string): void {
+  enrich(event: EventHead, siteId: string): void {
     const inventory = this.deps.inventory();
     event.site_id = siteId;
     if (inventory) {

@@ -1,5 +1,5 @@
 import type { MamoriEvent } from '@mamori/events';
-import { normalizeRecord } from '../normalize.ts';
+import { normalizeRecord, normalizeRecordEncoded, type EncodedEvent, type EventEncoder } from '../normalize.ts';
 import type { NormalizeError } from '../formats/errors.ts';
 import type { SensorFormat } from '../formats/types.ts';
 import type { Enricher } from './enricher.ts';
@@ -26,6 +26,13 @@ export interface RecordOutcome {
   readonly rejected?: { readonly code: SensorErrorCode; readonly reason: string };
 }
 
+/** {@link RecordOutcome} with each event's Avro value. */
+export interface EncodedOutcome {
+  readonly events: EncodedEvent[];
+  readonly errors: NormalizeError[];
+  readonly rejected?: { readonly code: SensorErrorCode; readonly reason: string };
+}
+
 /**
  * The normalizer's per-record work, shared by the stage and `mamori normalize`: check the sensor
  * against the registry, decode with the format, stamp organization and site, enrich.
@@ -42,5 +49,13 @@ export class RecordNormalizer {
     const result = normalizeRecord(format, bytes, { ...source, orgId: owner.orgId });
     for (const event of result.events) this.enricher.enrich(event, owner.siteId);
     return result;
+  }
+
+  /** As {@link normalize}, with each event encoded (through the format's fused path when it takes the record). */
+  normalizeEncoded(format: SensorFormat, bytes: Buffer, source: RecordSource, encoder: EventEncoder): EncodedOutcome {
+    const owner = resolveSensor(this.policy, source.sensorId, format.id);
+    if (!owner.ok) return { events: [], errors: [], rejected: { code: owner.code, reason: owner.reason } };
+    const siteId = owner.siteId;
+    return normalizeRecordEncoded(format, bytes, { ...source, orgId: owner.orgId }, encoder, (event) => this.enricher.enrich(event, siteId));
   }
 }

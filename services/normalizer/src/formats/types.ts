@@ -1,4 +1,5 @@
-import type { MamoriEvent } from '@mamori/events';
+import type { FieldWriter, MamoriEvent } from '@mamori/events';
+import type { EventHead } from '../enrich/enricher.ts';
 import type { NormalizeError } from './errors.ts';
 
 /** What the runner knows about a raw record besides its bytes. */
@@ -44,4 +45,20 @@ export interface SensorFormat {
    * Returns a confidence in 0..1; the highest wins, 0 means "not mine".
    */
   sniff?(head: string): number;
+  /**
+   * A fused path for the format's common record shape, used when events are encoded (the
+   * normalizer stage): the record's event without its attributes, whose Avro encoding
+   * `writeAttributes` then writes straight from the record's bytes, or undefined to leave the
+   * record to `decode`. Must give byte-identical Avro to `decode` + encode for every record it
+   * takes, and take none that `decode` would report an error for. @default none
+   */
+  readonly fused?: FusedDecoder;
+}
+
+/** See {@link SensorFormat.fused}. */
+export interface FusedDecoder {
+  /** One record's only event, attributes left out; undefined: the general path decodes the record. */
+  decode(bytes: Buffer, ctx: DecodeContext): EventHead | undefined;
+  /** The `attributes` field of the event the last `decode` returned (valid until the next call). */
+  readonly writeAttributes: FieldWriter;
 }

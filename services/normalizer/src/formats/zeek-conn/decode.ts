@@ -18,7 +18,7 @@ const MAPPED = new Set([
   'proto', 'duration', 'orig_bytes', 'resp_bytes', 'orig_pkts', 'resp_pkts', 'conn_state', 'community_id',
 ]);
 
-class FieldError extends Error {
+export class FieldError extends Error {
   constructor(readonly field: string, message: string) {
     super(message);
   }
@@ -28,7 +28,7 @@ class FieldError extends Error {
  * The raw values of the mapped fields, as JSON.parse gives them (undefined: absent), read once per
  * record. One scratch instance: decoding is synchronous and the values are consumed before the next line.
  */
-interface ConnFields {
+export interface ConnFields {
   ts: unknown;
   origH: unknown;
   origP: unknown;
@@ -50,7 +50,7 @@ const fields: ConnFields = {
 };
 
 /** Zeek writes `id.orig_h`; some shippers flatten to `id_orig_h` or nest under `id`. */
-function idField(dotted: unknown, underscored: unknown, id: unknown, name: 'orig_h' | 'orig_p' | 'resp_h' | 'resp_p'): unknown {
+export function idField(dotted: unknown, underscored: unknown, id: unknown, name: 'orig_h' | 'orig_p' | 'resp_h' | 'resp_p'): unknown {
   if (dotted !== undefined) return dotted;
   if (underscored !== undefined) return underscored;
   return id !== null && typeof id === 'object' ? (id as Json)[name] : undefined;
@@ -107,8 +107,11 @@ function attributeValue(value: unknown): string {
   return typeof value === 'object' ? jsonText(value) : String(value);
 }
 
-/** The checks and the event, from `fields` and the attributes already collected; throws FieldError. */
-function buildEvent(f: ConnFields, attributes: Record<string, string>, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number): MamoriEvent {
+/**
+ * The checks and the event, from `fields` and the attributes already collected (the fused path,
+ * fast.ts, passes none: it writes them as bytes); throws FieldError.
+ */
+export function buildEvent<A>(f: ConnFields, attributes: A, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number): Omit<MamoriEvent, 'attributes'> & { attributes: A } {
   const proto = f.proto;
   if (typeof proto !== 'string' || proto === '') throw new FieldError('proto', `proto is missing or not a string: ${jsonText(proto)}`);
   const durationS = nonNegative(f.duration, 'duration');

@@ -1,0 +1,418 @@
+import { writeAvroLong, writeAvroString, type FieldWriter } from '@mamori/events';
+import type { EventHead } from '../../enrich/enricher.ts';
+import { eventIdPrefix } from '../event-id.ts';
+import type { DecodeContext } from '../types.ts';
+import { buildEvent, FieldError, idField, type ConnFields } from './decode.ts';
+
+/*
+ * The fused Zeek conn path: one flat JSON line scanned straight from the record's bytes, the mapped
+ * fields read as JS values (the general path's checks then build the event from them), every other
+ * field kept as a byte range of the line and written to the Avro `attributes` map from there. No
+ * JSON.parse, no parsed object, no attributes object. Why: JSON.parse alone cost ~40% of parse +
+ * normalize + encode, and the attributes map was built only to be encoded.
+ *
+ * It takes only what it can read exactly as JSON.parse + `connToEvent` would, and declines anything
+ * else (undefined), which the general path then decodes: a record that is not one object on one
+ * line (pretty-printed, NDJSON, TSV), non-ASCII bytes, escapes, control characters, nested objects
+ * (the `id` object shape), arrays of arrays or objects, duplicate attribute keys, keys that JSON.parse
+ * would reorder (array indices) or that an object cannot hold (`__proto__`), numbers it cannot
+ * convert exactly, invalid JSON, and any value the event checks refuse (the general path reports
+ * those). The differential tests (fast.test.ts) hold it to byte-identical Avro with the general path.
+ */
+
+// Slots of the mapped keys: JS values as JSON.parse gives them, undefined when absent.
+const TS = 0;
+const ORIG_H = 1;
+const ORIG_P = 2;
+const RESP_H = 3;
+const RESP_P = 4;
+const ORIG_H_ = 5;
+const ORIG_P_ = 6;
+const RESP_H_ = 7;
+const RESP_P_ = 8;
+const PROTO = 9;
+const DURATION = 10;
+const ORIG_BYTES = 11;
+const RESP_BYTES = 12;
+const ORIG_PKTS = 13;
+const RESP_PKTS = 14;
+const CONN_STATE = 15;
+const COMMUNITY_ID = 16;
+const SLOTS = 17;
+
+/** A key not copied to attributes (as decode.ts's MAPPED), by slot. */
+const MAPPED_SLOT: ReadonlyMap<string, number> = new Map([
+  ['ts', TS],
+  ['id.orig_h', ORIG_H], ['id.orig_p', ORIG_P], ['id.resp_h', RESP_H], ['id.resp_p', RESP_P],
+  ['id_orig_h', ORIG_H_], ['id_orig_p', ORIG_P_], ['id_resp_h', RESP_H_], ['id_resp_p', RESP_P_],
+  ['proto', PROTO], ['duration', DURATION], ['orig_bytes', ORIG_BYTES], ['resp_bytes', RESP_BYTES],
+  ['orig_pkts', ORIG_PKTS], ['resp_pkts', RESP_PKTS], ['conn_state', CONN_STATE], ['community_id', COMMUNITY_ID],
+]);
+
+/** Kinds of keys besides mapped slots (≥ 0). */
+const ATTRIBUTE = -1;
+/** Keys the fused path leaves to the general one: `id` (the nested shape), `__proto__`, array indices. */
+const DECLINE = -2;
+
+interface Key {
+  /** The key and its closing quote, as it stands in the line. */
+  readonly quoted: string;
+  /** Slot (≥ 0), ATTRIBUTE or DECLINE. */
+  readonly kind: number;
+  /** The key as an Avro string (length, UTF-8 bytes), for attributes. */
+  readonly avro: Uint8Array;
+  /** Line stamp of its last occurrence: a second one in a line is a duplicate. */
+  seen: number;
+  /** The key that followed it last time: Zeek writes its fields in one order, so this is mostly right. */
+  next: Key | null;
+}
+
+function newKey(text: string, kind: number): Key {
+  const avro = Buffer.alloc(text.length + 10);
+  const end = writeAvroString(avro, text, 0);
+  return { quoted: text + '"', kind, avro: avro.subarray(0, end), seen: 0, next: null };
+}
+
+function kindOf(text: string): number {
+  const slot = MAPPED_SLOT.get(text);
+  if (slot !== undefined) return slot;
+  const c = text.charCodeAt(0);
+  // Any key starting with a digit (a superset of array indices, which JSON.parse orders first).
+  if (text === 'id' || text === '__proto__' || (c >= 48 && c <= 57)) return DECLINE;
+  return ATTRIBUTE;
+}
+
+/** Distinct keys kept; past this the table starts over (hostile input cannot grow it without bound). */
+const MAX_KEYS = 4096;
+let keys = new Map<string, Key>();
+let root: Key = newKey('', DECLINE);
+let stamp = 0;
+
+function lookup(text: string): Key {
+  const known = keys.get(text);
+  if (known !== undefined) return known;
+  if (keys.size >= MAX_KEYS) {
+    // Start over with a new table and root: no link leads from them to an old key, so one key text
+    // never has two Key objects in use (duplicate detection relies on one).
+    keys = new Map();
+    root = newKey('', DECLINE);
+  }
+  const key = newKey(text, kindOf(text));
+  keys.set(text, key);
+  return key;
+}
+
+/**
+ * What the fused path declines outright: anything but printable ASCII, and backslashes (escapes).
+ * One character class, no quantifier: one linear native pass.
+ */
+const UNTAKEN = /[^\x20-\x5b\x5d-\x7e]/;
+
+/** Buffer#latin1Slice (Node's own, behind toString('latin1')): the text of ASCII bytes without toString's argument handling. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Buffer, start: number, end: number): string }).latin1Slice;
+
+// The line being scanned and what the scan found (one scratch set: decoding is synchronous, and the
+// attributes are written before the next record is scanned).
+let src: Buffer = Buffer.alloc(0);
+const slots: unknown[] = new Array<unknown>(SLOTS).fill(undefined);
+const MAX_ATTRIBUTES = 256;
+let attrCount = 0;
+const attrKeys: Key[] = [];
+/** Range of a value written as it stands in the line (ASCII: character and byte offsets agree); start -1: the text is in attrTexts. */
+const attrStart = new Int32Array(MAX_ATTRIBUTES);
+const attrEnd = new Int32Array(MAX_ATTRIBUTES);
+const attrTexts: string[] = [];
+
+/** 10^k, exact for k ≤ 22. */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+// Results of scanNumber.
+let numValue = 0;
+/** The number's text is `'' + numValue` (so it can be copied as the attribute text). */
+let numCanonical = false;
+
+/**
+ * A JSON number at `p`: its end, or -1 when the text is not one. The value is JSON.parse's: a
+ * digit string m below 2^53 is exact, and so is m / 10^k for k ≤ 22 (both operands exactly
+ * representable; IEEE division rounds correctly, as JSON.parse does: Clinger's fast path); anything
+ * longer or with an exponent goes through Number(), which converts like JSON.parse.
+ */
+function scanNumber(s: string, p: number): number {
+  const start = p;
+  const neg = s.charCodeAt(p) === 0x2d;
+  if (neg) p++;
+  let c = s.charCodeAt(p);
+  let m = 0;
+  if (c === 0x30) {
+    c = s.charCodeAt(++p);
+  } else if (c >= 0x31 && c <= 0x39) {
+    do {
+      m = m * 10 + (c - 0x30);
+      c = s.charCodeAt(++p);
+    } while (c >= 0x30 && c <= 0x39);
+  } else {
+    return -1;
+  }
+  let scale = 0;
+  if (c === 0x2e) {
+    c = s.charCodeAt(++p);
+    if (!(c >= 0x30 && c <= 0x39)) return -1;
+    do {
+      m = m * 10 + (c - 0x30);
+      scale++;
+      c = s.charCodeAt(++p);
+    } while (c >= 0x30 && c <= 0x39);
+  }
+  let exponent = false;
+  if (c === 0x65 || c === 0x45) {
+    exponent = true;
+    c = s.charCodeAt(++p);
+    if (c === 0x2b || c === 0x2d) c = s.charCodeAt(++p);
+    if (!(c >= 0x30 && c <= 0x39)) return -1;
+    do c = s.charCodeAt(++p);
+    while (c >= 0x30 && c <= 0x39);
+  }
+  // m < 2^53: every digit step was exact (monotone rounding cannot bring a larger m below 2^53).
+  if (!exponent && m < 9007199254740992 && scale <= 22) {
+    const v = scale === 0 ? m : m / (POW10[scale] as number);
+    numValue = neg ? -v : v;
+    numCanonical = scale === 0 && !(neg && m === 0);
+  } else {
+    numValue = Number(s.slice(start, p));
+    numCanonical = false;
+  }
+  return p;
+}
+
+function skipSpace(s: string, p: number): number {
+  while (s.charCodeAt(p) === 0x20) p++;
+  return p;
+}
+
+/** An array attribute as `attributeValue` writes it (items joined by commas) into attrTexts[at]; its end, or -1 to decline. */
+function scanArray(s: string, p: number, at: number): number {
+  let text = '';
+  p = skipSpace(s, p + 1);
+  if (s.charCodeAt(p) === 0x5d) {
+    attrTexts[at] = text;
+    return p + 1;
+  }
+  for (let first = true; ; first = false) {
+    const c = s.charCodeAt(p);
+    let item: string;
+    if (c === 0x22) {
+      const close = s.indexOf('"', p + 1);
+      if (close < 0) return -1;
+      item = s.slice(p + 1, close);
+      p = close + 1;
+    } else if (c === 0x74 && s.startsWith('true', p)) {
+      item = 'true';
+      p += 4;
+    } else if (c === 0x66 && s.startsWith('false', p)) {
+      item = 'false';
+      p += 5;
+    } else if (c === 0x6e && s.startsWith('null', p)) {
+      item = 'null';
+      p += 4;
+    } else {
+      const q = scanNumber(s, p);
+      // JSON.stringify writes a non-finite number (1e999) as null: left to the general path.
+      if (q < 0 || !Number.isFinite(numValue)) return -1;
+      item = '' + numValue;
+      p = q;
+    }
+    text = first ? item : text + ',' + item;
+    p = skipSpace(s, p);
+    const d = s.charCodeAt(p);
+    if (d === 0x2c) p = skipSpace(s, p + 1);
+    else if (d === 0x5d) break;
+    else return -1;
+  }
+  attrTexts[at] = text;
+  return p + 1;
+}
+
+/** Scans the record as one flat JSON object on one line; false to decline. */
+function scan(b: Buffer): boolean {
+  if (b[0] !== 0x7b) return false;
+  // Trailing line breaks and blanks: the general path trims them (and skips the blank line after).
+  let end = b.length;
+  for (let c = b[end - 1]; c === 0x0a || c === 0x0d || c === 0x20 || c === 0x09; c = b[end - 1]) end--;
+  const s = latin1Slice.call(b, 0, end);
+  if (UNTAKEN.test(s)) return false;
+  for (let i = 0; i < SLOTS; i++) slots[i] = undefined;
+  attrCount = 0;
+  src = b;
+  const line = ++stamp;
+  let p = skipSpace(s, 1);
+  let prev = root;
+  for (;;) {
+    if (s.charCodeAt(p) !== 0x22) return false;
+    p++;
+    let key = prev.next;
+    if (key !== null && s.startsWith(key.quoted, p)) {
+      p += key.quoted.length;
+    } else {
+      const close = s.indexOf('"', p);
+      if (close < 0) return false;
+      key = lookup(s.slice(p, close));
+      prev.next = key;
+      p = close + 1;
+    }
+    const kind = key.kind;
+    if (kind === DECLINE) return false;
+    // A repeated mapped key: JSON.parse keeps the last value, as the slot does. A repeated
+    // attribute key keeps its first position with the last value: left to the general path.
+    if (key.seen === line && kind === ATTRIBUTE) return false;
+    key.seen = line;
+    prev = key;
+    p = skipSpace(s, p);
+    if (s.charCodeAt(p) !== 0x3a) return false;
+    p = skipSpace(s, p + 1);
+    const c = s.charCodeAt(p);
+    if (kind >= 0) {
+      if (c === 0x22) {
+        const close = s.indexOf('"', p + 1);
+        if (close < 0) return false;
+        slots[kind] = s.slice(p + 1, close);
+        p = close + 1;
+      } else if (c === 0x74 && s.startsWith('true', p)) {
+        slots[kind] = true;
+        p += 4;
+      } else if (c === 0x66 && s.startsWith('false', p)) {
+        slots[kind] = false;
+        p += 5;
+      } else if (c === 0x6e && s.startsWith('null', p)) {
+        slots[kind] = null;
+        p += 4;
+      } else {
+        // Arrays and objects in mapped fields are invalid events: the general path reports them.
+        const q = scanNumber(s, p);
+        if (q < 0) return false;
+        slots[kind] = numValue;
+        p = q;
+      }
+    } else {
+      const at = attrCount;
+      if (at >= MAX_ATTRIBUTES) return false;
+      attrKeys[at] = key;
+      let kept = true;
+      if (c === 0x22) {
+        const close = s.indexOf('"', p + 1);
+        if (close < 0) return false;
+        attrStart[at] = p + 1;
+        attrEnd[at] = close;
+        p = close + 1;
+      } else if (c === 0x74 && s.startsWith('true', p)) {
+        attrStart[at] = p;
+        p += 4;
+        attrEnd[at] = p;
+      } else if (c === 0x66 && s.startsWith('false', p)) {
+        attrStart[at] = p;
+        p += 5;
+        attrEnd[at] = p;
+      } else if (c === 0x6e && s.startsWith('null', p)) {
+        // null (Zeek's unset) is no attribute.
+        kept = false;
+        p += 4;
+      } else if (c === 0x5b) {
+        const q = scanArray(s, p, at);
+        if (q < 0) return false;
+        attrStart[at] = -1;
+        p = q;
+      } else {
+        const q = scanNumber(s, p);
+        if (q < 0) return false;
+        if (numCanonical) {
+          attrStart[at] = p;
+          attrEnd[at] = q;
+        } else {
+          // `'' + value`, as attributeValue writes numbers ("1.50" is "1.5", 1e999 "Infinity").
+          attrTexts[at] = '' + numValue;
+          attrStart[at] = -1;
+        }
+        p = q;
+      }
+      if (kept) attrCount = at + 1;
+    }
+    p = skipSpace(s, p);
+    const d = s.charCodeAt(p);
+    if (d === 0x2c) {
+      p = skipSpace(s, p + 1);
+      continue;
+    }
+    // The closing brace must end the (trimmed) line.
+    return d === 0x7d && p + 1 === end;
+  }
+}
+
+const fields: ConnFields = {
+  ts: undefined, origH: undefined, origP: undefined, respH: undefined, respP: undefined, proto: undefined, duration: undefined,
+  origBytes: undefined, respBytes: undefined, origPkts: undefined, respPkts: undefined, connState: undefined, communityId: undefined,
+};
+
+/**
+ * The event of a one-line Zeek conn JSON record without its attributes (write them with
+ * {@link writeFusedAttributes} before the next call), or undefined when the fused path declines the
+ * record and the general path must decode it.
+ */
+export function fuseZeekConn(bytes: Buffer, ctx: DecodeContext): (EventHead & { attributes: undefined }) | undefined {
+  if (!scan(bytes)) return undefined;
+  const f = fields;
+  f.ts = slots[TS];
+  f.origH = idField(slots[ORIG_H], slots[ORIG_H_], undefined, 'orig_h');
+  f.origP = idField(slots[ORIG_P], slots[ORIG_P_], undefined, 'orig_p');
+  f.respH = idField(slots[RESP_H], slots[RESP_H_], undefined, 'resp_h');
+  f.respP = idField(slots[RESP_P], slots[RESP_P_], undefined, 'resp_p');
+  f.proto = slots[PROTO];
+  f.duration = slots[DURATION];
+  f.origBytes = slots[ORIG_BYTES];
+  f.respBytes = slots[RESP_BYTES];
+  f.origPkts = slots[ORIG_PKTS];
+  f.respPkts = slots[RESP_PKTS];
+  f.connState = slots[CONN_STATE];
+  f.communityId = slots[COMMUNITY_ID];
+  try {
+    return buildEvent(f, undefined, ctx, eventIdPrefix(ctx.topic, ctx.partition, ctx.offset), 0);
+  } catch (error) {
+    // The general path reports the bad field (FIELD_INVALID) with its own message.
+    if (error instanceof FieldError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The attributes of the last record {@link fuseZeekConn} took, as the Avro map `attributes`
+ * (one block of every entry in the line's order, then the empty block): the bytes the compiled
+ * writer gives for the map `connToEvent` builds. Stores past the buffer's end are dropped.
+ */
+export const writeFusedAttributes: FieldWriter = (b, pos) => {
+  let p = pos;
+  const n = attrCount;
+  if (n > 0) {
+    p = writeAvroLong(b, n, p);
+    const line = src;
+    for (let i = 0; i < n; i++) {
+      const key = (attrKeys[i] as Key).avro;
+      for (let j = 0; j < key.length; j++) b[p++] = key[j] as number;
+      const start = attrStart[i] as number;
+      if (start < 0) {
+        p = writeAvroString(b, attrTexts[i] as string, p);
+        continue;
+      }
+      const end = attrEnd[i] as number;
+      const len = end - start;
+      // ASCII: the length in bytes is the length in characters.
+      if (len < 64) b[p++] = len << 1;
+      else p = writeAvroLong(b, len, p);
+      if (len < 32) {
+        for (let j = start; j < end; j++) b[p++] = line[j] as number;
+      } else {
+        if (p + len <= b.length) line.copy(b, p, start, end);
+        p += len;
+      }
+    }
+  }
+  b[p++] = 0;
+  return p;
+};
