@@ -107,9 +107,11 @@ describe('MISP feeds and lists', () => {
     const plain = parseList('# comment\n203.0.113.0/24\nevil.example.com\nd41d8cd98f00b204e9800998ecf8427e\nhttp://x.example/a\nnot a thing\n', { source: 'p', now: T, ttlMs: 86_400_000 });
     expect(plain.indicators.map((i) => i.kind)).toEqual(['ip', 'domain', 'md5', 'url']);
     expect(plain.indicators[0]!.validUntil).toBe(T + 86_400_000);
+    // No start is known: valid for events before the load too (the load time is not the activity's start).
+    expect(plain.indicators[0]!.validFrom).toBe(Number.NEGATIVE_INFINITY);
     expect(plain.unsupported).toHaveLength(1);
-    const csv = parseList('type,value,confidence\nip-dst,192.0.2.5,90\ndomain,a.example.org,20\n', { source: 'c', now: T });
-    expect(csv.indicators.map((i) => [i.kind, i.value, i.confidence])).toEqual([['ip', '192.0.2.5', 90], ['domain', 'a.example.org', 20]]);
+    const csv = parseList('type,value,confidence,valid_from\nip-dst,192.0.2.5,90,2020-01-01T00:00:00Z\ndomain,a.example.org,20,\n', { source: 'c', now: T });
+    expect(csv.indicators.map((i) => [i.kind, i.value, i.confidence, i.validFrom])).toEqual([['ip', '192.0.2.5', 90, Date.UTC(2020, 0, 1)], ['domain', 'a.example.org', 20, Number.NEGATIVE_INFINITY]]);
   });
 });
 

@@ -11,7 +11,7 @@ export interface FeedDefaults {
   confidence?: number;
   /** For indicators without an end of validity: valid this long after valid_from. @default Infinity */
   ttlMs?: number;
-  /** Load time (epoch ms): `valid_from` of list entries. @default Date.now() */
+  /** Load time (epoch ms): a list entry's TTL (`ttlMs`) counts from it. @default Date.now() */
   now?: number;
 }
 
@@ -194,7 +194,13 @@ const HEADER_VALUE = ['indicator', 'value', 'ioc', 'observable'];
 /**
  * Plain or CSV lists: one value per line (`#` comments), kind guessed from the value's shape.
  * A CSV header naming an `indicator`/`value`/`ioc` column selects it; optional `type`,
- * `confidence`, `valid_until` (ISO or epoch) columns are read when present.
+ * `confidence`, `valid_from` and `valid_until` (ISO or epoch) columns are read when present.
+ *
+ * An entry without `valid_from` is valid for any event time up to its end: a list says nothing of
+ * when the activity began, and taking the load time instead made the result depend on when the
+ * feed was (re)loaded. Every refresh and every detector restart moved it forward, so events older
+ * than the last load (a backlog after a restart, events within the allowed lateness before a
+ * refresh, archived logs in `mamori hunt`) never matched a listed value.
  */
 export function parseList(text: string, defaults: FeedDefaults): ParsedFeed {
   const out: ParsedFeed = { indicators: [], unsupported: [] };
@@ -231,7 +237,7 @@ export function parseList(text: string, defaults: FeedDefaults): ParsedFeed {
         defaults.source,
         id,
         Number.isFinite(confidence) && col('confidence') !== undefined ? confidence : (defaults.confidence ?? 50),
-        now,
+        time(col('valid_from'), Number.NEGATIVE_INFINITY),
         time(col('valid_until'), now + (defaults.ttlMs ?? Number.POSITIVE_INFINITY)),
       ),
     );

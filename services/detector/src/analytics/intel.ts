@@ -388,7 +388,7 @@ export async function retroMatch(driver: StorageDriver, analytic: IntelMatchAnal
     else if (ind.kind === 'domain') domains.push(ind.value);
     else continue;
     // Retro-matching exists for activity from before the indicator was known: `valid_from` (often the
-    // time the feed learned it; a list's load time) does not hold it back, `valid_until` still ends it.
+    // time the feed learned it) does not hold it back, `valid_until` still ends it.
     index.add(ind.validFrom > Number.NEGATIVE_INFINITY ? { ...ind, validFrom: Number.NEGATIVE_INFINITY } : ind);
   }
   if (ips.length + nets.length + domains.length === 0) return [];
