@@ -147,18 +147,22 @@ export class AhoCorasick {
     this.skip = SkipScanner.build(patterns, hasWide);
   }
 
-  /** Calls `onMatch(patternIndex)` for every occurrence in `text` (a pattern may be reported more than once). */
-  scan(text: string, onMatch: (pattern: number) => void): void {
+  /**
+   * Calls `onMatch(patternIndex)` for every occurrence in `text` (a pattern may be reported more than
+   * once). `onMatch` returning true stops the scan; the result says whether it did.
+   */
+  scan(text: string, onMatch: OnMatch): boolean {
     const table = this.table;
     const cls = this.exactClass;
     const outRow = this.outRow;
     let s = 0;
-    if (outRow === 0) this.report(0, onMatch);
+    if (outRow === 0 && this.report(0, onMatch)) return true;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       s = c < 128 ? table[s + cls[c]!]! : this.wideStep(s, c);
-      if (s >= outRow) this.report(s, onMatch);
+      if (s >= outRow && this.report(s, onMatch)) return true;
     }
+    return false;
   }
 
   /**
@@ -169,31 +173,34 @@ export class AhoCorasick {
    * (`i̇`) and U+212A (`k`). So when no pattern has a code unit from U+0080, any other such code
    * unit only breaks runs (the root state); on those two, or when patterns have such code units,
    * the real lower-case text is scanned instead (patterns already seen may be reported twice).
+   * `onMatch` returning true stops the scan, as in `scan`.
    */
-  scanLower(text: string, onMatch: (pattern: number) => void): void {
-    if (this.skip) {
-      this.skip.scanLower(text, onMatch);
-      return;
-    }
+  scanLower(text: string, onMatch: OnMatch): boolean {
+    if (this.skip) return this.skip.scanLower(text, onMatch);
     const table = this.table;
     const cls = this.foldClass;
     const outRow = this.outRow;
     let s = 0;
-    if (outRow === 0) this.report(0, onMatch);
+    if (outRow === 0 && this.report(0, onMatch)) return true;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (c < 128) s = table[s + cls[c]!]!;
-      else if (this.hasWide || c === 0x130 || c === 0x212a) {
-        this.scan(text.toLowerCase(), onMatch);
-        return;
-      } else s = 0;
-      if (s >= outRow) this.report(s, onMatch);
+      else if (this.hasWide || c === 0x130 || c === 0x212a) return this.scan(text.toLowerCase(), onMatch);
+      else s = 0;
+      if (s >= outRow && this.report(s, onMatch)) return true;
     }
+    return false;
   }
 
-  private report(row: number, onMatch: (pattern: number) => void): void {
+  /** Whether any pattern occurs in `text` (`lower`: in `text.toLowerCase()`), stopping at the first. */
+  occursIn(text: string, lower: boolean): boolean {
+    return lower ? this.scanLower(text, STOP) : this.scan(text, STOP);
+  }
+
+  private report(row: number, onMatch: OnMatch): boolean {
     const hits = this.out[(row - this.outRow) / this.classes]!;
-    for (let j = 0; j < hits.length; j++) onMatch(hits[j]!);
+    for (let j = 0; j < hits.length; j++) if (onMatch(hits[j]!) === true) return true;
+    return false;
   }
 
   /** One step on a code unit from U+0080, from and to row offsets. */
@@ -208,6 +215,11 @@ export class AhoCorasick {
     }
   }
 }
+
+/** Called with each pattern found; returning `true` (exactly) stops the scan. */
+export type OnMatch = (pattern: number) => unknown;
+
+const STOP: OnMatch = () => true;
 
 const NO_OUTPUT: readonly number[] = Object.freeze([]);
 
@@ -272,8 +284,8 @@ class SkipScanner {
     return new SkipScanner(patterns, m, shift, start, list);
   }
 
-  /** Reports every pattern occurring in `text.toLowerCase()` (see the class comment). */
-  scanLower(text: string, onMatch: (pattern: number) => void): void {
+  /** Reports every pattern occurring in `text.toLowerCase()` (see the class comment); true when `onMatch` stopped it. */
+  scanLower(text: string, onMatch: OnMatch): boolean {
     const { m, shift, start, list, patterns } = this;
     const n = text.length;
     let pos = m - 1;
@@ -298,10 +310,11 @@ class SkipScanner {
           if (f !== p.charCodeAt(i)) break;
           i++;
         }
-        if (i > last) onMatch(list[k]!);
+        if (i > last && onMatch(list[k]!) === true) return true;
       }
       pos++;
     }
+    return false;
   }
 }
 

@@ -6,6 +6,7 @@ import { SigmaError, type SigmaErrorCode } from './errors.ts';
 import type { EventContext, FieldSlot, FieldValue } from './event-context.ts';
 import { describeLogsource, fieldSources, findLogsource, sourcesGetter, sourceText, type LogsourceMapping, type MappingSet } from './mappings.ts';
 import { expandPlaceholders, KNOWN_MODIFIERS, ModifierError, TIME_MODIFIERS, transform, TYPE_MODIFIERS } from './modifiers.ts';
+import { shapeOf, VALUE_SET_MIN, valueSetPredicate, type ValueShape } from './value-set.ts';
 import { compilePattern, longestLiteral, renderTokens, type PatternToken } from './wildcard.ts';
 
 /** One compared value of a field item. */
@@ -20,6 +21,8 @@ export interface ValueTest {
    * all hold, each one met by any of its literals (from RE2's prefilter). Also for the literal index.
    */
   readonly allOf?: readonly (readonly string[])[];
+  /** Set when the test is one equality, prefix, suffix or substring comparison (value-set.ts). */
+  readonly shape?: ValueShape;
 }
 
 /** Compiled detection tree; kept for explain and for the literal index. */
@@ -307,7 +310,8 @@ function stringTests(values: SigmaScalar[], mods: string[], cased: boolean, plac
         // The index looks for the literal in the lower-cased value. A cased literal with a capital sigma
         // is the one case where that can miss: `toLowerCase` writes Σ as σ or ς depending on its neighbours.
         const indexable = lit !== '' && !(cased && lit.includes('\u03a3'));
-        out.push({ text: renderTokens(tokens), test: compilePattern(effective), ...(indexable ? { literal: lit.toLowerCase() } : {}) });
+        const shape = shapeOf(effective);
+        out.push({ text: renderTokens(tokens), test: compilePattern(effective), ...(indexable ? { literal: lit.toLowerCase() } : {}), ...(shape ? { shape } : {}) });
       }
     }
   }
@@ -546,6 +550,8 @@ export function buildPredicate(node: CompiledNode): (ctx: EventContext) => boole
         };
         return match;
       }
+      // Many values (long lists of paths, file names, command-lets): compared as sets.
+      if (!neq && !all && tests.length >= VALUE_SET_MIN) return valueSetPredicate(tests, read, (ctx) => ctx.value(slot), lower);
       // neq negates each value's comparison; values are then linked as usual (or; and with `all`).
       const one = neq ? (v: FieldValue, t: ValueTest, ctx: EventContext) => !anyValue(v, t, ctx) : anyValue;
       return (ctx) => {
