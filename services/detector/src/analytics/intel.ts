@@ -221,7 +221,7 @@ export class IntelMatchAnalytic implements StatefulAnalytic {
     this.open.restore(key, order, loadOpen(value));
   }
 
-  observe(event: MamoriEvent): MamoriDetection[] {
+  observe(event: MamoriEvent, watermark = Number.NEGATIVE_INFINITY): MamoriDetection[] {
     const index = this.index();
     if (index.size === 0) return [];
     const matches = matchEvent(index, event);
@@ -229,7 +229,7 @@ export class IntelMatchAnalytic implements StatefulAnalytic {
     const out: MamoriDetection[] = [];
     const seen = new Set<string>();
     for (const { field, match } of matches) {
-      const d = this.sighting(event.org_id, event, field, match, event.time);
+      const d = this.sighting(event.org_id, event, field, match, event.time, false, watermark);
       if (d && !seen.has(d.detection_id)) {
         seen.add(d.detection_id);
         out.push(d);
@@ -245,8 +245,12 @@ export class IntelMatchAnalytic implements StatefulAnalytic {
     return [];
   }
 
-  /** A detection for one sighting (live or retro), deduplicated per indicator and entity. */
-  sighting(orgId: string, event: Pick<MamoriEvent, 'event_id' | 'raw' | 'src_ip' | 'dst_ip'>, field: string, match: IndicatorMatch, time: number, retro = false): MamoriDetection | undefined {
+  /**
+   * A detection for one sighting (live or retro), deduplicated per indicator and entity. `watermark`
+   * (live sightings): the pair's entry is first expired as `advance(watermark)` would have done, so
+   * batch boundaries do not change the result.
+   */
+  sighting(orgId: string, event: Pick<MamoriEvent, 'event_id' | 'raw' | 'src_ip' | 'dst_ip'>, field: string, match: IndicatorMatch, time: number, retro = false, watermark = Number.NEGATIVE_INFINITY): MamoriDetection | undefined {
     const ind = match.indicator;
     // The entity is the internal side: who talked to the indicator (the source unless the source is the indicator).
     const entity = field === 'src_ip' ? event.dst_ip || event.src_ip : event.src_ip || match.observed;
@@ -254,8 +258,8 @@ export class IntelMatchAnalytic implements StatefulAnalytic {
     // A retro sighting on the root updates the partition state that holds the pair, if one does.
     const holder = this.root === undefined ? this.holderOf(key, time) : this;
     let o = holder.open.get(key);
-    if (o && time - o.first > this.config.dedupWindowMs) o = undefined;
-    if (!o && this.root) o = this.root.adopt(key, time);
+    if (o && (time - o.first > this.config.dedupWindowMs || o.first + this.config.dedupWindowMs <= watermark)) o = undefined;
+    if (!o && this.root) o = this.root.adopt(key, time, watermark);
     if (!o) {
       holder.evictIfFull();
       o = { id: detectionId(INTEL_MATCH_RULE_ID, orgId, key, time), first: time, last: time, count: 0, evidence: [] };
@@ -278,11 +282,11 @@ export class IntelMatchAnalytic implements StatefulAnalytic {
   }
 
   /** Hands over a detection retro-matching opened for `key` (still within the window at `time`) to the live fork that sees the pair. */
-  private adopt(key: string, time: number): Open | undefined {
+  private adopt(key: string, time: number, watermark: number): Open | undefined {
     const o = this.open.get(key);
     if (!o) return undefined;
     this.open.delete(key);
-    return time - o.first <= this.config.dedupWindowMs ? o : undefined;
+    return time - o.first <= this.config.dedupWindowMs && o.first + this.config.dedupWindowMs > watermark ? o : undefined;
   }
 
   private evictIfFull(): void {

@@ -155,7 +155,7 @@ export class SigmaAnalytic implements StatefulAnalytic {
     return { rules, evaluated, matches };
   }
 
-  observe(event: MamoriEvent): MamoriDetection[] {
+  observe(event: MamoriEvent, watermark = Number.NEGATIVE_INFINITY): MamoriDetection[] {
     const matches = this.source.ruleSet.match(event);
     if (matches.length === 0) return [];
     const out: MamoriDetection[] = [];
@@ -165,7 +165,8 @@ export class SigmaAnalytic implements StatefulAnalytic {
       if (quiet.size > 0 && (quiet.has(m.rule.id) || (m.rule.name !== undefined && quiet.has(m.rule.name)))) continue;
       const key = `${m.rule.id}\u0000${event.org_id}\u0000${entity.type}\u0000${entity.value}`;
       let ep = this.open.get(key);
-      if (ep && event.time - ep.lastSeen > this.config.suppressionMs) {
+      // What advance(watermark) would have done to the episode first (closed it), so batch boundaries do not change the result.
+      if (ep && (event.time - ep.lastSeen > this.config.suppressionMs || ep.lastSeen + this.config.suppressionMs <= watermark)) {
         if (ep.dirty) out.push(this.report(ep, Date.now()));
         this.open.delete(key);
         ep = undefined;
