@@ -68,9 +68,21 @@ interface Plan {
 /** A level of the route cache: a route path's value to the next level, or to the plan at the last. */
 type RouteNode = Map<string | undefined, RouteNode | Plan>;
 
-type RouteTest = { get: FieldGetter; tests: ((s: string) => boolean)[] };
+type RouteTest = { path: string; get: FieldGetter; tests: ((s: string) => boolean)[] };
+
+/**
+ * The route cache under one value of the first route path (`source_format`): the trie over the
+ * paths that routes not ruled out by that value test (`undefined` plan until seen when none is left).
+ */
+interface RouteBranch {
+  getters: FieldGetter[];
+  node: RouteNode;
+  plan: Plan | undefined;
+}
 
 const ROUTE_CACHE_MAX = 10_000;
+/** Read first: every shipped route names the event's format, and most paths matter for one format only. */
+const FIRST_ROUTE_PATH = 'source_format';
 
 /**
  * Plans with at least this many fields read from a single attribute walk the event's attributes instead
@@ -95,8 +107,9 @@ export class RuleSet {
   /** Slot indexes by slot and contributing buckets (`slot:b1,b2`), built when a plan first needs one. */
   private readonly indexes = new Map<string, SlotIndex>();
   private readonly routes: { bucket: Bucket; routes: RouteTest[][] }[] = [];
-  private readonly routeKeyGetters: FieldGetter[];
-  private readonly routeCache: RouteNode = new Map();
+  /** The getter of `FIRST_ROUTE_PATH`, when some route tests it. */
+  private readonly firstRouteGetter: FieldGetter | undefined;
+  private readonly routeBranches = new Map<string | undefined, RouteBranch>();
   private routeCacheSize = 0;
   private readonly plans = new Map<string, Plan>();
   private readonly ctx: EventContext;
@@ -204,12 +217,12 @@ export class RuleSet {
         Object.entries(r).map(([path, want]): RouteTest => {
           routePaths.add(path);
           const values = Array.isArray(want) ? want : [want];
-          return { get: pathGetter(path), tests: values.map((v) => compilePattern(parseWildcards(String(v).toLowerCase()))) };
+          return { path, get: pathGetter(path), tests: values.map((v) => compilePattern(parseWildcards(String(v).toLowerCase()))) };
         }),
       );
       this.routes.push({ bucket: b, routes: compiledRoutes });
     }
-    this.routeKeyGetters = [...routePaths].sort().map(pathGetter);
+    this.firstRouteGetter = routePaths.has(FIRST_ROUTE_PATH) ? pathGetter(FIRST_ROUTE_PATH) : undefined;
     // Each log source's own automata are built now (the large ones take a while); only the merged
     // ones of fields that several routed log sources index are built when a plan first needs them.
     for (const b of this.buckets) for (const slot of b.slots) this.slotIndex(slot, [b]);
@@ -235,10 +248,13 @@ export class RuleSet {
 
   private planFor(event: MamoriEvent): Plan {
     // The route cache is a trie over the values of the route paths (absent is its own key, arrays
-    // are told apart from strings), so finding an event's plan builds no key string.
-    let node: RouteNode = this.routeCache;
-    const getters = this.routeKeyGetters;
-    if (getters.length === 0) return this.routeSlow(event, node, 0, getters);
+    // are told apart from strings), so finding an event's plan builds no key string. Its first
+    // level is the event's format, and below it only the paths of the routes that format leaves.
+    const branch = this.routeBranch(event);
+    if (branch.plan) return branch.plan;
+    let node: RouteNode = branch.node;
+    const getters = branch.getters;
+    if (getters.length === 0) return (branch.plan = this.routeSlow(event, node, 0, getters));
     for (let i = 0; i < getters.length; i++) {
       const v = getters[i]!(event);
       const k = typeof v === 'string' || v === undefined ? v : `\u0001${v.join('\u0000')}`;
@@ -247,6 +263,30 @@ export class RuleSet {
       node = next as RouteNode;
     }
     return node as unknown as Plan;
+  }
+
+  /**
+   * The route cache branch of the event's format. Its paths are those of the routes that do not test
+   * the format or accept the event's: a route that rejects the format is false whatever the other
+   * paths hold, so events that agree on the format and on those paths go to the same log sources.
+   */
+  private routeBranch(event: MamoriEvent): RouteBranch {
+    const v = this.firstRouteGetter ? this.firstRouteGetter(event) : undefined;
+    const k = typeof v === 'string' || v === undefined ? v : `\u0001${v.join('\u0000')}`;
+    let branch = this.routeBranches.get(k);
+    if (branch) return branch;
+    const paths = new Set<string>();
+    for (const { routes } of this.routes) {
+      for (const route of routes) {
+        const first = route.find((t) => t.path === FIRST_ROUTE_PATH);
+        if (first && !routeValueMatches(v, first.tests)) continue;
+        for (const t of route) if (t.path !== FIRST_ROUTE_PATH) paths.add(t.path);
+      }
+    }
+    branch = { getters: [...paths].sort().map(pathGetter), node: new Map(), plan: undefined };
+    // Formats are few; past the cache bound a branch serves its event only (routed the slow way).
+    if (this.routeBranches.size < ROUTE_CACHE_MAX) this.routeBranches.set(k, branch);
+    return branch;
   }
 
   /** Routes an event the slow way and caches its plan under the remaining trie levels, `ROUTE_CACHE_MAX` plans at most. */
