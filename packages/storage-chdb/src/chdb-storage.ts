@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { InsertOptions, QueryOptions, QueryParams, StorageDriver } from '@mamori/storage';
 import { StorageError, appendSettings, assertIdentifier, storageErrorFromEngine, timeoutSetting } from '@mamori/storage';
+import { bindParameters } from './bind.ts';
 
 type ChdbModule = typeof import('chdb');
 type ChdbSession = InstanceType<ChdbModule['Session']>;
@@ -14,11 +15,26 @@ export interface ChdbStorageOptions {
   path: string;
   /** Database of Mamori's tables. @default 'mamori' */
   database?: string;
+  /**
+   * Connections to the engine that statements are spread over (they share one engine and its
+   * data). Statements on different connections run in parallel; the first open storage of the
+   * process decides. @default 4
+   */
+  sessions?: number;
+  /**
+   * Who binds `{name:Type}` parameters: `local` writes them as typed constants before the statement
+   * reaches the engine (bind.ts; statements run in parallel), `engine` uses chDB's own binding
+   * (which chDB runs one statement at a time per process). @default 'local'
+   */
+  binding?: 'local' | 'engine';
 }
 
 interface OpenSession {
   path: string;
-  session: ChdbSession;
+  /** Connections to the one engine, the indexes of those not running a statement, and statements waiting for one. */
+  sessions: ChdbSession[];
+  idle: number[];
+  waiting: ((index: number) => void)[];
   users: number;
   /** chDB's wait for native work still running on its libuv threads (queries, deferred teardowns). */
   drain: () => Promise<void>;
@@ -27,9 +43,10 @@ interface OpenSession {
 // chDB runs one engine per process and one data directory per engine: a process-wide registry
 // hands the same session to every driver and refuses a second directory.
 let registry: OpenSession | undefined;
+const DEFAULT_SESSIONS = 4;
 let opening: Promise<OpenSession> | undefined;
 
-async function acquire(path: string): Promise<OpenSession> {
+async function acquire(path: string, sessions: number): Promise<OpenSession> {
   if (opening !== undefined) await opening.catch(() => undefined);
   if (registry !== undefined) {
     if (registry.path !== path) {
@@ -51,8 +68,14 @@ async function acquire(path: string): Promise<OpenSession> {
     }
     try {
       // JSON formats quote 64-bit integers, as a ClickHouse server does by default.
-      const session = new chdb.Session(path, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] });
-      registry = { path, session, users: 1, drain: chdb.drainPending };
+      const pool: ChdbSession[] = [];
+      try {
+        for (let i = 0; i < sessions; i++) pool.push(new chdb.Session(path, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] }));
+      } catch (error) {
+        for (const session of pool) session.close();
+        throw error;
+      }
+      registry = { path, sessions: pool, idle: pool.map((_, i) => i).reverse(), waiting: [], users: 1, drain: chdb.drainPending };
       return registry;
     } catch (error) {
       throw new StorageError('CLICKHOUSE_UNREACHABLE', `cannot open chDB data directory ${path}: ${(error as Error).message}`, {
@@ -79,7 +102,9 @@ async function release(open: OpenSession): Promise<void> {
   open.users -= 1;
   if (open.users === 0 && registry === open) {
     registry = undefined;
-    open.session.close();
+    // Statements still waiting for a connection fail instead of waiting forever.
+    for (const waiter of open.waiting.splice(0)) waiter(-1);
+    for (const session of open.sessions) session.close();
     await open.drain();
   }
 }
@@ -146,16 +171,24 @@ export class ChdbStorage implements StorageDriver {
   readonly name = 'chdb';
   readonly database: string;
   readonly path: string;
+  readonly sessions: number;
+  readonly binding: 'local' | 'engine';
   private open: OpenSession | undefined;
 
   constructor(options: ChdbStorageOptions) {
     this.path = resolve(options.path);
     this.database = assertIdentifier('database', options.database ?? 'mamori');
+    const sessions = options.sessions ?? DEFAULT_SESSIONS;
+    if (!Number.isInteger(sessions) || sessions < 1 || sessions > 64) {
+      throw new StorageError('STORAGE_INVALID_ARGUMENT', `chDB sessions must be an integer from 1 to 64, got ${sessions}`);
+    }
+    this.sessions = sessions;
+    this.binding = options.binding ?? 'local';
   }
 
   async connect(): Promise<void> {
     if (this.open !== undefined) return;
-    this.open = await acquire(this.path);
+    this.open = await acquire(this.path, this.sessions);
     try {
       await this.ping();
     } catch (error) {
@@ -165,11 +198,31 @@ export class ChdbStorage implements StorageDriver {
     }
   }
 
-  private session(): ChdbSession {
-    if (this.open === undefined) {
+  /**
+   * A connection of the pool, held until `done` is called. A connection runs one statement at a
+   * time (chDB queues the rest behind it), so a statement waits for a free connection here instead:
+   * one slow statement then holds one connection, not a share of the queue.
+   */
+  private async session(): Promise<{ session: ChdbSession; done: () => void }> {
+    const open = this.open;
+    if (open === undefined) {
       throw new StorageError('STORAGE_NOT_CONNECTED', `chDB storage on ${this.path} is not connected (call connect() first, or it was closed)`);
     }
-    return this.open.session;
+    let index = open.idle.pop();
+    if (index === undefined) index = await new Promise<number>((resolve) => open.waiting.push(resolve));
+    if (index < 0) throw new StorageError('STORAGE_NOT_CONNECTED', `chDB storage on ${this.path} was closed while the statement waited for a connection`);
+    const held = index;
+    let released = false;
+    return {
+      session: open.sessions[held]!,
+      done: () => {
+        if (released) return;
+        released = true;
+        const next = open.waiting.shift();
+        if (next !== undefined) next(held);
+        else open.idle.push(held);
+      },
+    };
   }
 
   async exec(sql: string, params: QueryParams = {}, options: QueryOptions = {}): Promise<void> {
@@ -185,23 +238,28 @@ export class ChdbStorage implements StorageDriver {
   }
 
   private async run(sql: string, params: QueryParams, options: QueryOptions): Promise<string> {
-    const session = this.session();
     const statement = appendSettings(sql, timeoutSetting(options.timeoutMs));
+    // Values are bound here (bind.ts) so statements run in parallel; a placeholder type without a
+    // literal form here goes to the engine's binding, which chDB runs one at a time per process.
+    const bound = Object.keys(params).length === 0 ? statement : this.binding === 'local' ? bindParameters(statement, params) : undefined;
+    const { session, done } = await this.session();
     try {
       const result =
-        Object.keys(params).length === 0
-          ? await session.queryAsync(statement, { format: 'JSONEachRow' })
+        bound !== undefined
+          ? await session.queryAsync(bound, { format: 'JSONEachRow' })
           : await session.queryBindAsync(statement, params, { format: 'JSONEachRow' });
       return result.text();
     } catch (error) {
       throw wrap('query', error);
+    } finally {
+      done();
     }
   }
 
   async insert(table: string, rows: readonly Record<string, unknown>[], options: InsertOptions = {}): Promise<void> {
-    const session = this.session();
     const target = `${this.database}.${assertIdentifier('table', table)}`;
     if (rows.length === 0) return;
+    const { session, done } = await this.session();
     const settings: Record<string, string> = {};
     if (options.deduplicationToken !== undefined) settings['insert_deduplication_token'] = options.deduplicationToken;
     try {
@@ -211,6 +269,8 @@ export class ChdbStorage implements StorageDriver {
       await session.insert({ table: target, ...payload, settings });
     } catch (error) {
       throw wrap('insert', error);
+    } finally {
+      done();
     }
   }
 

@@ -1,1 +1,2 @@
 export { ChdbStorage, createChdbStorage, openChdbPath, type ChdbStorageOptions } from './chdb-storage.ts';
+export { bindParameters } from './bind.ts';

@@ -12,7 +12,7 @@ export interface RuntimeConfig {
   /** MAMORI_REPLICATION_FACTOR: replication of topics Mamori creates; unset = broker default. */
   replicationFactor: number | undefined;
   storage:
-    | { kind: 'chdb'; path: string; database: string }
+    | { kind: 'chdb'; path: string; database: string; sessions: number }
     | { kind: 'clickhouse'; url: string; database: string; username: string | undefined; password: string | undefined };
   /** METRICS_HOST / METRICS_PORT: the ops server (/metrics, /healthz, /readyz). @default 127.0.0.1:9464 */
   metricsHost: string;
@@ -53,7 +53,12 @@ export function loadRuntimeConfig(env: Env, cwd = process.cwd()): Readonly<Runti
     storage = { kind: 'clickhouse', url, database, username: r.optionalString('CLICKHOUSE_USER'), password: r.optionalString('CLICKHOUSE_PASSWORD') };
   } else {
     const dir = r.string('MAMORI_DATA_DIR', '.mamori/data');
-    storage = { kind: 'chdb', path: resolve(isAbsolute(dir) ? dir : resolve(cwd, dir), 'chdb'), database };
+    storage = {
+      kind: 'chdb',
+      path: resolve(isAbsolute(dir) ? dir : resolve(cwd, dir), 'chdb'),
+      database,
+      sessions: r.integer('MAMORI_CHDB_SESSIONS', 4, { min: 1, max: 64 }),
+    };
   }
   const rf = r.integer('MAMORI_REPLICATION_FACTOR', 0, { min: 0, max: 16 });
   const registryUrl = r.optionalString('SCHEMA_REGISTRY_URL');
