@@ -67,6 +67,13 @@ function port(value: unknown, field: string): number {
   throw new FieldError(field, `${field} is not a port (0..65535): ${jsonText(value)}`);
 }
 
+/**
+ * The largest count, duration (ms) or time (ms) an event can carry: Avro longs as the codec writes
+ * them (±(2^53 - 2)). A larger value used to pass here and fail the Avro encode, which fails the
+ * whole batch, again on every retry: one hostile line stalled its partition.
+ */
+const MAX_LONG = 9007199254740990;
+
 /** Optional non-negative number: absent or null (Zeek's unset) is 0. */
 function nonNegative(value: unknown, field: string): number {
   if (value === undefined || value === null) return 0;
@@ -75,8 +82,15 @@ function nonNegative(value: unknown, field: string): number {
   throw new FieldError(field, `${field} is not a non-negative number: ${jsonText(value)}`);
 }
 
+/** `n` rounded, when an event can carry it. */
+function long(n: number, field: string, value: unknown): number {
+  const rounded = Math.round(n);
+  if (rounded <= MAX_LONG) return rounded;
+  throw new FieldError(field, `${field} is out of range: ${jsonText(value)}`);
+}
+
 function count(value: unknown, field: string): number {
-  return Math.round(nonNegative(value, field));
+  return long(nonNegative(value, field), field, value);
 }
 
 /** Zeek `ts`: epoch seconds (float, microsecond precision) or an ISO 8601 string; to epoch ms. */
@@ -88,7 +102,7 @@ function timestamp(value: unknown): number {
     const numeric = Number(value);
     ms = value !== '' && Number.isFinite(numeric) ? Math.floor(Math.round(numeric * 1e6) / 1000) : Date.parse(value);
   }
-  if (Number.isFinite(ms)) return ms;
+  if (Number.isFinite(ms) && ms >= -MAX_LONG && ms <= MAX_LONG) return ms;
   throw new FieldError('ts', `ts is not epoch seconds or an ISO time: ${jsonText(value)}`);
 }
 
@@ -114,7 +128,7 @@ function attributeValue(value: unknown): string {
 export function buildEvent<A>(f: ConnFields, attributes: A, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number): Omit<MamoriEvent, 'attributes'> & { attributes: A } {
   const proto = f.proto;
   if (typeof proto !== 'string' || proto === '') throw new FieldError('proto', `proto is missing or not a string: ${jsonText(proto)}`);
-  const durationS = nonNegative(f.duration, 'duration');
+  const durationMs = long(nonNegative(f.duration, 'duration') * 1000, 'duration', f.duration);
   return {
     event_id: eventIdAt(prefix, line),
     event_class: 'network_activity',
@@ -132,7 +146,7 @@ export function buildEvent<A>(f: ConnFields, attributes: A, ctx: DecodeContext, 
     bytes_in: count(f.respBytes, 'resp_bytes'),
     packets_out: count(f.origPkts, 'orig_pkts'),
     packets_in: count(f.respPkts, 'resp_pkts'),
-    duration_ms: Math.round(durationS * 1000),
+    duration_ms: durationMs,
     conn_state: optionalString(f.connState, 'conn_state'),
     community_id: optionalString(f.communityId, 'community_id'),
     raw: { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset },
