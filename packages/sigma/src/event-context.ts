@@ -79,12 +79,11 @@ export class EventContext {
   }
 }
 
-/** Top-level event keys that are bookkeeping, not content: keyword searches skip them. */
-const NOT_TEXT = new Set(['raw', 'event_id', 'org_id', 'sensor_id']);
-
 /**
  * The texts keyword searches look at: every non-empty string of the event, in arrays at any depth
  * and in objects down to three levels below the top (attributes, process, hashes), in key order.
+ * The top-level keys `raw`, `event_id`, `org_id` and `sensor_id` are bookkeeping, not content:
+ * skipped (compared inline: the keys are internalized strings, a `Set` lookup costs more).
  */
 function collectText(event: MamoriEvent, out: string[]): string[] {
   out.length = 0;
@@ -94,8 +93,12 @@ function collectText(event: MamoriEvent, out: string[]): string[] {
   const keys = Object.keys(e);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
-    if (NOT_TEXT.has(k)) continue;
-    walkText(e[k], 0, out);
+    if (k === 'raw' || k === 'event_id' || k === 'org_id' || k === 'sensor_id') continue;
+    const v = e[k];
+    // Top-level strings and numbers (most keys) without a call.
+    if (typeof v === 'string') {
+      if (v !== '') out.push(v);
+    } else if (typeof v === 'object' && v !== null) walkText(v, 0, out);
   }
   return out;
 }
