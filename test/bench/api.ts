@@ -14,10 +14,11 @@
  * - Scale: BENCH_API_EVENTS (default 10,000,000), BENCH_API_DETECTIONS (default 100,000),
  *   BENCH_API_WRITER_SAMPLE (default 200,000 events), BENCH_API_DURATION_S (default 10 s per run).
  */
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { silentLogger } from '@mamori/core';
 import { createRegistry } from '@mamori/metrics';
 import { buildQueryApi, hashSecret, loadQueryApiConfig } from '@mamori/query-api';
@@ -32,8 +33,16 @@ interface AutocannonResult {
   non2xx: number;
   errors: number;
 }
-type Autocannon = (opts: { url: string; connections: number; duration: number; headers: Record<string, string> }) => Promise<AutocannonResult>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+/** autocannon in a child process (load-generator.ts), so it does not share the API's event loop. */
+function autocannon(opts: { url: string; connections: number; duration: number; headers: Record<string, string> }): Promise<AutocannonResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('./load-generator.ts', import.meta.url)), [JSON.stringify(opts)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: AutocannonResult | undefined;
+    child.once('message', (m) => (result = m as AutocannonResult));
+    child.once('error', reject);
+    child.once('exit', (code) => (result !== undefined ? resolve(result) : reject(new Error(`load generator exited with ${code} before reporting`))));
+  });
+}
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -216,7 +225,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
     }
     const per50k = (m: { cpuS: number; rows: number }) => ((m.cpuS / m.rows) * 50_000).toFixed(2);
     return [
-      `Scale: ${Number(c.events).toLocaleString('en-US')} events (7 days, ${SOURCES.toLocaleString('en-US')} sources with skewed activity, ${ORGS.length} organizations, ${c.parts} active parts) and ${Number(c.detections).toLocaleString('en-US')} detections (${Number(c.versions).toLocaleString('en-US')} versions) in embedded chDB. Bulk rows generated inside the engine (${(totalEvents - writerSample).toLocaleString('en-US')} events in ${genEventsS.toFixed(0)} s, detections in ${genDetectionsS.toFixed(0)} s, ${((gen.user + gen.system) / 1e6).toFixed(0)} CPU-s; the materialized roll-ups fill as on real inserts). The API runs in the benchmark's process on the same 2 cores as chDB and autocannon (1 connection, then ${connections}, ${durationS} s each, rate limit off).`,
+      `Scale: ${Number(c.events).toLocaleString('en-US')} events (7 days, ${SOURCES.toLocaleString('en-US')} sources with skewed activity, ${ORGS.length} organizations, ${c.parts} active parts) and ${Number(c.detections).toLocaleString('en-US')} detections (${Number(c.versions).toLocaleString('en-US')} versions) in embedded chDB. Bulk rows generated inside the engine (${(totalEvents - writerSample).toLocaleString('en-US')} events in ${genEventsS.toFixed(0)} s, detections in ${genDetectionsS.toFixed(0)} s, ${((gen.user + gen.system) / 1e6).toFixed(0)} CPU-s; the materialized roll-ups fill as on real inserts). The API and chDB run in the benchmark's process, autocannon in a child process, all on the same ${cpus().length} cores (1 connection, then ${connections}, ${durationS} s each, rate limit off; chDB with ${storage.sessions} connections).`,
       '',
       `Writer path (rows built in JS, JSON through the storage repositories, ${BATCH.toLocaleString('en-US')}-row batches, ${writer.rows.toLocaleString('en-US')}-event sample): ${fmtRate(writer.rows / writer.wallS)} events/s, ${per50k(writer)} CPU-s per 50,000 rows, so 50k rows/s needs about ${per50k(writer)} cores. Same batches without migration 0006's two roll-up views: ${fmtRate(writerOld.rows / writerOld.wallS)} events/s, ${per50k(writerOld)} CPU-s per 50,000 rows. Detections: ${fmtRate(detSample.length / detWallS)} rows/s, ${((detCpuS / detSample.length) * 50_000).toFixed(2)} CPU-s per 50,000 rows (one ${detSample.length.toLocaleString('en-US')}-row batch).`,
       '',

@@ -256,11 +256,12 @@ const SMALL_READ = 'SETTINGS max_threads = 1';
 
 /**
  * Detections in the requested order (default newest `lastSeen` first), latest version of each,
- * filtered and paged with a keyset cursor. One statement: the page's (id, version) pairs are picked
+ * filtered and paged with a keyset cursor. Two steps: the page's (id, version, last_seen) are picked
  * on the narrow `detection_heads` (migration 0007; `FINAL` gives the latest version there as on
- * `detections`), and their full rows are read from `detections_by_time` by its primary key. Status
- * and assignee filters read the current triage state (`detection_state_current`). Every value is
- * bound as a query parameter.
+ * `detections`), then their full rows are read from `detections_by_time` by its primary key range
+ * (org, the page's last_seen span) and id, at the same time as their triage state. Status and
+ * assignee filters read the current triage state (`detection_state_current`). Every value is
+ * bound; the organization scope applies to each statement.
  */
 export async function listDetections(
   driver: StorageDriver,
@@ -270,23 +271,57 @@ export async function listDetections(
   const db = assertIdentifier('database', driver.database);
   const plan = listPlan(db, query);
   if (plan === undefined) return { detections: [] };
-  const { where, params, keyColumns, dir } = plan;
-  const orderBy = keyColumns.map((c) => `${c} ${dir}`).join(', ');
-  // The outer org filter repeats the scope so even the row read cannot leave it; LIMIT 1 BY drops a
-  // row stored twice (the migration's back-fill overlapping the view).
-  const sql = `SELECT ${DETECTION_SELECT_COLUMNS}
+  const { where, params, keyColumns, dir, limit } = plan;
+  const picked = await driver.query(
+    `SELECT org_id, detection_id, version, toUnixTimestamp64Milli(last_seen) AS last_seen_ms
+FROM ${db}.detection_heads FINAL
+${whereSql(where)}
+ORDER BY ${keyColumns.map((c) => `${c} ${dir}`).join(', ')}
+LIMIT {limit:UInt32}
+${SMALL_READ}`,
+    params,
+    options,
+  );
+  if (picked.length === 0) return { detections: [] };
+  const ids = picked.map((r) => String(r['detection_id']));
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of picked) {
+    const t = toNumber(r['last_seen_ms']);
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
+  }
+  // The outer org filter repeats the scope so even the row read cannot leave it.
+  const rowsParams: Record<string, unknown> = { orgIds: [...new Set(picked.map((r) => String(r['org_id'])))], ids, lo, hi };
+  if (query.orgIds !== undefined) rowsParams['scope'] = [...query.orgIds];
+  const [rows, states] = await Promise.all([
+    driver.query(
+      `SELECT ${DETECTION_SELECT_COLUMNS}
 FROM ${db}.detections_by_time
-WHERE ${query.orgIds === undefined ? '' : 'org_id IN {orgIds:Array(String)} AND '}(org_id, last_seen, detection_id, version) IN (
-  SELECT org_id, last_seen, detection_id, version
-  FROM ${db}.detection_heads FINAL
-  ${whereSql(where)}
-  ORDER BY ${orderBy}
-  LIMIT {limit:UInt32})
-ORDER BY ${orderBy}
-LIMIT 1 BY detection_id
-${SMALL_READ}`;
-  const rows = (await driver.query(sql, params, options)).map(detectionFromClickHouse);
-  return finishPage(driver, query, plan, rows, options);
+WHERE org_id IN {orgIds:Array(String)}${query.orgIds === undefined ? '' : ' AND org_id IN {scope:Array(String)}'}
+  AND last_seen >= fromUnixTimestamp64Milli({lo:Int64}) AND last_seen <= fromUnixTimestamp64Milli({hi:Int64})
+  AND detection_id IN {ids:Array(String)}
+${SMALL_READ}`,
+      rowsParams,
+      options,
+    ),
+    query.includeState === true ? currentStates(driver, query.orgIds, ids.slice(0, limit), options) : Promise.resolve(undefined),
+  ]);
+  // The picked version of each id (other versions of the same id can share the span); a row stored
+  // twice (the migration's back-fill overlapping the view) is the same row.
+  const byKey = new Map<string, DetectionRow>();
+  for (const raw of rows) {
+    const row = detectionFromClickHouse(raw);
+    byKey.set(`${row.detectionId}\u0000${row.version}`, row);
+  }
+  const ordered: DetectionRow[] = [];
+  for (const r of picked) {
+    const row = byKey.get(`${String(r['detection_id'])}\u0000${toNumber(r['version'])}`);
+    if (row !== undefined) ordered.push(row);
+  }
+  const page = pageOf(plan, ordered);
+  if (states !== undefined) page.states = states;
+  return page;
 }
 
 /**
@@ -312,6 +347,15 @@ LIMIT {limit:UInt32}`;
   return finishPage(driver, query, plan, rows, options);
 }
 
+/** The first `limit` rows as a page, with the cursor after them when there are more. */
+function pageOf(plan: ListPlan, rows: DetectionRow[]): DetectionPage {
+  const { limit, sort, order } = plan;
+  const page: DetectionPage = { detections: rows.length <= limit ? rows : rows.slice(0, limit) };
+  const last = page.detections[page.detections.length - 1];
+  if (rows.length > limit && last !== undefined) page.nextCursor = encodeSortCursor(sort, order, last);
+  return page;
+}
+
 async function finishPage(
   driver: StorageDriver,
   query: ListDetectionsQuery,
@@ -319,10 +363,7 @@ async function finishPage(
   rows: DetectionRow[],
   options: QueryOptions,
 ): Promise<DetectionPage> {
-  const { limit, sort, order } = plan;
-  const page: DetectionPage = { detections: rows.length <= limit ? rows : rows.slice(0, limit) };
-  const last = page.detections[page.detections.length - 1];
-  if (rows.length > limit && last !== undefined) page.nextCursor = encodeSortCursor(sort, order, last);
+  const page = pageOf(plan, rows);
   if (query.includeState === true && page.detections.length > 0) {
     page.states = await currentStates(driver, query.orgIds, page.detections.map((d) => d.detectionId), options);
   }
