@@ -270,7 +270,7 @@ export function benchFormats(): string {
     'Per registered format, on sample input from the shared data directory (synthetic where noted). One Kafka record per line (Zeek TSV: header + 100 data lines per record), ' +
       `up to ${MAX_DISTINCT.toLocaleString('en-US')} distinct records repeated to about ${EVENTS_PER_RUN.toLocaleString('en-US')} events per run; 1 warm-up and 5 measured rounds, cases interleaved, medians. ` +
       'Rates are events produced per CPU-second; the JSON.parse baseline parses the same lines and is counted per the same events, so the ratio columns are CPU cost of the same input. ' +
-      'Normalize: `normalizeRecord(format, bytes, ctx)`; full: normalize + `EventCodec.encode` of every event (no enrichment).',
+      'Normalize: `normalizeRecord(format, bytes, ctx)`; full: `normalizeRecordEncoded(format, bytes, ctx, encoder)`, what the stage runs (normalize + `EventCodec.encode` of every event, or the format\'s fused path where it has one and takes the record: Zeek conn one-line JSON), no enrichment.',
     '',
     '| Format | Input | Events (errors) | JSON.parse only | Normalize | Normalize + Avro encode | Normalize vs JSON.parse | Full vs JSON.parse |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
