@@ -27,6 +27,12 @@ export class AhoCorasick {
   private readonly out: (readonly number[])[];
   /** States of the automaton (for sizing and tests). */
   readonly states: number;
+  /**
+   * Length of the shortest pattern: a shorter text holds no occurrence, nor, when every pattern is
+   * ASCII, does its lower case (each ASCII code unit of `toLowerCase()` comes from its own code unit
+   * of the text; U+0130 grows to two code units, the second not ASCII).
+   */
+  private readonly minLength: number;
   /** For sets of long ASCII patterns: a scanner that skips ahead (used by `scanLower`). */
   private readonly skip: SkipScanner | undefined;
 
@@ -144,6 +150,9 @@ export class AhoCorasick {
     this.out = out2;
     this.outRow = outStart * classes;
     this.states = states;
+    let minLength = Infinity;
+    for (const p of patterns) minLength = Math.min(minLength, p.length);
+    this.minLength = minLength;
     this.skip = SkipScanner.build(patterns, hasWide);
   }
 
@@ -152,6 +161,7 @@ export class AhoCorasick {
    * once). `onMatch` returning true stops the scan; the result says whether it did.
    */
   scan(text: string, onMatch: OnMatch): boolean {
+    if (text.length < this.minLength) return false;
     const table = this.table;
     const cls = this.exactClass;
     const outRow = this.outRow;
@@ -176,6 +186,7 @@ export class AhoCorasick {
    * `onMatch` returning true stops the scan, as in `scan`.
    */
   scanLower(text: string, onMatch: OnMatch): boolean {
+    if (text.length < this.minLength && !this.hasWide) return false;
     if (this.skip) return this.skip.scanLower(text, onMatch);
     const table = this.table;
     const cls = this.foldClass;

@@ -70,6 +70,21 @@ describe('scanning with case folding', () => {
     );
   });
 
+  it('a text shorter than every pattern is skipped only where its lower case cannot be longer', () => {
+    const found = (patterns: string[], text: string, lower: boolean) => {
+      const out = new Set<number>();
+      const ac = new AhoCorasick(patterns);
+      if (lower) ac.scanLower(text, (p) => out.add(p));
+      else ac.scan(text, (p) => out.add(p));
+      return out;
+    };
+    // U+0130 lower-cases to i + U+0307: one code unit holds a two-unit pattern.
+    expect(found(['i\u0307', 'xyz'], '\u0130', true)).toEqual(new Set([0]));
+    expect(found(['i\u0307', 'xyz'], '\u0130', false)).toEqual(new Set());
+    expect(found(['abc', 'xyz'], 'AB', true)).toEqual(new Set());
+    expect(found(['abc', 'xyz'], 'XYZ', true)).toEqual(new Set([1]));
+  });
+
   it('U+212A and U+0130 count as the k and i of their lower case', () => {
     for (const patterns of [['ok', 'xi'], ['kerberos::golden', 'mimikatz']]) {
       const ac = new AhoCorasick(patterns);
