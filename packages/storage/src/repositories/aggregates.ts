@@ -47,7 +47,8 @@ export async function entityHourly(
        sum(bytes_sent) AS bytes_sent, sum(bytes_received) AS bytes_received, uniqMerge(peers) AS peers, uniqMerge(ports) AS ports
 FROM ${db}.entity_hourly
 WHERE org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String}) AND ${hourSql()}
-GROUP BY hour ORDER BY hour`,
+GROUP BY hour ORDER BY hour
+SETTINGS max_threads = 1`,
     { orgIds: orgs, ip, since: range.since, until: range.until },
     options,
   );
@@ -182,19 +183,28 @@ export async function entityTop(
   if (typeof ip !== 'string' || isIP(ip) === 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', `ip ${JSON.stringify(ip)} is not an IP address`);
   const range = boundedRange(since, until, MAX_AGGREGATE_RANGE_MS);
   const scope = `org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String}) AND ${hourSql()}`;
-  const rows = await driver.query(
-    `SELECT * FROM (
-  SELECT 'peer' AS kind, toString(peer) AS key, '' AS protocol, sum(connections) AS connections, sum(bytes) AS bytes
-  FROM ${db}.entity_peer_hourly WHERE ${scope}
-  GROUP BY peer ORDER BY connections DESC, key LIMIT {limit:UInt32}
-) UNION ALL SELECT * FROM (
-  SELECT 'port' AS kind, toString(port) AS key, protocol, sum(connections) AS connections, toUInt64(0) AS bytes
-  FROM ${db}.entity_port_hourly WHERE ${scope}
-  GROUP BY port, protocol ORDER BY connections DESC, port, protocol LIMIT {limit:UInt32}
-)`,
-    { orgIds: orgs, ip, since: range.since, until: range.until, limit: boundedLimit(limit) },
-    options,
-  );
+  // Two statements, so that they can run at the same time on two connections; one thread each (a
+  // few thousand roll-up rows of one address).
+  const params = { orgIds: orgs, ip, since: range.since, until: range.until, limit: boundedLimit(limit) };
+  const [peerRows, portRows] = await Promise.all([
+    driver.query(
+      `SELECT 'peer' AS kind, toString(peer) AS key, '' AS protocol, sum(connections) AS connections, sum(bytes) AS bytes
+FROM ${db}.entity_peer_hourly WHERE ${scope}
+GROUP BY peer ORDER BY connections DESC, key LIMIT {limit:UInt32}
+SETTINGS max_threads = 1`,
+      params,
+      options,
+    ),
+    driver.query(
+      `SELECT 'port' AS kind, toString(port) AS key, protocol, sum(connections) AS connections, toUInt64(0) AS bytes
+FROM ${db}.entity_port_hourly WHERE ${scope}
+GROUP BY port, protocol ORDER BY connections DESC, port, protocol LIMIT {limit:UInt32}
+SETTINGS max_threads = 1`,
+      params,
+      options,
+    ),
+  ]);
+  const rows = [...peerRows, ...portRows];
   const peers: (EntityPeer & { key: string })[] = [];
   const ports: EntityPort[] = [];
   for (const r of rows) {

@@ -77,7 +77,8 @@ export async function firstLastSeen(
   const db = assertIdentifier('database', driver.database);
   const rows = await driver.query(
     `SELECT count() AS n, toUnixTimestamp(min(hour)) * 1000 AS first_ms, toUnixTimestamp(max(hour)) * 1000 AS last_ms
-FROM ${db}.entity_hourly WHERE org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String})`,
+FROM ${db}.entity_hourly WHERE org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String})
+SETTINGS max_threads = 1`,
     { orgIds: [...orgIds], ip },
     options,
   );
