@@ -50,6 +50,14 @@ describe('bound here vs bound by the engine', () => {
     );
   });
 
+  it('leaves placeholders in strings, heredocs and comments alone, as the engine does', async () => {
+    const sql = "SELECT '{a:String}' AS q, $$ {a:String} $$ AS h, {a:String} AS v -- {a:String}\n/* {a:String} */";
+    for (const a of ['$$', "'", '*/', '\n--']) {
+      const [ours, theirs] = await both(sql, { a });
+      expect(ours).toBe(theirs);
+    }
+  });
+
   it('gives the same integers at every type boundary', async () => {
     const cases: [string, (number | bigint)[]][] = [
       ['UInt8', [0, 1, 255]],

@@ -19,6 +19,9 @@ describe('bindParameters', () => {
 
   it('leaves placeholders in strings, quoted identifiers and comments alone, as the engine does', () => {
     const sql = "SELECT '{a:String}', \"{a:String}\", `{a:String}`, 'it''s {a:String}', 'x\\'{a:String}' -- {a:String}\n/* {a:String} /* nested */ {a:String} */ {a:String}";
+    expect(bindParameters('SELECT $$ {a:String} $$, $t$ {a:String} $$ $t$, {a:String}', { a: '$$' })).toBe(
+      "SELECT $$ {a:String} $$, $t$ {a:String} $$ $t$, CAST('$$' AS String)",
+    );
     expect(bindParameters(sql, { a: 'v' })).toBe(
       "SELECT '{a:String}', \"{a:String}\", `{a:String}`, 'it''s {a:String}', 'x\\'{a:String}' -- {a:String}\n/* {a:String} /* nested */ {a:String} */ CAST('v' AS String)",
     );

@@ -16,7 +16,7 @@ import { StorageError, type QueryParams } from '@mamori/storage';
  * literal with `\` and `'` escaped and every control character written as `\xHH`; integers as
  * validated decimal digits; arrays of those), and only placeholder types with a known literal form
  * are bound here. Any other type returns `undefined` and the caller falls back to the engine's
- * binding. Placeholders inside quoted strings, quoted identifiers and comments are left alone, as
+ * binding. Placeholders inside quoted strings, heredocs, quoted identifiers and comments are left alone, as
  * the engine's parser leaves them.
  */
 
@@ -96,6 +96,7 @@ function invalid(name: string, type: string, value: unknown): StorageError {
 }
 
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*):([^{}]+)\}/y;
+const HEREDOC = /\$[A-Za-z0-9_]*\$/y;
 
 /**
  * The statement with every `{name:Type}` placeholder replaced by a typed constant, or `undefined`
@@ -122,6 +123,16 @@ export function bindParameters(sql: string, params: QueryParams): string | undef
         } else i += 1;
       }
       i += 1;
+    } else if (c === '$') {
+      // Heredoc string ($$...$$ or $tag$...$tag$): nothing inside is a placeholder.
+      HEREDOC.lastIndex = i;
+      const m = HEREDOC.exec(sql);
+      if (m === null) {
+        i += 1;
+        continue;
+      }
+      const end = sql.indexOf(m[0], i + m[0].length);
+      i = end === -1 ? n : end + m[0].length;
     } else if (c === '-' && sql[i + 1] === '-') {
       const end = sql.indexOf('\n', i);
       i = end === -1 ? n : end + 1;
