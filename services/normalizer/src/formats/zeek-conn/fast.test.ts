@@ -13,7 +13,7 @@ import { buildMmdb } from '../../enrich/mmdb-writer.fixture.ts';
 import { EventEncoder, normalizeRecord, normalizeRecordEncoded } from '../../normalize.ts';
 import type { DecodeContext } from '../types.ts';
 import { zeekTsvToJsonLines } from '../zeek/tsv.ts';
-import { fuseZeekConn } from './fast.ts';
+import { fuseZeekConn, MAX_KEYS } from './fast.ts';
 import { zeekConnFormat } from './index.ts';
 
 /*
@@ -341,6 +341,23 @@ describe('fused Zeek conn path: generated lines', () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+
+  it('declines a line during which the key table starts over (a duplicate could straddle it)', () => {
+    const base = '{"ts":1,"id.orig_h":"1.2.3.4","id.orig_p":1,"id.resp_h":"5.6.7.8","id.resp_p":2,"proto":"tcp"';
+    const fresh = (i: number) => `${base},"fresh_${i}":1}`;
+    // Fill the table until it starts over: the line whose new key finds it full is declined.
+    let i = 0;
+    while (fuseZeekConn(Buffer.from(fresh(i)), ctxAt(i)) !== undefined) {
+      i++;
+      expect(i).toBeLessThan(MAX_KEYS * 2);
+    }
+    // Empty now: 6 base keys and one new key per line, up to one short of full.
+    for (let j = 0; j < MAX_KEYS - 7; j++) expect(fuseZeekConn(Buffer.from(fresh(MAX_KEYS * 2 + j)), ctxAt(j))).toBeDefined();
+    // "dup" fills it, "last" starts it over, then "dup" again: one JSON key seen through two table entries.
+    const straddling = `${base},"dup":"a","last":1,"dup":"b"}`;
+    expect(fuseZeekConn(Buffer.from(straddling), ctxAt(1))).toBeUndefined();
+    check(straddling, 1);
   });
 
   it('takes ordinary lines and leaves the rest to the general path', () => {

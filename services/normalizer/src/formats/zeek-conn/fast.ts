@@ -83,19 +83,22 @@ function kindOf(text: string): number {
 }
 
 /** Distinct keys kept; past this the table starts over (hostile input cannot grow it without bound). */
-const MAX_KEYS = 4096;
+export const MAX_KEYS = 4096;
 let keys = new Map<string, Key>();
 let root: Key = newKey('', DECLINE);
 let stamp = 0;
 
-function lookup(text: string): Key {
+/** The key's entry, or null when the table was full: it starts over, and the line is declined. */
+function lookup(text: string): Key | null {
   const known = keys.get(text);
   if (known !== undefined) return known;
   if (keys.size >= MAX_KEYS) {
-    // Start over with a new table and root: no link leads from them to an old key, so one key text
-    // never has two Key objects in use (duplicate detection relies on one).
+    // A new table and root: no link leads from them to an old key, so one key text never has two
+    // Key objects in use (duplicate detection relies on one). The line being scanned may already
+    // hold old ones: it goes the general way.
     keys = new Map();
     root = newKey('', DECLINE);
+    return null;
   }
   const key = newKey(text, kindOf(text));
   keys.set(text, key);
@@ -256,6 +259,7 @@ function scan(b: Buffer): boolean {
       const close = s.indexOf('"', p);
       if (close < 0) return false;
       key = lookup(s.slice(p, close));
+      if (key === null) return false;
       prev.next = key;
       p = close + 1;
     }
