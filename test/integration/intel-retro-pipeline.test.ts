@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, silentLogger, sleep } from '@mamori/core';
 import { ALL_SERVICES, loadRuntimeConfig, startServices, type RunningServices } from '@mamori/cli';
+import { IntelKnownLog } from '@mamori/detector';
 import { TOPICS } from '@mamori/pipeline';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
@@ -56,6 +57,7 @@ beforeAll(async () => {
     // Own events and detections topics: other test files on this broker use the default ones.
     MAMORI_TOPIC_EVENTS: `retro.${RUN}.events`,
     MAMORI_TOPIC_DETECTIONS: `retro.${RUN}.detections`,
+    MAMORI_TOPIC_INTEL_KNOWN: `retro.${RUN}.intel-known`,
     DETECTOR_IDLE_CLOSE_MS: '1500',
     INTEL_FEEDS: `local=list:${feed}`,
     INTEL_RETRO_LOOKBACK_MS: String(24 * 3_600_000),
@@ -122,5 +124,17 @@ describe('retro-matching in the running detector', () => {
     expect(await retroRuns()).toEqual({ matched: 1, no_match: 1 });
     await sleep(3000);
     expect((await intelDetections()).map((r) => r.attributes['indicator_value'])).toEqual([HOSTILE]);
+  }, 60_000);
+
+  it('records the indicators it has retro-matched in the known-indicator topic (what the next start counts from)', async () => {
+    const producer = running.transport.producer({ clientId: 'retro-known-check' });
+    await producer.connect();
+    try {
+      const keys = await new IntelKnownLog({ transport: running.transport, producer, topic: `retro.${RUN}.intel-known`, groupPrefix: 'retro-test' }).read();
+      const values = [...keys].map((k) => k.split('\u0000')[2]);
+      expect(values).toEqual(expect.arrayContaining([HOSTILE, '45.133.9.9', '45.133.9.10', 'never-seen.example']));
+    } finally {
+      await producer.close();
+    }
   }, 60_000);
 });

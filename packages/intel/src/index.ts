@@ -7,6 +7,6 @@ export { formatCidr, formatWords, parseCidr, parseIp, type Cidr, type IpWords } 
 export { classifyValue, normalizeDomain, normalizeUrl, normalizeValue, requestUrlKey } from './normalize.ts';
 export { PrefixTrie } from './prefix-trie.ts';
 export { parseStixPattern, PatternError, type Comparison, type PatternDnf } from './stix-pattern.ts';
-export { DEFAULT_FETCH_LIMITS, IntelStore, readSource, type FeedSpec, type FetchLimits, type IntelStoreOptions, type RefreshReport } from './store.ts';
+export { DEFAULT_FETCH_LIMITS, IntelStore, indicatorKey, readSource, type FeedSpec, type FetchLimits, type IntelStoreOptions, type RefreshReport } from './store.ts';
 export { INDICATOR_KINDS, isActive, makeIndicator, type Indicator, type IndicatorKind, type ParsedFeed, type Unsupported } from './types.ts';
 export { WarningLists, type MispWarningList } from './warning-lists.ts';

@@ -86,8 +86,13 @@ export interface RefreshReport {
   unsupported: Unsupported[];
   /** Feeds that failed this time (their previous indicators were kept). */
   errors: { feed: string; code: string; message: string }[];
-  /** Indicators whose feed, kind and value were not in the previous index (for retro-matching); on the first load, all. */
+  /**
+   * Indicators whose feed, kind and value were not in the previous index (for retro-matching); on the
+   * first load, all of them unless the store was given the keys of an earlier run (`known`).
+   */
   added: Indicator[];
+  /** Keys ({@link indicatorKey}) of the previous index that this one no longer has. */
+  removed: string[];
 }
 
 export interface IntelStoreOptions {
@@ -98,13 +103,18 @@ export interface IntelStoreOptions {
   /** Called after every refresh that changed the index. */
   onUpdate?: (report: RefreshReport, index: IndicatorIndex) => void;
   now?: () => number;
+  /**
+   * Keys ({@link indicatorKey}) of the indicators an earlier run had indexed: the first load then
+   * reports as `added` only what is new since (what a feed gained while the detector was down).
+   */
+  known?: Iterable<string>;
 }
 
 /**
  * What makes an indicator new: its feed, kind and value (and a certificate's issuer), not its id,
  * so that a list whose lines shift (ids are `<file>:<line>`) does not make old values look new.
  */
-const keyOf = (i: Indicator): string => `${i.source}\u0000${i.kind}\u0000${i.value}\u0000${i.issuer ?? ''}`;
+export const indicatorKey = (i: Indicator): string => `${i.source}\u0000${i.kind}\u0000${i.value}\u0000${i.issuer ?? ''}`;
 
 /**
  * Loads feeds and warning lists, builds a fresh {@link IndicatorIndex} and swaps it in whole, so
@@ -113,11 +123,13 @@ const keyOf = (i: Indicator): string => `${i.source}\u0000${i.kind}\u0000${i.val
 export class IntelStore {
   private current = new IndicatorIndex();
   private readonly lastGood = new Map<string, Indicator[]>();
-  private known = new Set<string>();
+  private known: Set<string>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RefreshReport> | undefined;
 
-  constructor(private readonly options: IntelStoreOptions) {}
+  constructor(private readonly options: IntelStoreOptions) {
+    this.known = new Set(options.known ?? []);
+  }
 
   get index(): IndicatorIndex {
     return this.current;
@@ -139,7 +151,7 @@ export class IntelStore {
   private async load(): Promise<RefreshReport> {
     const limits = this.options.limits ?? DEFAULT_FETCH_LIMITS;
     const now = this.options.now?.() ?? Date.now();
-    const report: RefreshReport = { loaded: 0, indexed: 0, indexedByFeed: {}, suppressed: 0, suppressedByList: {}, unsupported: [], errors: [], added: [] };
+    const report: RefreshReport = { loaded: 0, indexed: 0, indexedByFeed: {}, suppressed: 0, suppressedByList: {}, unsupported: [], errors: [], added: [], removed: [] };
     const warnings = new WarningLists();
     for (const location of this.options.warningLists ?? []) {
       try {
@@ -173,11 +185,12 @@ export class IntelStore {
         }
         index.add(indicator);
         report.indexedByFeed[feed] = (report.indexedByFeed[feed] ?? 0) + 1;
-        const key = keyOf(indicator);
+        const key = indicatorKey(indicator);
         known.add(key);
         if (!this.known.has(key)) report.added.push(indicator);
       }
     }
+    for (const key of this.known) if (!known.has(key)) report.removed.push(key);
     report.indexed = index.size;
     this.current = index;
     this.known = known;

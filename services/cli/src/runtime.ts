@@ -3,7 +3,7 @@ import { OpsServer, createRegistry, type Registry } from '@mamori/metrics';
 import { LagMonitor, StageRunner, TOPICS, type LagSubject, type Stage } from '@mamori/pipeline';
 import { migrate, type StorageDriver } from '@mamori/storage';
 import type { Producer, Transport } from '@mamori/transport';
-import { buildDetector, buildDetectorCorrelation, detectionMessages, loadDetectorConfig, openIntelFeeds, type DetectorCorrelation, type IntelFeeds } from '@mamori/detector';
+import { IntelKnownLog, buildDetector, buildDetectorCorrelation, detectionMessages, loadDetectorConfig, openIntelFeeds, type DetectorCorrelation, type IntelFeeds } from '@mamori/detector';
 import { FORMATS, buildNormalizer, loadNormalizerConfig, openNormalizerResources } from '@mamori/normalizer';
 import { buildWriter, loadWriterConfig } from '@mamori/writer';
 import { buildQueryApi, loadQueryApiConfig } from '@mamori/query-api';
@@ -119,7 +119,8 @@ export async function startServices(names: readonly ServiceName[], config: Runti
       stages.push(buildNormalizer(normalizerConfig, { eventCodec, defaultOrg: config.defaultOrg, inventory: normalizerResources?.inventory, geo: normalizerResources?.geo, registry }));
     }
     if (detectorConfig) {
-      intel = await openIntelFeeds(detectorConfig.intel, registry, logger.child({ component: 'intel' }));
+      const knownLog = new IntelKnownLog({ transport, producer, topic: detectorConfig.intel.knownTopic, groupPrefix: 'mamori-detector', ...(config.replicationFactor ? { replicationFactor: config.replicationFactor } : {}) });
+      intel = await openIntelFeeds(detectorConfig.intel, registry, logger.child({ component: 'intel' }), { knownLog });
       if (intel) {
         const feeds = intel;
         lifecycle.register('intel feeds', async () => feeds.close());

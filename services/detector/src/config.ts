@@ -156,6 +156,11 @@ export interface IntelConfig {
   retroMaxRows: number;
   /** INTEL_RETRO_MAX_INDICATORS: new indicators one refresh retro-matches at most (the rest are counted). @default 100000 */
   retroMaxIndicators: number;
+  /**
+   * MAMORI_TOPIC_INTEL_KNOWN: compacted topic of the indicators the feeds held, read at start-up so
+   * indicators added while the detector was down are retro-matched. @default 'telemetry.detector.intel-known'
+   */
+  knownTopic: string;
 }
 
 const FEED_PATTERN = /^([A-Za-z0-9._-]{1,64})=(stix|misp|list):(.+)$/;
@@ -180,5 +185,6 @@ function intelConfig(r: EnvReader): IntelConfig {
     retroLookbackMs: r.integer('INTEL_RETRO_LOOKBACK_MS', DEFAULT_INTEL_MATCH_CONFIG.retroLookbackMs, { min: 0, max: 7_776_000_000 }),
     retroMaxRows: r.integer('INTEL_RETRO_MAX_ROWS', DEFAULT_INTEL_MATCH_CONFIG.retroMaxRows, { min: 1, max: 10_000_000 }),
     retroMaxIndicators: r.integer('INTEL_RETRO_MAX_INDICATORS', 100_000, { min: 1, max: 10_000_000 }),
+    knownTopic: r.string('MAMORI_TOPIC_INTEL_KNOWN', 'telemetry.detector.intel-known'),
   };
 }

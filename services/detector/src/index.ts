@@ -11,6 +11,7 @@ export { OutboundVolumeAnalytic, DEFAULT_OUTBOUND_VOLUME_CONFIG, type OutboundVo
 export { FirstSeenAnalytic, DEFAULT_FIRST_SEEN_CONFIG, type FirstSeenConfig } from './analytics/first-seen.ts';
 export { IntelMatchAnalytic, DEFAULT_INTEL_MATCH_CONFIG, matchEvent, retroMatch, severityForConfidence, type IntelMatchConfig, type RetroMatchOptions } from './analytics/intel.ts';
 export { openIntelFeeds, type IntelFeeds } from './intel-feeds.ts';
+export { INTEL_KNOWN_TOPIC, IntelKnownLog, type IntelKnownLogOptions } from './state/intel-known.ts';
 export { IntelRetroMatcher, detectionMessages, type IntelRetroOptions, type RetroOutcome } from './intel-retro.ts';
 export type { IntelConfig } from './config.ts';
 export { buildDetectorCorrelation, loadCorrelations, type DetectorCorrelation, type DetectorCorrelationDeps, type LoadedCorrelations } from './correlation.ts';

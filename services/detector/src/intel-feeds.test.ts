@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@mamori/core';
 import { createRegistry } from '@mamori/metrics';
+import type { StorageDriver } from '@mamori/storage';
+import { createMemoryTransport, MemoryBroker } from '@mamori/transport';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDetectorConfig } from './config.ts';
 import { openIntelFeeds } from './intel-feeds.ts';
+import { IntelKnownLog } from './state/intel-known.ts';
 
 const WARNING_LISTS = new URL('../../../../shared/data/intel/misp-warninglists', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'mamori-intel-'));
@@ -50,4 +53,43 @@ describe('threat-intel feeds from configuration', () => {
       feeds.close();
     }
   }, 60_000);
+});
+
+describe('indicators added while the detector was down', () => {
+  it('are retro-matched at the next start (from the known-indicator log), once; the first start retro-matches nothing', async () => {
+    const list = join(dir, 'known.txt');
+    writeFileSync(list, '45.133.1.30\n45.133.1.31\n');
+    const transport = createMemoryTransport(new MemoryBroker());
+    const producer = transport.producer();
+    await producer.connect();
+    const config = loadDetectorConfig({ INTEL_FEEDS: `known=list:${list}` });
+    const asked: string[][] = [];
+    const storage = {
+      name: 'fake', database: 'mamori',
+      connect: async () => undefined, exec: async () => undefined, insert: async () => undefined, ping: async () => undefined, close: async () => undefined,
+      query: async <T,>(_sql: string, params?: Record<string, unknown>) => {
+        asked.push((params?.['ips'] as string[] | undefined) ?? []);
+        return [] as T[];
+      },
+    } as StorageDriver;
+    const start = async () => {
+      const feeds = (await openIntelFeeds(config.intel, createRegistry(), silentLogger(), { knownLog: new IntelKnownLog({ transport, producer, topic: 'known', groupPrefix: 'unit' }) }))!;
+      feeds.enableRetroMatching({ storage, send: async () => undefined });
+      // Waits for the retro-matching and the recording the start queued.
+      await feeds.refresh();
+      feeds.close();
+    };
+
+    await start();
+    expect(asked).toEqual([]);
+    // While down: one indicator removed, one added.
+    writeFileSync(list, '45.133.1.31\n45.133.1.32\n');
+    await start();
+    expect(asked).toEqual([['::ffff:45.133.1.32']]);
+    // Nothing changed since: nothing to retro-match; the log holds exactly the current keys.
+    await start();
+    expect(asked).toHaveLength(1);
+    const keys = await new IntelKnownLog({ transport, producer, topic: 'known', groupPrefix: 'unit' }).read();
+    expect([...keys].map((k) => k.split('\u0000')[2]).sort()).toEqual(['45.133.1.31', '45.133.1.32']);
+  });
 });

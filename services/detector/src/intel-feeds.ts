@@ -1,13 +1,14 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage, type Logger } from '@mamori/core';
+import { errorCode, errorMessage, type Logger } from '@mamori/core';
 import type { MamoriDetection } from '@mamori/events';
-import { IntelStore, type Indicator, type IndicatorIndex } from '@mamori/intel';
+import { IntelStore, indicatorKey, type Indicator, type IndicatorIndex } from '@mamori/intel';
 import { Gauge, type Registry } from '@mamori/metrics';
 import type { StorageDriver } from '@mamori/storage';
 import { IntelMatchAnalytic } from './analytics/intel.ts';
 import type { IntelConfig } from './config.ts';
 import { IntelRetroMatcher } from './intel-retro.ts';
+import type { IntelKnownLog } from './state/intel-known.ts';
 
 export interface IntelFeeds {
   /** The current index (swapped whole on every refresh). */
@@ -15,8 +16,9 @@ export interface IntelFeeds {
   /** The live matching analytic (register it with the detector: retro-matching shares its deduplication). */
   readonly analytic: IntelMatchAnalytic;
   /**
-   * Retro-matches the indicators each later refresh adds (not the boot load) against stored events
-   * (INTEL_RETRO_LOOKBACK_MS; 0 = this does nothing) and sends the detections with `send`.
+   * Retro-matches the indicators each later refresh adds (not the boot load, except what it has
+   * beyond the `knownLog` of an earlier run) against stored events (INTEL_RETRO_LOOKBACK_MS; 0 =
+   * this does nothing) and sends the detections with `send`.
    */
   enableRetroMatching(deps: { storage: StorageDriver | undefined; connect?: boolean; send(detections: MamoriDetection[]): Promise<void> }): void;
   /** Refreshes now and waits for the retro-matching it starts. */
@@ -30,8 +32,25 @@ export interface IntelFeeds {
  * from config). A feed that fails keeps its last good indicators and its success time ages, which
  * is what the MamoriIntelFeedStale alert watches.
  */
-export async function openIntelFeeds(config: IntelConfig, registry: Registry, logger: Logger): Promise<IntelFeeds | undefined> {
+export async function openIntelFeeds(config: IntelConfig, registry: Registry, logger: Logger, options: { knownLog?: IntelKnownLog } = {}): Promise<IntelFeeds | undefined> {
   if (config.feeds.length === 0) return undefined;
+  // The indicators an earlier run indexed: what the boot load has beyond them was added while the
+  // detector was down, and is retro-matched once retro-matching is enabled (then recorded).
+  const knownLog = config.retroLookbackMs > 0 ? options.knownLog : undefined;
+  let known: Set<string> | undefined;
+  if (knownLog) {
+    try {
+      known = await knownLog.read();
+    } catch (error) {
+      logger.warn({ err: error, error_code: errorCode(error) }, `known intel indicators not read; indicators added while the detector was down are not retro-matched: ${errorMessage(error)}`);
+    }
+  }
+  let boot: { added: Indicator[]; removed: string[] } | undefined;
+  let recorded: Promise<unknown> = Promise.resolve();
+  const record = (added: readonly Indicator[], removed: readonly string[]): Promise<unknown> => {
+    if (!knownLog || (added.length === 0 && removed.length === 0)) return Promise.resolve();
+    return knownLog.write(added.map(indicatorKey), removed).catch((error: unknown) => logger.warn({ err: error, error_code: errorCode(error) }, `known intel indicators not recorded: ${errorMessage(error)}`));
+  };
   const registers = [registry];
   const lastSuccess = new Gauge({ name: 'mamori_intel_feed_last_success_timestamp_seconds', help: 'When a feed last loaded successfully (Unix seconds).', labelNames: ['feed'], registers });
   const interval = new Gauge({ name: 'mamori_intel_feed_refresh_interval_seconds', help: 'Configured refresh interval of a feed.', labelNames: ['feed'], registers });
@@ -55,8 +74,18 @@ export async function openIntelFeeds(config: IntelConfig, registry: Registry, lo
       for (const feed of config.feeds) indexed.set({ feed: feed.name }, report.indexedByFeed[feed.name] ?? 0);
       suppressed.set(report.suppressed);
       for (const error of report.errors) logger.warn({ feed: error.feed, error_code: error.code }, `intel feed refresh failed: ${error.message}`);
-      if (onAdded && report.added.length > 0) retroRuns = onAdded(report.added);
+      if (!onAdded) {
+        // The boot load (or a refresh before retro-matching is enabled): kept for enableRetroMatching.
+        boot = { added: [...(boot?.added ?? []), ...(known === undefined || known.size === 0 ? [] : report.added)], removed: [...(boot?.removed ?? []), ...report.removed] };
+        if (known === undefined || known.size === 0) recorded = recorded.then(() => record(report.added, []));
+        return;
+      }
+      const run: Promise<unknown> = report.added.length > 0 ? onAdded(report.added) : Promise.resolve();
+      retroRuns = run;
+      // Recorded once retro-matched: a crash in between retro-matches them again after the restart.
+      recorded = recorded.then(() => run).then(() => record(report.added, report.removed));
     },
+    ...(known && known.size > 0 ? { known } : {}),
   });
   await store.refresh();
   const stop = store.start(config.refreshIntervalMs, (error) => logger.error({ err: error, error_code: 'INTEL_REFRESH_FAILED' }, `intel refresh failed: ${errorMessage(error)}`));
@@ -75,10 +104,18 @@ export async function openIntelFeeds(config: IntelConfig, registry: Registry, lo
         logger,
       });
       onAdded = (added) => matcher.run(added);
+      const pending = boot;
+      boot = undefined;
+      if (pending && (pending.added.length > 0 || pending.removed.length > 0)) {
+        const run: Promise<unknown> = pending.added.length > 0 ? matcher.run(pending.added) : Promise.resolve();
+        retroRuns = run;
+        recorded = recorded.then(() => run).then(() => record(pending.added, pending.removed));
+      }
     },
     refresh: async () => {
       await store.refresh();
       await retroRuns;
+      await recorded;
     },
     close: stop,
   };
