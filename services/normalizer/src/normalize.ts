@@ -1,4 +1,4 @@
-import type { EventCodec, FieldWriter, MamoriEvent } from '@mamori/events';
+import { CodecError, type EventCodec, type FieldWriter, type MamoriEvent } from '@mamori/events';
 import type { EventHead } from './enrich/enricher.ts';
 import { NormalizeError } from './formats/errors.ts';
 import { FORMATS } from './formats/registry.ts';
@@ -43,10 +43,14 @@ export interface EncodedEvent {
   readonly value: Buffer;
 }
 
-/** What one raw record became, encoded: as {@link DecodeResult}, with each event's Avro value. */
+/**
+ * What one raw record became, encoded: as {@link DecodeResult}, with each event's Avro value.
+ * `errors` also holds a CodecError (AVRO_ENCODE_FAILED) for each event the codec refused: that
+ * event is left out and the record dead-lettered, the record's other events still go on.
+ */
 export interface EncodedResult {
   readonly events: EncodedEvent[];
-  readonly errors: NormalizeError[];
+  readonly errors: (NormalizeError | CodecError)[];
   readonly skipped?: number;
 }
 
@@ -74,8 +78,10 @@ export class EventEncoder {
 /**
  * Decodes one raw record with `format`, enriches its events with `enrich` and encodes them: through
  * the format's fused path when it has one and takes the record (same bytes, no parsed object, no
- * attributes object), else `normalizeRecord` and `EventCodec.encode`. Errors as `normalizeRecord`;
- * an event the codec refuses throws its CodecError (AVRO_ENCODE_FAILED) either way.
+ * attributes object), else `normalizeRecord` and `EventCodec.encode`. Errors as `normalizeRecord`,
+ * plus a CodecError (AVRO_ENCODE_FAILED) in `errors` for an event the codec refuses (a value the
+ * format let through that the schema cannot hold): one bad event never throws, so it can never fail
+ * the batch and stall its partition on every retry.
  */
 export function normalizeRecordEncoded(format: SensorFormat, bytes: Buffer, ctx: DecodeContext, encoder: EventEncoder, enrich?: (event: EventHead) => void): EncodedResult {
   const fused = format.fused;
@@ -95,11 +101,22 @@ export function normalizeRecordEncoded(format: SensorFormat, bytes: Buffer, ctx:
   }
   const result = normalizeRecord(format, bytes, ctx);
   const events: EncodedEvent[] = [];
-  for (const event of result.events) {
+  let errors: (NormalizeError | CodecError)[] = result.errors;
+  for (let i = 0; i < result.events.length; i++) {
+    const event = result.events[i]!;
     enrich?.(event);
-    events.push({ event, value: encoder.codec.encode(event) });
+    let value: Buffer;
+    try {
+      value = encoder.codec.encode(event);
+    } catch (cause) {
+      if (errors === result.errors) errors = [...result.errors];
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      errors.push(new CodecError('AVRO_ENCODE_FAILED', `${format.id} event ${i} of the record (${String(event.event_id)}) cannot be encoded: ${detail}`, { cause }));
+      continue;
+    }
+    events.push({ event, value });
   }
-  return result.skipped === undefined ? { events, errors: result.errors } : { events, errors: result.errors, skipped: result.skipped };
+  return result.skipped === undefined ? { events, errors } : { events, errors, skipped: result.skipped };
 }
 
 export { NORMALIZE_ERROR_CODES, NormalizeError, type NormalizeErrorCode } from './formats/errors.ts';

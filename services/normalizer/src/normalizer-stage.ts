@@ -1,3 +1,4 @@
+import { errorMessage, isRetryable, MamoriError } from '@mamori/core';
 import type { EventCodec } from '@mamori/events';
 import type { Inventory } from '@mamori/inventory';
 import type { Registry } from '@mamori/metrics';
@@ -20,8 +21,10 @@ import { normalizerMetrics, type NormalizerMetrics } from './normalizer-metrics.
  * - `RECORD_EMPTY`: the record has no value (a tombstone or an empty produce).
  * - `SENSOR_UNREGISTERED`, `SENSOR_FORMAT_NOT_ALLOWED`: the sensor registry refused the record
  *   (`SENSOR_ERROR_CODES`, enrich/sensors.ts).
+ * - `RECORD_FAILED`: normalizing the record threw an error that carries no code of its own (a bug
+ *   in a decoder, the enricher or the codec); the record is dead-lettered instead of failing the batch.
  */
-export const STAGE_ERROR_CODES = ['FORMAT_UNKNOWN', 'RECORD_EMPTY', ...SENSOR_ERROR_CODES] as const;
+export const STAGE_ERROR_CODES = ['FORMAT_UNKNOWN', 'RECORD_EMPTY', ...SENSOR_ERROR_CODES, 'RECORD_FAILED'] as const;
 type StageErrorCode = (typeof STAGE_ERROR_CODES)[number];
 
 /** Header naming the sensor that wrote a raw record (set by ingest entry points). */
@@ -50,9 +53,15 @@ export interface NormalizerDeps {
  * Raw sensor records to Avro `mamori.Event`s on the events topic, keyed by organization and source
  * address. The record's sensor (header `mamori.sensor_id`, else the key) decides its organization
  * and site through the inventory; a record of an unregistered sensor is dead-lettered whole unless
- * unregistered sensors are allowed. A record with bad lines is dead-lettered whole (original bytes,
- * every line's reason); its good lines still become events, with ids that make a later replay of
- * the record harmless.
+ * unregistered sensors are allowed. A record with bad lines (or an event the codec refuses) is
+ * dead-lettered whole (original bytes, the first problem's code, the count); its good lines still
+ * become events, with ids that make a later replay of the record harmless.
+ *
+ * No record can fail the batch: anything one record throws while it is normalized, enriched or
+ * encoded dead-letters that record (its own code when it is a MamoriError, else `RECORD_FAILED`)
+ * and the batch goes on. Only a retryable error is rethrown (the runner retries the batch);
+ * a record's own work touches nothing remote, so that would be a bug too, but one that a retry
+ * can clear. Kafka produce failures happen in the runner and still fail the batch.
  */
 export class NormalizerStage implements Stage {
   readonly name = 'normalizer';
@@ -82,7 +91,17 @@ export class NormalizerStage implements Stage {
     const deadLetters: DeadLetter[] = [];
     for (const message of batch.messages) {
       const dead = deadLetters.length;
-      this.processOne(message, out, deadLetters);
+      const produced = out.length;
+      try {
+        this.processOne(message, out, deadLetters);
+      } catch (error) {
+        if (isRetryable(error)) throw error;
+        // Whole record to the DLQ: events it already produced are taken back so that it counts once.
+        out.length = produced;
+        deadLetters.length = dead;
+        const code = error instanceof MamoriError ? error.code : ('RECORD_FAILED' satisfies StageErrorCode);
+        deadLetters.push({ message, code, reason: `normalizing the record failed: ${errorMessage(error)}` });
+      }
       this.metrics?.records.inc({ topic: message.topic, outcome: deadLetters.length > dead ? 'dead_lettered' : 'normalized' });
     }
     return { outputs: [{ topic: this.config.eventsTopic, messages: out }], deadLetters };

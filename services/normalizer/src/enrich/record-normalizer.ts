@@ -1,4 +1,4 @@
-import type { MamoriEvent } from '@mamori/events';
+import type { CodecError, MamoriEvent } from '@mamori/events';
 import { normalizeRecord, normalizeRecordEncoded, type EncodedEvent, type EventEncoder } from '../normalize.ts';
 import type { NormalizeError } from '../formats/errors.ts';
 import type { SensorFormat } from '../formats/types.ts';
@@ -26,10 +26,10 @@ export interface RecordOutcome {
   readonly rejected?: { readonly code: SensorErrorCode; readonly reason: string };
 }
 
-/** {@link RecordOutcome} with each event's Avro value. */
+/** {@link RecordOutcome} with each event's Avro value; `errors` also names events the codec refused (AVRO_ENCODE_FAILED). */
 export interface EncodedOutcome {
   readonly events: EncodedEvent[];
-  readonly errors: NormalizeError[];
+  readonly errors: (NormalizeError | CodecError)[];
   readonly rejected?: { readonly code: SensorErrorCode; readonly reason: string };
 }
 
