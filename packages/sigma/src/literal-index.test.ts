@@ -220,4 +220,18 @@ describe('the literal index on rules', () => {
       { numRuns: 2000 },
     );
   });
+
+  it('the attribute walk also sees keys an attributes object inherits, as the field lookups do', () => {
+    const names = Array.from({ length: 18 }, (_, i) => `Field${i}`);
+    const security = (id: string, detection: string) =>
+      `title: ${id}\nid: ${id}\nstatus: test\nlogsource:\n  product: windows\n  service: security\ndetection:\n${detection}\nlevel: high\n`;
+    const rs = rules(names.map((f, i) => security(`r${i}`, `  s:\n    ${f}|contains: 'hit'\n  condition: s`)).join('---\n'));
+    for (const inherited of [{ Field3: 'a HIT' }, { 'Field 4': 'hit' }, {}]) {
+      const attributes = Object.assign(Object.create(inherited) as Record<string, string>, { Channel: 'Security', EventID: '4688', Field1: 'hit', Other: 'x' });
+      const e = testEvent({ attributes });
+      const indexed = rs.match(e).map((m) => m.rule.id);
+      expect(indexed, JSON.stringify(inherited)).toEqual(rs.matchUnindexed(e).map((r) => r.id));
+      expect(indexed.length).toBe(1 + Object.keys(inherited).length);
+    }
+  });
 });

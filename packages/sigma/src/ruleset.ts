@@ -3,7 +3,7 @@ import type { SigmaRule } from './ast.ts';
 import { AhoCorasick } from './aho-corasick.ts';
 import type { CompiledNode, CompiledRule } from './compile.ts';
 import { buildPredicate } from './compile.ts';
-import { EventContext, pathGetter, type FieldGetter, type FieldSlot, type FieldValue } from './event-context.ts';
+import { EventContext, inheritsEnumerable, pathGetter, type FieldGetter, type FieldSlot, type FieldValue } from './event-context.ts';
 import { KEYWORDS, needOf } from './literal-need.ts';
 import type { LogsourceMapping } from './mappings.ts';
 import { compilePattern, parseWildcards } from './wildcard.ts';
@@ -389,7 +389,15 @@ export class RuleSet {
   private walkAttributes(byAttribute: Map<string, SlotIndex[]>, event: MamoriEvent): void {
     const attributes = event.attributes as Record<string, FieldValue>;
     let spaced = false;
-    for (const k in attributes) {
+    // The keys for-in lists: the context's own keys (enumerated once per event) unless some are inherited.
+    let keys = this.ctx.attributeKeys();
+    if (inheritsEnumerable(attributes)) {
+      const all: string[] = [];
+      for (const k in attributes) all.push(k);
+      keys = all;
+    }
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[j]!;
       const list = byAttribute.get(k);
       if (list === undefined) {
         if (!spaced && k.includes(' ')) spaced = true;
