@@ -1,6 +1,7 @@
 import { CodecError, type EventCodec, type FieldWriter, type MamoriEvent } from '@mamori/events';
 import type { EventHead } from './enrich/enricher.ts';
 import { NormalizeError } from './formats/errors.ts';
+import { eventFieldValue, outOfRangeField } from './formats/event-limits.ts';
 import { FORMATS } from './formats/registry.ts';
 import type { DecodeContext, DecodeResult, SensorFormat } from './formats/types.ts';
 
@@ -30,11 +31,43 @@ export function normalizeRecord(format: SensorFormat, bytes: Buffer, ctx: Decode
   if (bytes.length > limit) {
     return { events: [], errors: [new NormalizeError('RECORD_TOO_LARGE', `${format.id} record of ${bytes.length} bytes exceeds ${limit}`)] };
   }
+  let result: DecodeResult;
   try {
-    return format.decode(bytes, ctx);
+    result = format.decode(bytes, ctx);
   } catch (cause) {
     return { events: [], errors: [new NormalizeError('FORMAT_FAILED', `${format.id} decoder failed: ${(cause as Error)?.message ?? String(cause)}`, { cause })] };
   }
+  return screenEvents(format, result);
+}
+
+/**
+ * The backstop behind the formats' own field checks: an event with a number the schema or
+ * ClickHouse cannot hold (a time outside 1900-2299, a long beyond ±(2^53 - 2), an int beyond 32
+ * bits, NaN) is taken out and reported as FIELD_INVALID naming the event field, so that it is
+ * dead-lettered at parse time instead of failing the Avro encode (or, for times, the insert).
+ */
+function screenEvents(format: SensorFormat, result: DecodeResult): DecodeResult {
+  let bad = -1;
+  for (let i = 0; i < result.events.length; i++) {
+    if (outOfRangeField(result.events[i]!) !== undefined) {
+      bad = i;
+      break;
+    }
+  }
+  if (bad < 0) return result;
+  const events: MamoriEvent[] = result.events.slice(0, bad);
+  const errors = [...result.errors];
+  for (let i = bad; i < result.events.length; i++) {
+    const event = result.events[i]!;
+    const field = outOfRangeField(event);
+    if (field === undefined) {
+      events.push(event);
+      continue;
+    }
+    const value = eventFieldValue(event, field);
+    errors.push(new NormalizeError('FIELD_INVALID', `${format.id} event ${i} of the record: ${field} is out of range for an event: ${String(value)}`, { field }));
+  }
+  return result.skipped === undefined ? { events, errors } : { events, errors, skipped: result.skipped };
 }
 
 /** One event for the events topic: the event (without its attributes when the fused path made it) and its Avro bytes. */

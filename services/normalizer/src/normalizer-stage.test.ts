@@ -19,15 +19,21 @@ import { NormalizerStage, type NormalizerDeps } from './normalizer-stage.ts';
 const TOPIC = 'test.raw.planted';
 const line = (i: number) => `{"ts":1664462456.${100000 + i},"uid":"C${i}","id.orig_h":"172.16.1.11","id.orig_p":${40000 + i},"id.resp_h":"8.8.8.8","id.resp_p":53,"proto":"udp","duration":0.5,"orig_bytes":10}`;
 
-/** Zeek conn whose events from lines holding `PLANT` get a byte count no Avro long holds. */
-const unencodable: SensorFormat = {
-  id: 'test.unencodable',
+/**
+ * Zeek conn with defects planted by a `"PLANT":n` key: 1 puts a number in the event's attributes (a
+ * decoder bug the codec refuses), 2 gives it a byte count no Avro long holds (hostile input the
+ * format let through, which the normalizer's backstop reports).
+ */
+const planting: SensorFormat = {
+  id: 'test.planting',
   topics: [TOPIC],
   decode(bytes, ctx) {
-    const result = zeekConnFormat.decode(Buffer.from(bytes.toString('utf8').replaceAll(',"PLANT":1', '')), ctx);
-    const planted = bytes.toString('utf8').split('\n').map((l) => l.includes('"PLANT"'));
+    const text = bytes.toString('utf8');
+    const result = zeekConnFormat.decode(Buffer.from(text.replace(/,"PLANT":\d/g, '')), ctx);
+    const planted = text.split('\n').map((l) => /"PLANT":(\d)/.exec(l)?.[1]);
     result.events.forEach((event, i) => {
-      if (planted[i]) event.bytes_out = 1e300;
+      if (planted[i] === '1') (event.attributes as Record<string, unknown>)['planted'] = 7;
+      if (planted[i] === '2') event.bytes_out = 1e300;
     });
     return result;
   },
@@ -49,14 +55,15 @@ function stageWith(format: SensorFormat, deps: Partial<NormalizerDeps> = {}): No
 describe('NormalizerStage per-record safety net', () => {
   it('dead-letters a record whose event the codec refuses (AVRO_ENCODE_FAILED) and keeps the batch going', async () => {
     const registry = new Registry();
-    const stage = stageWith(unencodable, { registry });
+    const stage = stageWith(planting, { registry });
     const hostile = line(2).replace('}', ',"PLANT":1}');
     const result = await stage.process({ messages: [message(line(1), 10), message(hostile, 11), message(line(3), 12)] });
     expect(result.outputs[0]!.messages).toHaveLength(2);
     expect(result.deadLetters).toHaveLength(1);
     const letter = result.deadLetters[0]!;
     expect(letter.code).toBe('AVRO_ENCODE_FAILED');
-    expect(letter.reason).toContain('test.unencodable event 0');
+    expect(letter.reason).toContain('test.planting event 0');
+    expect(letter.reason).toContain('attributes');
     expect(letter.message.offset).toBe('11');
     expect(letter.message.partition).toBe(3);
     expect(letter.message.value?.toString()).toBe(hostile);
@@ -66,12 +73,22 @@ describe('NormalizerStage per-record safety net', () => {
   });
 
   it('keeps the other events of a multi-line record when one of its events cannot be encoded', async () => {
-    const stage = stageWith(unencodable);
+    const stage = stageWith(planting);
     const record = [line(1), line(2).replace('}', ',"PLANT":1}'), line(3)].join('\n');
     const result = await stage.process({ messages: [message(record, 5)] });
     expect(result.outputs[0]!.messages).toHaveLength(2);
     expect(result.deadLetters.map((d) => d.code)).toEqual(['AVRO_ENCODE_FAILED']);
     expect(result.deadLetters[0]!.reason).toContain('event 1');
+  });
+
+  it('reports an event number the schema cannot hold as FIELD_INVALID naming the event field, before the encode', async () => {
+    const stage = stageWith(planting);
+    const record = [line(1), line(2).replace('}', ',"PLANT":2}')].join('\n');
+    const result = await stage.process({ messages: [message(record, 5), message(line(3), 6)] });
+    expect(result.outputs[0]!.messages).toHaveLength(2);
+    expect(result.deadLetters).toHaveLength(1);
+    expect(result.deadLetters[0]!.code).toBe('FIELD_INVALID');
+    expect(result.deadLetters[0]!.reason).toContain('bytes_out is out of range');
   });
 
   it('dead-letters a record whose work throws a bare error as RECORD_FAILED', async () => {

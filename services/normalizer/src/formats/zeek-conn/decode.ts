@@ -7,6 +7,7 @@ import { isZeekTsv, zeekTsvRecords } from '../zeek/tsv.ts';
 import { jsonText } from '../text.ts';
 import { parseJsonObject } from '../json.ts';
 import { isIPv4 } from '../zeek/fields.ts';
+import { isEventTimeMs, MAX_LONG } from '../event-limits.ts';
 
 export const ZEEK_CONN_FORMAT_ID = 'zeek.conn';
 
@@ -67,12 +68,6 @@ function port(value: unknown, field: string): number {
   throw new FieldError(field, `${field} is not a port (0..65535): ${jsonText(value)}`);
 }
 
-/**
- * The largest count, duration (ms) or time (ms) an event can carry: Avro longs as the codec writes
- * them (±(2^53 - 2)). A larger value used to pass here and fail the Avro encode, which fails the
- * whole batch, again on every retry: one hostile line stalled its partition.
- */
-const MAX_LONG = 9007199254740990;
 
 /** Optional non-negative number: absent or null (Zeek's unset) is 0. */
 function nonNegative(value: unknown, field: string): number {
@@ -82,7 +77,10 @@ function nonNegative(value: unknown, field: string): number {
   throw new FieldError(field, `${field} is not a non-negative number: ${jsonText(value)}`);
 }
 
-/** `n` rounded, when an event can carry it. */
+/**
+ * `n` rounded, when an event can carry it (an Avro long). A larger value used to pass here and fail
+ * the Avro encode, which failed the whole batch, again on every retry.
+ */
 function long(n: number, field: string, value: unknown): number {
   const rounded = Math.round(n);
   if (rounded <= MAX_LONG) return rounded;
@@ -102,8 +100,8 @@ function timestamp(value: unknown): number {
     const numeric = Number(value);
     ms = value !== '' && Number.isFinite(numeric) ? Math.floor(Math.round(numeric * 1e6) / 1000) : Date.parse(value);
   }
-  if (Number.isFinite(ms) && ms >= -MAX_LONG && ms <= MAX_LONG) return ms;
-  throw new FieldError('ts', `ts is not epoch seconds or an ISO time: ${jsonText(value)}`);
+  if (isEventTimeMs(ms)) return ms;
+  throw new FieldError('ts', `ts is not epoch seconds or an ISO time between 1900 and 2299: ${jsonText(value)}`);
 }
 
 function optionalString(value: unknown, field: string): string | null {
