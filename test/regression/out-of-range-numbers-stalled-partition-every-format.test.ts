@@ -20,8 +20,8 @@ import { describe, expect, it } from 'vitest';
  *     format let the value through and only the stage's safety net caught it);
  *   - the good records around it produce their events; counts reconcile (every record is exactly
  *     normalized or dead-lettered, outputs = events of the normalized ones).
- * A targeted table also checks, per format, that a hostile event time or count is FIELD_INVALID
- * naming the field.
+ * And the format's own field checks caught it (the message names the source field), not only the
+ * normalizer's event check behind them.
  */
 
 const FORMATS_DIR = fileURLToPath(new URL('../../services/normalizer/src/formats/', import.meta.url));
@@ -32,6 +32,9 @@ const PARSE_TIME_CODES = new Set(['FIELD_INVALID', 'PARSE_FAILED']);
 
 const HOSTILE_JSON: readonly unknown[] = [1e300, -1e300, 9223372036854775808, 1e15, -1, 4294967296, 2.5e10, '1e300', '-1e300', 'NaN', 'Infinity', '-1', '9223372036854775808', '+099999-01-01T00:00:00Z', '99999999999999999999'];
 const HOSTILE_TEXT: readonly string[] = ['1e300', '-1e300', '9223372036854775808', 'NaN', 'Infinity', '-1', '99999999999999999999', '1000000000000000', '4294967296'];
+
+/** Formats whose own field checks do not yet cover every numeric event field (the event check catches the rest). */
+const BACKSTOP_ALLOWED = new Set(['suricata.eve', 'windows.event', 'netflow.flow']);
 
 const codec = new EventCodec();
 
@@ -158,6 +161,7 @@ describe('hostile numbers in every registered format never stall a partition', (
 
       let hostileCount = 0;
       let deadLettered = 0;
+      const backstop = new Set<string>();
       for (const record of good) {
         const expected = checked[candidates.indexOf(record)]!.events;
         const variants = hostileVariants(record);
@@ -178,9 +182,12 @@ describe('hostile numbers in every registered format never stall a partition', (
           } else {
             deadLettered++;
             expect(PARSE_TIME_CODES.has(o.code), `${o.code}: ${o.reason} for ${variant.slice(0, 300)}`).toBe(true);
+            if (o.reason.includes('out of range for an event')) backstop.add(o.reason.replace(/^.*record: /, '').replace(/: .*$/, ''));
           }
         });
       }
+      // The format's own checks name the source field; the normalizer's event check is only a backstop.
+      if (!BACKSTOP_ALLOWED.has(format.id)) expect([...backstop], `${format.id} left these to the normalizer's event check`).toEqual([]);
       expect(hostileCount).toBeGreaterThan(0);
       expect(deadLettered).toBeGreaterThan(0);
     }, 120_000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attributesOf, cap, canonicalKey, FieldError, flattenZeek, MAX_ATTRIBUTE_CHARS, optPort, secondsToMs, timeValueMs } from './fields.ts';
+import { attributesOf, cap, canonicalKey, eventTimeMs, FieldError, flattenZeek, MAX_ATTRIBUTE_CHARS, optCount, optDurationMs, optPort, secondsToMs, timeValueMs } from './fields.ts';
 
 describe('Zeek JSON shapes', () => {
   it('reads dotted, underscored and nested record groups as one dotted shape', () => {
@@ -22,6 +22,29 @@ describe('Zeek JSON shapes', () => {
     expect(timeValueMs('2018-03-24T17:15:20.865716Z', 'ts')).toBe(1521911720865);
     expect(() => timeValueMs('yesterday', 'ts')).toThrow(FieldError);
     expect(secondsToMs(0.0014999)).toBe(secondsToMs(0.0015));
+  });
+
+  it('refuses numbers an event cannot hold, naming the field (they used to fail the Avro encode and the batch)', () => {
+    const fieldOf = (f: () => unknown) => {
+      try {
+        f();
+      } catch (error) {
+        return error instanceof FieldError ? error.field : 'not a FieldError';
+      }
+      return 'accepted';
+    };
+    for (const v of [1e300, -1e300, '1e300', 'NaN', 'Infinity', 9007199254741]) expect(fieldOf(() => timeValueMs(v, 'ts')), String(v)).toBe('ts');
+    expect(timeValueMs(9007199254740, 'certificate.not_valid_after')).toBe(9007199254740000);
+    // The event's own time: ClickHouse DateTime64 (1900-2299).
+    expect(eventTimeMs('2299-12-31T23:59:59.999Z', 'ts')).toBe(Date.UTC(2299, 11, 31, 23, 59, 59, 999));
+    expect(eventTimeMs(-2208988800, 'ts')).toBe(Date.UTC(1900, 0, 1));
+    for (const v of [1e15, 10413792000, -2208988800.001, '+099999-01-01T00:00:00Z']) expect(fieldOf(() => eventTimeMs(v, 'ts')), String(v)).toBe('ts');
+    expect(optCount({ n: 9007199254740990 }, 'n')).toBe(9007199254740990);
+    for (const v of [9007199254740991, 2 ** 63, 1e300, -1, '-1', 'NaN', 1.5]) expect(fieldOf(() => optCount({ n: v }, 'n')), String(v)).toBe('n');
+    expect(optCount({ n: 2147483647 }, 'n', 2147483647)).toBe(2147483647);
+    expect(fieldOf(() => optCount({ n: 2147483648 }, 'n', 2147483647))).toBe('n');
+    expect(optDurationMs({ d: 0.0015 }, 'd')).toBe(2);
+    for (const v of [1e300, 9007199254741, -1, 'Infinity']) expect(fieldOf(() => optDurationMs({ d: v }, 'd')), String(v)).toBe('d');
   });
 
   it('validates ports', () => {

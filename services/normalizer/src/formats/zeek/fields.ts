@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { isEventTimeMs, MAX_LONG } from '../event-limits.ts';
 import { jsonText } from '../text.ts';
 
 /**
@@ -142,13 +143,17 @@ export function optPort(rec: ZeekRecord, field: string): number | null {
   throw new FieldError(field, `${field} is not a port (0..65535): ${show(value)}`);
 }
 
-/** A non-negative integer (Zeek `count`), or `null` when absent. */
-export function optCount(rec: ZeekRecord, field: string): number | null {
+/**
+ * A non-negative integer (Zeek `count`) up to `max`, or `null` when absent. @default max: an Avro
+ * long's bound; pass 2147483647 where the event field is an Avro int (a larger value would fail the
+ * encode, and with it the batch).
+ */
+export function optCount(rec: ZeekRecord, field: string, max = MAX_LONG): number | null {
   const value = rec[field];
   if (value === undefined || value === null) return null;
   const n = typeof value === 'string' && value !== '' ? Number(value) : value;
-  if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
-  throw new FieldError(field, `${field} is not a non-negative integer: ${show(value)}`);
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= max) return n;
+  throw new FieldError(field, `${field} is not a non-negative integer up to ${max}: ${show(value)}`);
 }
 
 /** A finite number ≥ 0 (Zeek `interval`, `double`), or `null` when absent. */
@@ -165,6 +170,15 @@ export function secondsToMs(seconds: number): number {
   return Math.round(Math.round(seconds * 1e6) / 1000);
 }
 
+/** A Zeek `interval` (seconds, ≥ 0) as milliseconds an event holds (an Avro long), or `null` when absent. */
+export function optDurationMs(rec: ZeekRecord, field: string): number | null {
+  const seconds = optNonNegative(rec, field);
+  if (seconds === null) return null;
+  const ms = secondsToMs(seconds);
+  if (ms <= MAX_LONG) return ms;
+  throw new FieldError(field, `${field} is out of range: ${show(rec[field])}`);
+}
+
 /** Zeek `bool`: JSON true/false, TSV T/F (also as strings), or `null` when absent. */
 export function optBool(rec: ZeekRecord, field: string): boolean | null {
   const value = rec[field];
@@ -177,7 +191,9 @@ export function optBool(rec: ZeekRecord, field: string): boolean | null {
 
 /**
  * Zeek `time` to epoch ms: epoch seconds (number or numeric string, microseconds) are truncated to the
- * millisecond, as are ISO 8601 strings (`JSON::TS_ISO8601`), so both forms of one entry agree.
+ * millisecond, as are ISO 8601 strings (`JSON::TS_ISO8601`), so both forms of one entry agree. The
+ * result is an Avro long (±(2^53 − 2) ms), so a `time` field mapped anywhere on the event encodes;
+ * the event's own time is narrower, see {@link eventTimeMs}.
  */
 export function timeValueMs(value: unknown, field: string): number {
   let ms = Number.NaN;
@@ -187,8 +203,15 @@ export function timeValueMs(value: unknown, field: string): number {
     const numeric = Number(value);
     ms = Number.isFinite(numeric) ? Math.floor(Math.round(numeric * 1e6) / 1000) : Date.parse(value);
   }
-  if (Number.isFinite(ms)) return ms;
+  if (ms >= -MAX_LONG && ms <= MAX_LONG) return ms;
   throw new FieldError(field, `${field} is not epoch seconds or an ISO time: ${show(value)}`);
+}
+
+/** A Zeek `time` that becomes the event's time: as {@link timeValueMs}, within 1900-2299 (ClickHouse DateTime64). */
+export function eventTimeMs(value: unknown, field: string): number {
+  const ms = timeValueMs(value, field);
+  if (isEventTimeMs(ms)) return ms;
+  throw new FieldError(field, `${field} is not a time between 1900 and 2299: ${show(value)}`);
 }
 
 /** A Zeek `time` field as epoch ms, or `null` when absent. */

@@ -2,7 +2,7 @@ import type { MamoriEvent } from '@mamori/events';
 import { eventIdAt, eventIdPrefix, type FnvState } from '../event-id.ts';
 import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult, SensorFormat } from '../types.ts';
-import { attributesOf, FieldError, flattenZeek, optAddress, optPort, optString, timeValueMs, type ZeekRecord } from './fields.ts';
+import { attributesOf, eventTimeMs, FieldError, flattenZeek, optAddress, optPort, optString, type ZeekRecord } from './fields.ts';
 import { isZeekTsv, sniffZeekTsv, zeekTsvRecords } from './tsv.ts';
 import { parseJsonObject } from '../json.ts';
 
@@ -49,7 +49,7 @@ function toEvent(c: Compiled, rec: ZeekRecord, ctx: DecodeContext, prefix: Reado
   const event: MamoriEvent = {
     event_id: eventIdAt(prefix, line),
     event_class: c.spec.eventClass,
-    time: timeValueMs(ts, 'ts'),
+    time: eventTimeMs(ts, 'ts'),
     ingest_time: ctx.ingestTime,
     org_id: ctx.orgId,
     sensor_id: ctx.sensorId,

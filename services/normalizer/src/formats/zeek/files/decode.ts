@@ -1,5 +1,5 @@
 import { hasAll, hasAny, type ZeekLogSpec } from '../format.ts';
-import { optCount, optNonNegative, optString, secondsToMs } from '../fields.ts';
+import { optCount, optDurationMs, optString } from '../fields.ts';
 
 const HASHES = ['md5', 'sha1', 'sha256'] as const;
 
@@ -20,8 +20,7 @@ export const filesSpec: ZeekLogSpec = {
       const value = optString(rec, algorithm);
       if (value !== null && value !== '') hashes[algorithm] = value.toLowerCase();
     }
-    const duration = optNonNegative(rec, 'duration');
-    event.duration_ms = duration === null ? 0 : secondsToMs(duration);
+    event.duration_ms = optDurationMs(rec, 'duration') ?? 0;
     event.file = {
       action: 'transferred',
       path: null,

@@ -1,5 +1,6 @@
 import { hasAll, hasAny, type ZeekLogSpec } from '../format.ts';
-import { FieldError, firstString, optCount, optString } from '../fields.ts';
+import { firstString, optCount, optString } from '../fields.ts';
+import { MAX_INT } from '../../event-limits.ts';
 
 /** Zeek `http.log` → `http_activity`. */
 export const httpSpec: ZeekLogSpec = {
@@ -11,8 +12,7 @@ export const httpSpec: ZeekLogSpec = {
   mapped: ['method', 'host', 'uri', 'user_agent', 'referrer', 'status_code', 'request_body_len', 'response_body_len', 'version', 'username', 'password'],
   sniffJson: (rec) => (hasAll(rec, 'trans_depth') && hasAny(rec, 'method', 'uri', 'status_code', 'host') ? 0.9 : 0),
   map(rec, event) {
-    const status = optCount(rec, 'status_code');
-    if (status !== null && status > 0x7fffffff) throw new FieldError('status_code', `status_code is out of range: ${status}`);
+    const status = optCount(rec, 'status_code', MAX_INT);
     event.user = optString(rec, 'username');
     event.http = {
       method: optString(rec, 'method'),

@@ -1,5 +1,6 @@
 import { hasAny, type ZeekLogSpec } from '../format.ts';
-import { FieldError, optBool, optCount, optString } from '../fields.ts';
+import { optBool, optCount, optString } from '../fields.ts';
+import { MAX_INT } from '../../event-limits.ts';
 
 /** Zeek `ssh.log` (with or without the HASSH package) → `ssh_activity`. */
 export const sshSpec: ZeekLogSpec = {
@@ -14,8 +15,7 @@ export const sshSpec: ZeekLogSpec = {
       ? 0.9
       : 0,
   map(rec, event) {
-    const attempts = optCount(rec, 'auth_attempts');
-    if (attempts !== null && attempts > 0x7fffffff) throw new FieldError('auth_attempts', `auth_attempts is out of range: ${attempts}`);
+    const attempts = optCount(rec, 'auth_attempts', MAX_INT);
     event.ssh = {
       client: optString(rec, 'client'),
       server: optString(rec, 'server'),
