@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { AlertInfo, DnsInfo, FileInfo, HttpInfo, MamoriEvent, SshInfo, TlsInfo } from '@mamori/events';
 import { eventIdAt, eventIdPrefix, type FnvState } from '../event-id.ts';
+import { isEventTimeMs, MAX_INT, MAX_LONG } from '../event-limits.ts';
 import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
 import { jsonText } from '../text.ts';
@@ -61,13 +62,17 @@ function str(o: Json | undefined, key: string): string | null {
   return null;
 }
 
-/** A non-negative integer or null; a present but impossible value is FIELD_INVALID. */
-function int(o: Json | undefined, key: string, field: string): number | null {
+/**
+ * A non-negative integer up to `max` (what the event field holds: an Avro long, or `MAX_INT` for an
+ * int) or null; a present but impossible value is FIELD_INVALID. A larger value used to fail the Avro
+ * encode, and with it the batch.
+ */
+function int(o: Json | undefined, key: string, field: string, max = MAX_LONG): number | null {
   const value = o?.[key];
   if (value === undefined || value === null) return null;
   const n = typeof value === 'string' && value !== '' ? Number(value) : value;
-  if (typeof n === 'number' && Number.isInteger(n) && n >= 0) return n;
-  throw new FieldError(field, `${field} is not a non-negative integer: ${jsonText(value)}`);
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= max) return n;
+  throw new FieldError(field, `${field} is not a non-negative integer up to ${max}: ${jsonText(value)}`);
 }
 
 function count(o: Json | undefined, key: string, field: string): number {
@@ -111,8 +116,8 @@ export function parseSuricataTime(text: string): number {
 function requiredTime(o: Json): number {
   const value = o['timestamp'];
   const t = typeof value === 'string' ? parseSuricataTime(value) : Number.NaN;
-  if (Number.isFinite(t)) return t;
-  throw new FieldError('timestamp', `timestamp is missing or not a Suricata time: ${jsonText(value)}`);
+  if (isEventTimeMs(t)) return t;
+  throw new FieldError('timestamp', `timestamp is missing or not a Suricata time between 1900 and 2299: ${jsonText(value)}`);
 }
 
 function optionalTime(o: Json | undefined, key: string): number | null {
@@ -199,10 +204,10 @@ function alertRecord(a: Json): AlertInfo {
   return {
     signature: str(a, 'signature'),
     signature_id: int(a, 'signature_id', 'alert.signature_id'),
-    rev: int(a, 'rev', 'alert.rev'),
+    rev: int(a, 'rev', 'alert.rev', MAX_INT),
     gid: int(a, 'gid', 'alert.gid'),
     category: str(a, 'category'),
-    severity: int(a, 'severity', 'alert.severity'),
+    severity: int(a, 'severity', 'alert.severity', MAX_INT),
     action: str(a, 'action'),
   };
 }
@@ -317,7 +322,7 @@ function dnsEvent(o: Json, event: MamoriEvent): void {
 
 function httpRecord(h: Json): HttpInfo {
   const status = h['status'];
-  const statusCode = typeof status === 'number' ? status : typeof status === 'string' && /^\d+$/.test(status) ? Number(status) : null;
+  const statusCode = typeof status === 'number' || (typeof status === 'string' && /^\d+$/.test(status)) ? int(h, 'status', 'http.status', MAX_INT) : null;
   return {
     method: str(h, 'http_method'),
     host: str(h, 'hostname'),
