@@ -5,6 +5,7 @@
  */
 
 import { jsonText } from '../../text.ts';
+import { isEventTimeMs, isLong } from '../../event-limits.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -67,12 +68,15 @@ export function parseWindowsTime(value: unknown): number {
   return t;
 }
 
-/** Decimal or `0x` hex (Security events write process ids in hex); null when absent or not a number. */
+/**
+ * Decimal or `0x` hex (Security events write process ids in hex); null when absent, not a number or
+ * beyond an Avro long (such a pid used to fail the encode, and with it the batch).
+ */
 export function parseId(value: unknown): number | null {
-  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : null;
+  if (typeof value === 'number') return isLong(value) && value >= 0 ? value : null;
   if (typeof value !== 'string' || value === '' || value === '-') return null;
   const n = /^0x[0-9a-f]+$/i.test(value) ? Number.parseInt(value.slice(2), 16) : /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  return Number.isSafeInteger(n) ? n : null;
+  return isLong(n) ? n : null;
 }
 
 function eventIdOf(value: unknown): number {
@@ -90,9 +94,10 @@ function text(value: unknown): string | null {
 function requiredTime(candidates: readonly unknown[]): number {
   for (const candidate of candidates) {
     const t = parseWindowsTime(candidate);
-    if (Number.isFinite(t)) return t;
+    // Usable: a time ClickHouse DateTime64 holds (1900-2299); else the next candidate.
+    if (isEventTimeMs(t)) return t;
   }
-  throw new ViewError('TimeCreated', 'no usable time (TimeCreated, UtcTime, @timestamp or EventTime)');
+  throw new ViewError('TimeCreated', 'no usable time between 1900 and 2299 (TimeCreated, UtcTime, @timestamp or EventTime)');
 }
 
 function get(o: Json, path: string): unknown {
