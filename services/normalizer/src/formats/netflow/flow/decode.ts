@@ -4,6 +4,7 @@ import { eventIdAt, eventIdPrefix, type FnvState } from '../../event-id.ts';
 import { NormalizeError } from '../../errors.ts';
 import type { DecodeContext, DecodeResult } from '../../types.ts';
 import { jsonText } from '../../text.ts';
+import { MAX_EVENT_TIME_MS, MAX_LONG } from '../../event-limits.ts';
 
 export const NETFLOW_FLOW_FORMAT_ID = 'netflow.flow';
 
@@ -35,17 +36,19 @@ function address(o: Json, field: string): string {
   throw new FieldError(field, `${field} is not an IP address: ${jsonText(value)}`);
 }
 
-function integer(o: Json, field: string, max = Number.MAX_SAFE_INTEGER, fallback?: number): number {
+/** An integer in 0..max; @default max: an Avro long's bound (a larger count used to fail the encode, and the batch). */
+function integer(o: Json, field: string, max = MAX_LONG, fallback?: number): number {
   const value = o[field];
   if ((value === undefined || value === null) && fallback !== undefined) return fallback;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max) return value;
   throw new FieldError(field, `${field} is not an integer in 0..${max}: ${jsonText(value)}`);
 }
 
+/** Epoch ms from 1970 up to 2299 (ClickHouse DateTime64's end; a later start or end has no place in an event). */
 function epochMs(o: Json, field: string): number {
   const value = o[field];
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
-  throw new FieldError(field, `${field} is not epoch milliseconds: ${jsonText(value)}`);
+  if (typeof value === 'number' && value >= 0 && value <= MAX_EVENT_TIME_MS) return Math.floor(value);
+  throw new FieldError(field, `${field} is not epoch milliseconds between 1970 and 2299: ${jsonText(value)}`);
 }
 
 function attribute(value: unknown): string | undefined {
@@ -95,9 +98,9 @@ export function flowToEvent(o: Json, ctx: DecodeContext, prefix: Readonly<FnvSta
     dst_port: integer(o, 'dst_port', 65535, 0),
     protocol: protocolName(protocol),
     // A NetFlow/IPFIX record counts one direction: src → dst. The reverse direction is its own record.
-    bytes_out: integer(o, 'bytes', Number.MAX_SAFE_INTEGER, 0),
+    bytes_out: integer(o, 'bytes', MAX_LONG, 0),
     bytes_in: 0,
-    packets_out: integer(o, 'packets', Number.MAX_SAFE_INTEGER, 0),
+    packets_out: integer(o, 'packets', MAX_LONG, 0),
     packets_in: 0,
     duration_ms: Math.max(0, end - start),
     conn_state: null,
