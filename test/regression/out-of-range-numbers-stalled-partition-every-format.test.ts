@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
  * in e705547). The same gap was open in other formats. For EVERY registered format, each good
  * fixture record is taken and every numeric-looking value in it (JSON numbers and numeric or
  * date-like strings, TSV cells, digit runs of text lines) is replaced by hostile values: 1e300,
- * -1e300, 2^63, NaN/Infinity strings, huge epoch times, negative counts. Each hostile record goes
+ * -1e300, 2^63, NaN/Infinity strings, huge epoch times, years past 2299 or before 1900, negative counts. Each hostile record goes
  * through the real stage between good ones, and:
  *   - the batch never fails;
  *   - a hostile record either becomes events the schema and ClickHouse can hold (the value landed
@@ -30,8 +30,8 @@ const MIN_TIME_MS = Date.UTC(1900, 0, 1);
 const MAX_TIME_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
 const PARSE_TIME_CODES = new Set(['FIELD_INVALID', 'PARSE_FAILED']);
 
-const HOSTILE_JSON: readonly unknown[] = [1e300, -1e300, 9223372036854775808, 1e15, -1, 4294967296, 2.5e10, '1e300', '-1e300', 'NaN', 'Infinity', '-1', '9223372036854775808', '+099999-01-01T00:00:00Z', '99999999999999999999'];
-const HOSTILE_TEXT: readonly string[] = ['1e300', '-1e300', '9223372036854775808', 'NaN', 'Infinity', '-1', '99999999999999999999', '1000000000000000', '4294967296'];
+const HOSTILE_JSON: readonly unknown[] = [1e300, -1e300, 9223372036854775808, 1e15, -1, 4294967296, 2.5e10, '1e300', '-1e300', 'NaN', 'Infinity', '-1', '9223372036854775808', '+099999-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '1899-12-31T23:59:59Z', '99999999999999999999'];
+const HOSTILE_TEXT: readonly string[] = ['1e300', '-1e300', '9223372036854775808', 'NaN', 'Infinity', '-1', '99999999999999999999', '1000000000000000', '4294967296', '9999', '2300', '1899'];
 
 const codec = new EventCodec();
 

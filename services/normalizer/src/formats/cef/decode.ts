@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { AlertInfo, MamoriEvent } from '@mamori/events';
 import { eventIdAt, eventIdPrefix } from '../event-id.ts';
+import { isEventTimeMs } from '../event-limits.ts';
 import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
 import { CefSyntaxError, parseCef, type CefRecord } from './parse.ts';
@@ -107,13 +108,14 @@ export function cefToEvent(rec: CefRecord, ctx: DecodeContext, eventId: string, 
     const value = ext.get(key);
     if (value === undefined) continue;
     const parsed = parseCefTime(value, ctx.ingestTime);
-    if (Number.isFinite(parsed.ms)) {
+    // A time an event cannot hold (outside 1900-2299, ClickHouse DateTime64) is as unusable as an unparseable one.
+    if (isEventTimeMs(parsed.ms)) {
       time = parsed.ms;
       if (parsed.zoneGuessed) put('time_zone_assumed', 'UTC');
       break;
     }
   }
-  if (!Number.isFinite(time)) time = envelope.fallbackTime;
+  if (!isEventTimeMs(time)) time = envelope.fallbackTime;
 
   for (const [key, value] of ext) {
     if (MAPPED.has(key) || key.endsWith('Label')) continue;

@@ -1,4 +1,5 @@
 import { closestYearTime, MONTHS, utcTime, zoneOffsetMinutes } from '../cef/time.ts';
+import { isEventTimeMs } from '../event-limits.ts';
 
 /**
  * Syslog message syntax: RFC 5424 (`<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`) and the BSD
@@ -46,13 +47,15 @@ const nil = (token: string): string | null => (token === '-' ? null : token);
 /** RFC 3339 as RFC 5424 allows it: `2024-03-01T12:00:00.123456+01:00` or `...Z`. */
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
 
+/** Epoch ms of an RFC 3339 time; NaN when it is not one, or not within 1900-2299 (what an event's time holds: ClickHouse DateTime64). */
 export function parseRfc3339(text: string): number {
   const m = RFC3339.exec(text);
   if (!m) return Number.NaN;
   const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
   const wall = utcTime(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms);
   const offset = zoneOffsetMinutes(m[8]!);
-  return offset === undefined ? Number.NaN : wall - offset * 60_000;
+  const t = offset === undefined ? Number.NaN : wall - offset * 60_000;
+  return isEventTimeMs(t) ? t : Number.NaN;
 }
 
 /** Reads `<PRI>`; returns the PRI and where the rest starts, or null PRI when absent. */
@@ -125,7 +128,7 @@ function parse5424(line: string, pri: number | null, at: number): SyslogMessage 
   let time: number | null = null;
   if (stamp !== '-') {
     time = parseRfc3339(stamp);
-    if (Number.isNaN(time)) throw new SyslogSyntaxError(`TIMESTAMP ${JSON.stringify(stamp.slice(0, 40))} is not RFC 3339`, 'timestamp', true);
+    if (Number.isNaN(time)) throw new SyslogSyntaxError(`TIMESTAMP ${JSON.stringify(stamp.slice(0, 40))} is not an RFC 3339 time between 1900 and 2299`, 'timestamp', true);
   }
   const [structuredData, end] = i < line.length ? readStructuredData(line, i) : [[], i];
   let msg = end < line.length && line[end] === ' ' ? line.slice(end + 1) : line.slice(end);
@@ -158,7 +161,7 @@ function parse3164(line: string, pri: number | null, at: number, referenceMs: nu
     const iso = ISO_STAMP.exec(rest);
     if (!iso) throw new SyslogSyntaxError('no RFC 3164 (Mmm dd hh:mm:ss) or RFC 3339 timestamp', 'timestamp');
     time = parseRfc3339(iso[1]!);
-    if (Number.isNaN(time)) throw new SyslogSyntaxError(`timestamp ${iso[1]} is not a date`, 'timestamp', true);
+    if (Number.isNaN(time)) throw new SyslogSyntaxError(`timestamp ${iso[1]} is not a date between 1900 and 2299`, 'timestamp', true);
     after = iso[0].length;
   }
   let body = rest.slice(after);
