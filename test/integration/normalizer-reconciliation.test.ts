@@ -50,6 +50,10 @@ const SENT: Sent[] = [
   { sensor: 'reg-1', value: '{"ts":', code: 'PARSE_FAILED', events: 0 },
   { sensor: 'reg-1', value: `${line(200)}\nnot json`, code: 'PARSE_FAILED', events: 1 },
   { sensor: 'reg-1', value: oversize, code: 'RECORD_TOO_LARGE', events: 0 },
+  // Numbers an event cannot hold once failed the Avro encode and so the whole batch, on every retry.
+  { sensor: 'reg-1', value: line(500).replace(/"ts":\d+/, '"ts":1e300'), code: 'FIELD_INVALID', events: 0 },
+  { sensor: 'reg-1', value: [line(501), line(502).replace(/"ts":\d+/, '"ts":"9999-12-31T23:59:59Z"')].join('\n'), code: 'FIELD_INVALID', events: 1 },
+  { sensor: 'reg-1', value: line(503).replace('"conn_state"', '"orig_bytes":9223372036854775808,"conn_state"'), code: 'FIELD_INVALID', events: 0 },
   { sensor: 'reg-1', value: null, code: 'RECORD_EMPTY', events: 0 },
   ...Array.from({ length: 3 }, (_, i): Sent => ({ sensor: 'rogue-sensor', value: line(300 + i), code: 'SENSOR_UNREGISTERED', events: 0 })),
   { sensor: 'wrong-format', value: line(400), code: 'SENSOR_FORMAT_NOT_ALLOWED', events: 0 },
@@ -164,6 +168,8 @@ describe('normalizer reconciliation through the sensor registry', () => {
     for (const l of letters) {
       expect(l.stage).toBe('normalizer');
       expect(l.sourceTopic).toBe(RAW);
+      expect([0, 1]).toContain(l.sourcePartition);
+      expect(l.sourceOffset).toMatch(/^\d+$/);
       expect(l.reason.length).toBeGreaterThan(0);
     }
     expect(letters.find((l) => l.code === 'SENSOR_UNREGISTERED')?.reason).toContain('rogue-sensor');
