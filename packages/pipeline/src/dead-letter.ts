@@ -20,6 +20,8 @@ export interface DeadLetter {
   /** Stable error code (docs/errors.md). */
   readonly code: string;
   readonly reason: string;
+  /** The error behind it, when one was thrown: logged with its stack (never written to the topic). */
+  readonly error?: unknown;
 }
 
 const MAX_REASON_BYTES = 2048;

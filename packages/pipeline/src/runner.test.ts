@@ -64,3 +64,40 @@ describe('StageRunner afterDeliver', () => {
     expect(stage.log.slice(0, 4)).toEqual(['process a,b', 'after delivered=2 committed=none', 'process a,b', 'after delivered=4 committed=none']);
   });
 });
+
+describe('StageRunner dead letters', () => {
+  it('logs a dead letter with the error that caused it (its stack), else one made from the reason', async () => {
+    const broker = new MemoryBroker();
+    const transport = createMemoryTransport(broker);
+    const admin = transport.admin();
+    await admin.connect();
+    await admin.ensureTopics([{ topic: 'in' }, { topic: 'telemetry.dlq' }]);
+    const producer = transport.producer();
+    await producer.connect();
+    const cause = new Error('planted decoder defect');
+    const stage: Stage = {
+      name: 'dlq-logging',
+      inputTopics: ['in'],
+      outputTopics: [],
+      async process(batch: ConsumedBatch): Promise<StageResult> {
+        return {
+          outputs: [],
+          deadLetters: batch.messages.map((message) =>
+            message.value!.toString() === 'bug' ? { message, code: 'RECORD_FAILED', reason: 'normalizing failed', error: cause } : { message, code: 'PARSE_FAILED', reason: 'not JSON' },
+          ),
+        };
+      },
+    };
+    const logged: { err: unknown; error_code: string }[] = [];
+    const logger = silentLogger();
+    logger.error = ((obj: { err: unknown; error_code: string }) => void logged.push(obj)) as typeof logger.error;
+    const runner = new StageRunner({ stage, transport, producer, registry: createRegistry(), logger, groupId: 'g2', maxWaitMs: 10 });
+    await runner.start();
+    await producer.send('in', [{ value: 'bug' }, { value: 'junk' }]);
+    const deadline = Date.now() + 10_000;
+    while (logged.length < 2 && Date.now() < deadline) await sleep(20);
+    await runner.close(2_000);
+    expect(logged.find((l) => l.error_code === 'RECORD_FAILED')?.err).toBe(cause);
+    expect((logged.find((l) => l.error_code === 'PARSE_FAILED')?.err as Error).message).toBe('not JSON');
+  });
+});

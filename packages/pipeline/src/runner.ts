@@ -194,7 +194,7 @@ export class StageRunner {
     for (const sunk of result.sunk ?? []) this.metrics.emitted.inc({ stage: stage.name, topic: sunk.target }, sunk.count);
     for (const letter of result.deadLetters) {
       this.metrics.deadLettered.inc({ stage: stage.name, topic: letter.message.topic, error_code: letter.code });
-      this.errors.error({ stage: stage.name, topic: letter.message.topic, partition: letter.message.partition, offset: letter.message.offset }, new Error(letter.reason), 'record dead-lettered', letter.code);
+      this.errors.error({ stage: stage.name, topic: letter.message.topic, partition: letter.message.partition, offset: letter.message.offset }, letter.error ?? new Error(letter.reason), 'record dead-lettered', letter.code);
     }
   }
 }

@@ -105,6 +105,8 @@ describe('NormalizerStage per-record safety net', () => {
     expect(result.deadLetters).toHaveLength(1);
     expect(result.deadLetters[0]!.code).toBe('RECORD_FAILED');
     expect(result.deadLetters[0]!.reason).toContain('planted inventory defect');
+    // The thrown error rides along (the runner logs it with its stack; it is not written to the topic).
+    expect((result.deadLetters[0]!.error as Error).message).toBe('planted inventory defect');
     expect(result.outputs[0]!.messages.length + result.deadLetters.length).toBe(3);
   });
 

@@ -100,7 +100,7 @@ export class NormalizerStage implements Stage {
         out.length = produced;
         deadLetters.length = dead;
         const code = error instanceof MamoriError ? error.code : ('RECORD_FAILED' satisfies StageErrorCode);
-        deadLetters.push({ message, code, reason: `normalizing the record failed: ${errorMessage(error)}` });
+        deadLetters.push({ message, code, reason: `normalizing the record failed: ${errorMessage(error)}`, error });
       }
       this.metrics?.records.inc({ topic: message.topic, outcome: deadLetters.length > dead ? 'dead_lettered' : 'normalized' });
     }
