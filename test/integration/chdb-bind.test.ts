@@ -111,3 +111,32 @@ describe('session pool', () => {
     expect(await long).toHaveLength(1);
   });
 });
+
+describe('session pool under mixed load', () => {
+  it('runs inserts and bound selects side by side on its connections without losing or mixing rows', async () => {
+    await storage.exec('CREATE DATABASE IF NOT EXISTS bind_test');
+    await storage.exec('CREATE TABLE IF NOT EXISTS bind_test.mixed (batch UInt32, n UInt32, s String) ENGINE = MergeTree ORDER BY (batch, n)');
+    const batches = 16;
+    const rowsPer = 2_000;
+    const inserts = Array.from({ length: batches }, (_, b) =>
+      storage.insert('mixed', Array.from({ length: rowsPer }, (_, n) => ({ batch: b, n, s: `b${b}'n${n}\\` }))),
+    );
+    // Reads interleaved with the writes: each gets its own bound values back, whatever runs beside it.
+    const reads = Array.from({ length: 120 }, (_, i) =>
+      storage.query<{ b: number; c: string }>('SELECT {b:UInt32} AS b, toString(count()) AS c FROM bind_test.mixed WHERE batch = {b:UInt32} AND s LIKE {p:String}', {
+        b: i % batches,
+        p: `b${i % batches}'%`,
+      }),
+    );
+    const [, readRows] = await Promise.all([Promise.all(inserts), Promise.all(reads)]);
+    readRows.forEach((rows, i) => {
+      expect(rows[0]!.b).toBe(i % batches);
+      // A read sees its batch either not yet, or whole (an insert is atomic).
+      expect(['0', String(rowsPer)]).toContain(rows[0]!.c);
+    });
+    const totals = await storage.query<{ batch: number; c: string; ok: string }>(
+      "SELECT batch, toString(count()) AS c, toString(countIf(s = concat('b', toString(batch), '\\'n', toString(n), '\\\\'))) AS ok FROM bind_test.mixed GROUP BY batch ORDER BY batch",
+    );
+    expect(totals).toEqual(Array.from({ length: batches }, (_, b) => ({ batch: b, c: String(rowsPer), ok: String(rowsPer) })));
+  });
+});
