@@ -165,8 +165,8 @@ export interface EntityPort {
 
 /**
  * The busiest peers and destination ports of one address over the hours overlapping [since, until),
- * from `entity_peer_hourly` and `entity_port_hourly` (migration 0006): one call, both read by their
- * (org, ip, hour) key range. Ties break on the peer address or port, so pages are stable.
+ * from `entity_peer_hourly` and `entity_port_hourly` (migration 0006): two statements run side by
+ * side, each reading its table's (org, ip, hour) key range. Ties break on the peer address or port, so pages are stable.
  */
 export async function entityTop(
   driver: StorageDriver,
@@ -188,7 +188,7 @@ export async function entityTop(
   const params = { orgIds: orgs, ip, since: range.since, until: range.until, limit: boundedLimit(limit) };
   const [peerRows, portRows] = await Promise.all([
     driver.query(
-      `SELECT 'peer' AS kind, toString(peer) AS key, '' AS protocol, sum(connections) AS connections, sum(bytes) AS bytes
+      `SELECT toString(peer) AS key, sum(connections) AS connections, sum(bytes) AS bytes
 FROM ${db}.entity_peer_hourly WHERE ${scope}
 GROUP BY peer ORDER BY connections DESC, key LIMIT {limit:UInt32}
 SETTINGS max_threads = 1`,
@@ -196,7 +196,7 @@ SETTINGS max_threads = 1`,
       options,
     ),
     driver.query(
-      `SELECT 'port' AS kind, toString(port) AS key, protocol, sum(connections) AS connections, toUInt64(0) AS bytes
+      `SELECT port, protocol, sum(connections) AS connections
 FROM ${db}.entity_port_hourly WHERE ${scope}
 GROUP BY port, protocol ORDER BY connections DESC, port, protocol LIMIT {limit:UInt32}
 SETTINGS max_threads = 1`,
@@ -204,16 +204,9 @@ SETTINGS max_threads = 1`,
       options,
     ),
   ]);
-  const rows = [...peerRows, ...portRows];
-  const peers: (EntityPeer & { key: string })[] = [];
-  const ports: EntityPort[] = [];
-  for (const r of rows) {
-    const key = String(r['key']);
-    if (r['kind'] === 'peer') peers.push({ key, ip: fromStoredIp(key), connections: toNumber(r['connections']), bytes: toNumber(r['bytes']) });
-    else ports.push({ port: toNumber(key), protocol: String(r['protocol']), connections: toNumber(r['connections']) });
-  }
-  // The branches' rows may come back interleaved: restore each branch's SQL order (same keys).
-  peers.sort((a, b) => b.connections - a.connections || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  ports.sort((a, b) => b.connections - a.connections || a.port - b.port || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
-  return { peers: peers.map(({ ip, connections, bytes }) => ({ ip, connections, bytes })), ports };
+  // Each statement returns its rows in its ORDER BY.
+  return {
+    peers: peerRows.map((r) => ({ ip: fromStoredIp(String(r['key'])), connections: toNumber(r['connections']), bytes: toNumber(r['bytes']) })),
+    ports: portRows.map((r) => ({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r['connections']) })),
+  };
 }
