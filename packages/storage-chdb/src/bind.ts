@@ -133,10 +133,8 @@ export function bindParameters(sql: string, params: QueryParams): string | undef
       }
       const end = sql.indexOf(m[0], i + m[0].length);
       i = end === -1 ? n : end + m[0].length;
-    } else if (c === '-' && sql[i + 1] === '-') {
-      const end = sql.indexOf('\n', i);
-      i = end === -1 ? n : end + 1;
-    } else if (c === '#' && (sql[i + 1] === ' ' || sql[i + 1] === '!')) {
+    } else if ((c === '-' && sql[i + 1] === '-') || (c === '#' && (sql[i + 1] === ' ' || sql[i + 1] === '!'))) {
+      // Line comment (`--`, `# `, `#!`).
       const end = sql.indexOf('\n', i);
       i = end === -1 ? n : end + 1;
     } else if (c === '/' && sql[i + 1] === '*') {

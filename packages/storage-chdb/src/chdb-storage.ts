@@ -204,10 +204,7 @@ export class ChdbStorage implements StorageDriver {
    * one slow statement then holds one connection, not a share of the queue.
    */
   private async session(): Promise<{ session: ChdbSession; done: () => void }> {
-    const open = this.open;
-    if (open === undefined) {
-      throw new StorageError('STORAGE_NOT_CONNECTED', `chDB storage on ${this.path} is not connected (call connect() first, or it was closed)`);
-    }
+    const open = this.opened();
     let index = open.idle.pop();
     if (index === undefined) index = await new Promise<number>((resolve) => open.waiting.push(resolve));
     if (index < 0) throw new StorageError('STORAGE_NOT_CONNECTED', `chDB storage on ${this.path} was closed while the statement waited for a connection`);
@@ -223,6 +220,13 @@ export class ChdbStorage implements StorageDriver {
         else open.idle.push(held);
       },
     };
+  }
+
+  private opened(): OpenSession {
+    if (this.open === undefined) {
+      throw new StorageError('STORAGE_NOT_CONNECTED', `chDB storage on ${this.path} is not connected (call connect() first, or it was closed)`);
+    }
+    return this.open;
   }
 
   async exec(sql: string, params: QueryParams = {}, options: QueryOptions = {}): Promise<void> {
@@ -257,6 +261,7 @@ export class ChdbStorage implements StorageDriver {
   }
 
   async insert(table: string, rows: readonly Record<string, unknown>[], options: InsertOptions = {}): Promise<void> {
+    this.opened();
     const target = `${this.database}.${assertIdentifier('table', table)}`;
     if (rows.length === 0) return;
     const { session, done } = await this.session();

@@ -146,8 +146,8 @@ function orgFilter(orgIds: readonly string[] | undefined, where: string[], param
 interface ListPlan {
   where: string[];
   params: Record<string, unknown>;
-  keyColumns: string[];
-  dir: 'ASC' | 'DESC';
+  /** The sort key columns with their direction, for ORDER BY. */
+  orderBy: string;
   limit: number;
   sort: DetectionSort;
   order: 'asc' | 'desc';
@@ -246,7 +246,7 @@ function listPlan(db: string, query: ListDetectionsQuery): ListPlan | undefined 
     });
     where.push(`(${keyColumns.join(', ')}) ${cmp} (${bound.join(', ')})`);
   }
-  return { where, params, keyColumns, dir, limit, sort, order };
+  return { where, params, orderBy: keyColumns.map((c) => `${c} ${dir}`).join(', '), limit, sort, order };
 }
 
 const whereSql = (where: readonly string[]): string => (where.length > 0 ? `WHERE ${where.join(' AND ')}` : '');
@@ -271,12 +271,12 @@ export async function listDetections(
   const db = assertIdentifier('database', driver.database);
   const plan = listPlan(db, query);
   if (plan === undefined) return { detections: [] };
-  const { where, params, keyColumns, dir, limit } = plan;
+  const { where, params, orderBy, limit } = plan;
   const picked = await driver.query(
     `SELECT org_id, detection_id, version, toUnixTimestamp64Milli(last_seen) AS last_seen_ms
 FROM ${db}.detection_heads FINAL
 ${whereSql(where)}
-ORDER BY ${keyColumns.map((c) => `${c} ${dir}`).join(', ')}
+ORDER BY ${orderBy}
 LIMIT {limit:UInt32}
 ${SMALL_READ}`,
     params,
@@ -337,11 +337,11 @@ export async function listDetectionsFromDetections(
   const db = assertIdentifier('database', driver.database);
   const plan = listPlan(db, query);
   if (plan === undefined) return { detections: [] };
-  const { where, params, keyColumns, dir } = plan;
+  const { where, params, orderBy } = plan;
   const sql = `SELECT ${DETECTION_SELECT_COLUMNS}
 FROM ${db}.detections FINAL
 ${whereSql(where)}
-ORDER BY ${keyColumns.map((c) => `${c} ${dir}`).join(', ')}
+ORDER BY ${orderBy}
 LIMIT {limit:UInt32}`;
   const rows = (await driver.query(sql, params, options)).map(detectionFromClickHouse);
   return finishPage(driver, query, plan, rows, options);
