@@ -39,7 +39,7 @@ export class AvroWriteError extends Error {
 }
 
 /** avsc's bound for longs: ±(2^53 - 2), so that the zig-zag doubling stays exact. */
-const MAX_SAFE_LONG = 9007199254740990;
+export const MAX_SAFE_LONG = 9007199254740990;
 
 /**
  * Zig-zag varint of an integer-valued number, exactly as avsc's `Tap#writeLong`: integer arithmetic

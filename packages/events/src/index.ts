@@ -2,7 +2,7 @@ export { CODEC_ERROR_CODES, CodecError, type CodecErrorCode } from './errors.ts'
 export { crc64Avro, crc64AvroLE } from './fingerprint.ts';
 export { DEFAULT_SCHEMAS_DIR, loadSchemas, schemaVersion, type SchemaSet, type SchemaVersion } from './schemas.ts';
 export { RecordCodec, EventCodec, DetectionCodec, type CodecOptions, type FieldWriter, type SchemaLookup } from './codec.ts';
-export { writeLong as writeAvroLong, writeString as writeAvroString } from './avro-writer.ts';
+export { MAX_SAFE_LONG, writeLong as writeAvroLong, writeString as writeAvroString } from './avro-writer.ts';
 export { withEventDefaults } from './defaults.ts';
 export { ConfluentSchemaRegistry, type SchemaRegistryOptions } from './schema-registry.ts';
 export {

@@ -1,4 +1,4 @@
-import type { MamoriEvent } from '@mamori/events';
+import { MAX_SAFE_LONG, type MamoriEvent } from '@mamori/events';
 
 /**
  * What numbers an event can carry, shared by every format's field checks. A value beyond these
@@ -9,7 +9,7 @@ import type { MamoriEvent } from '@mamori/events';
  */
 
 /** Largest magnitude of an Avro long as the event codec writes it (avsc's bound: ±(2^53 - 2)). */
-export const MAX_LONG = 9007199254740990;
+export const MAX_LONG = MAX_SAFE_LONG;
 /** Avro int (32-bit signed). */
 export const MIN_INT = -2147483648;
 export const MAX_INT = 2147483647;
