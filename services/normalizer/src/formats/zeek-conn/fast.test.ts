@@ -366,6 +366,13 @@ describe('fused Zeek conn path: generated lines', () => {
     for (const declined of [
       ok.replace('"uid":"C5x"', '"uid":"C\\u0035x"'), // escape
       ok.replace('"uid":"C5x"', '"uid":"Cé"'), // non-ASCII
+      ok.replace('"uid":"C5x"', '"üid":"C5x"'), // non-ASCII in a key
+      ok.replace('"uid":"C5x"', '"u\tid":"C5x"'), // a control character in a key (invalid JSON)
+      ok.replace('"uid":"C5x"', '"u\\"id":"C5x"'), // an escape in a key
+      ok.replace('"proto":"udp"', '"proto":"ud\u007f"'), // DEL in a mapped value
+      ok.replace('"proto":"udp"', '"proto":"udp\n"'), // a line break inside a mapped value (invalid JSON)
+      ok.replace('"tunnel_parents":["a","b"]', '"tunnel_parents":["a","\u00e9"]'), // non-ASCII in an array item
+      ok.replace('"local_orig":true', '"local_orig":\ttrue'), // a tab between tokens (JSON whitespace)
       ok.replace('"uid":"C5x"', '"uid":"C5x","uid":"C6"'), // duplicate attribute
       ok.replace('"uid":"C5x"', '"id":{"orig_h":"1.2.3.4"}'), // nested id
       ok.replace('"uid":"C5x"', '"7":"x"'), // array-index key: JSON.parse puts it first
