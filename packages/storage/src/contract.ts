@@ -148,6 +148,8 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         'detection_state_current',
         'detection_state_current_mv',
         'detections',
+        'detections_by_ip',
+        'detections_by_ip_mv',
         'detections_by_time',
         'detections_by_time_mv',
         'entity_hourly',
@@ -169,6 +171,31 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       await expect(migrate(driver, { migrations: edited })).rejects.toMatchObject({ code: 'STORAGE_MIGRATION_CHECKSUM_MISMATCH' });
       const status = await migrationStatus(driver, { migrations: edited });
       expect(status[0]?.state).toBe('checksum_mismatch');
+    });
+
+    it('migration 0008 back-fills detections_by_ip from the detections stored before it, and a re-run duplicates nothing', async () => {
+      const earlier = `${database}_pre0008`;
+      let read: StorageDriver | undefined;
+      try {
+        await migrate(driver, { database: earlier, migrations: MIGRATIONS.filter((m) => m.id < 8) });
+        read = await makeDriver(earlier);
+        await read.connect();
+        await insertDetections(read, [detection(50, { orgId: 'org-w', srcIp: '192.0.2.50', entityValue: '10.8.0.50' }), detection(51, { orgId: 'org-w' })]);
+        await insertDetections(read, [detection(50, { orgId: 'org-w', srcIp: '192.0.2.50', entityValue: '10.8.0.50', version: 2, lastSeen: base + 99_000 })]);
+        expect((await migrate(driver, { database: earlier })).applied.map((m) => m.id)).toEqual([8]);
+        const m8 = MIGRATIONS.find((m) => m.id === 8)!;
+        for (const statement of m8.statements) await driver.exec(statement.replaceAll('{db}', earlier));
+        for (const entityIp of ['10.8.0.50', '192.0.2.50', '0.0.0.0/0', '10.0.0.51']) {
+          const q = { orgIds: ['org-w'], entityIp, limit: 10 };
+          const listed = await listDetections(read, q);
+          expect(listed, entityIp).toEqual(await listDetectionsFromDetections(read, q));
+          expect(listed.detections.length, entityIp).toBeGreaterThan(0);
+        }
+        expect((await listDetections(read, { orgIds: ['org-w'], entityIp: '10.8.0.50' })).detections.map((d) => [d.detectionId, d.version])).toEqual([['det-050', 2]]);
+      } finally {
+        await read?.close();
+        await driver.exec(`DROP DATABASE IF EXISTS ${earlier}`);
+      }
     });
 
     it('migration 0005 moves decisions of the api_decisions table (earlier query-api releases) into decision_versions, once', async () => {
@@ -454,11 +481,21 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       for (const text of INJECTIONS) expect(await ids({ text })).toEqual([]);
     });
 
-    it('lists from detection_heads and detections_by_time exactly what detections FINAL lists, for every filter, sort and page', async () => {
+    it('lists from detection_heads, detections_by_time and detections_by_ip exactly what detections FINAL lists, for every filter, sort and page', async () => {
       // Versions that move last_seen (the sort key of detections_by_time) and a stale version after them.
       await insertDetections(driver, [detection(43, { orgId: 'org-v', version: 1, lastSeen: base + 50_000 }), detection(44, { orgId: 'org-v', severity: 'critical' })]);
       await insertDetections(driver, [detection(43, { orgId: 'org-v', version: 2, lastSeen: base + 90_000, title: 'beacon moved', severity: 'high' })]);
       await insertDetections(driver, [detection(44, { orgId: 'org-v', version: 0, severity: 'info' })]);
+      // Address filters (detections_by_ip): an entity address apart from the source, an entity that is
+      // not an address, an unparseable ip entity (the filter reads it as ::), and a detection whose
+      // source and entity both fall in one range (stored under each, listed once).
+      await insertDetections(driver, [
+        detection(45, { orgId: 'org-v', srcIp: '192.0.2.45', entityValue: '10.9.0.45' }),
+        detection(46, { orgId: 'org-v', entityType: 'user', entityValue: 'alice', srcIp: '10.9.0.46' }),
+        detection(47, { orgId: 'org-v', entityValue: 'not-an-address', srcIp: '198.51.100.47' }),
+        detection(48, { orgId: 'org-v', srcIp: '10.9.0.48', entityValue: '10.9.1.48' }),
+      ]);
+      await insertDetections(driver, [detection(48, { orgId: 'org-v', srcIp: '10.9.0.48', entityValue: '10.9.1.48', version: 2, lastSeen: base + 95_000, severity: 'critical' })]);
       const queries: Parameters<typeof listDetections>[1][] = [
         {},
         { orgIds: ['org-a'] },
@@ -479,6 +516,15 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         { sort: 'first_seen', order: 'asc' },
         { sort: 'last_seen', order: 'asc', minSeverity: 'low' },
         { orgIds: ['org-v'], includeState: true },
+        { entityIp: '10.9.0.0/16' },
+        { entityIp: '10.9.0.0/16', sort: 'severity' },
+        { entityIp: '10.9.0.0/16', sort: 'first_seen', order: 'asc', minSeverity: 'low' },
+        { entityIp: '10.9.1.48', orgIds: ['org-v'], includeState: true },
+        { entityIp: '192.0.2.45' },
+        { entityIp: '::/0' },
+        { entityIp: '::/128' },
+        { entityIp: '::ffff:10.9.0.0/112', status: ['new'] },
+        { entityIp: '10.0.0.0/8', orgIds: ['org-b'], text: 'detection' },
       ];
       let compared = 0;
       for (const q of queries) {
@@ -498,6 +544,10 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       const moved = (await listDetections(driver, { orgIds: ['org-v'], limit: 1000 })).detections.find((d) => d.detectionId === 'det-043');
       expect(moved).toMatchObject({ version: 2, title: 'beacon moved', lastSeen: base + 90_000 });
       expect((await listDetections(driver, { orgIds: ['org-v'], limit: 1000 })).detections.find((d) => d.detectionId === 'det-044')?.severity).toBe('critical');
+      // The address list: each detection once, at its latest version, under source or entity address.
+      const byIp = await listDetections(driver, { orgIds: ['org-v'], entityIp: '10.9.0.0/16', limit: 1000 });
+      expect(byIp.detections.map((d) => [d.detectionId, d.version])).toEqual([['det-048', 2], ['det-046', 1], ['det-045', 1]]);
+      expect((await listDetections(driver, { orgIds: ['org-v'], entityIp: '::' })).detections.map((d) => d.detectionId)).toEqual(['det-047']);
     });
 
     it('appends audit entries, indicators and versioned decisions, org-scoped', async () => {

@@ -154,11 +154,12 @@ interface ListPlan {
 }
 
 /**
- * Validates `query` and turns it into WHERE clauses over the columns `detections` and
- * `detection_heads` share (every filter and sort column is in both); undefined when the org scope
- * matches nothing.
+ * Validates `query` and turns it into WHERE clauses over the columns `detections`,
+ * `detection_heads` and `detections_by_ip` share (every filter and sort column is in all three);
+ * undefined when the org scope matches nothing. `byIp`: the address filter as the key range of
+ * `detections_by_ip` (whose `ip` holds each of the addresses the general clause tests).
  */
-function listPlan(db: string, query: ListDetectionsQuery): ListPlan | undefined {
+function listPlan(db: string, query: ListDetectionsQuery, byIp = false): ListPlan | undefined {
   const limit = boundedLimit(query.limit);
   const sort = oneOf('sort', query.sort ?? 'last_seen', DETECTION_SORTS);
   const order = oneOf('order', query.order ?? 'desc', ['asc', 'desc'] as const);
@@ -222,7 +223,9 @@ function listPlan(db: string, query: ListDetectionsQuery): ListPlan | undefined 
   if (query.entityIp !== undefined) {
     const range = ipRange('entityIp', query.entityIp);
     where.push(
-      "((src_ip BETWEEN toIPv6({ipLo:String}) AND toIPv6({ipHi:String})) OR (entity_type = 'ip' AND ifNull(toIPv6OrNull(entity_value), toIPv6('::')) BETWEEN toIPv6({ipLo:String}) AND toIPv6({ipHi:String})))",
+      byIp
+        ? 'ip BETWEEN toIPv6({ipLo:String}) AND toIPv6({ipHi:String})'
+        : "((src_ip BETWEEN toIPv6({ipLo:String}) AND toIPv6({ipHi:String})) OR (entity_type = 'ip' AND ifNull(toIPv6OrNull(entity_value), toIPv6('::')) BETWEEN toIPv6({ipLo:String}) AND toIPv6({ipHi:String})))",
     );
     params['ipLo'] = range.lo;
     params['ipHi'] = range.hi;
@@ -260,8 +263,9 @@ const SMALL_READ = 'SETTINGS max_threads = 1';
  * on the narrow `detection_heads` (migration 0007; `FINAL` gives the latest version there as on
  * `detections`), then their full rows are read from `detections_by_time` by its primary key range
  * (org, the page's last_seen span) and id, at the same time as their triage state. Status and
- * assignee filters read the current triage state (`detection_state_current`). Every value is
- * bound; the organization scope applies to each statement.
+ * assignee filters read the current triage state (`detection_state_current`). A list filtered by
+ * address (`entityIp`) is one statement on `detections_by_ip` instead ({@link listDetectionsByIp}).
+ * Every value is bound; the organization scope applies to each statement.
  */
 export async function listDetections(
   driver: StorageDriver,
@@ -269,6 +273,7 @@ export async function listDetections(
   options: QueryOptions = {},
 ): Promise<DetectionPage> {
   const db = assertIdentifier('database', driver.database);
+  if (query.entityIp !== undefined) return listDetectionsByIp(driver, db, query, options);
   const plan = listPlan(db, query);
   if (plan === undefined) return { detections: [] };
   const { where, params, orderBy, limit } = plan;
@@ -322,6 +327,36 @@ ${SMALL_READ}`,
   const page = pageOf(plan, ordered);
   if (states !== undefined) page.states = states;
   return page;
+}
+
+/**
+ * A list filtered by an address or CIDR, in one statement on `detections_by_ip` (migration 0008):
+ * `FINAL` over the key range (org, address range) gives the latest version of each detection about
+ * an address in the range with its whole row; one row per detection (`LIMIT 1 BY`: a detection
+ * whose source and entity addresses both fall in the range is stored under each), then the triage
+ * state of the page.
+ */
+async function listDetectionsByIp(
+  driver: StorageDriver,
+  db: string,
+  query: ListDetectionsQuery,
+  options: QueryOptions,
+): Promise<DetectionPage> {
+  const plan = listPlan(db, query, true);
+  if (plan === undefined) return { detections: [] };
+  const { where, params, orderBy } = plan;
+  const rows = await driver.query(
+    `SELECT ${DETECTION_SELECT_COLUMNS}
+FROM ${db}.detections_by_ip FINAL
+${whereSql(where)}
+ORDER BY ${orderBy}
+LIMIT 1 BY detection_id
+LIMIT {limit:UInt32}
+${SMALL_READ}`,
+    params,
+    options,
+  );
+  return finishPage(driver, query, plan, rows.map(detectionFromClickHouse), options);
 }
 
 /**
