@@ -6,6 +6,7 @@ import { migrate, migrationChecksum, migrationStatus } from './migrate.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 import { detectionCountsHourly, entityHourly, entityTop, topEntities } from './repositories/aggregates.ts';
 import { appendAudit, listAudit } from './repositories/audit.ts';
+import { DetectionRowCache } from './repositories/detection-cache.ts';
 import { changeDecision, createDecision, decisionHistory, getDecision, listDecisions, type NewDecision } from './repositories/decisions.ts';
 import { appendDetectionState, getDetectionState, listDetectionStates } from './repositories/detection-state.ts';
 import { getDetection, insertDetections, listDetections, listDetectionsFromDetections } from './repositories/detections.ts';
@@ -544,6 +545,28 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       const moved = (await listDetections(driver, { orgIds: ['org-v'], limit: 1000 })).detections.find((d) => d.detectionId === 'det-043');
       expect(moved).toMatchObject({ version: 2, title: 'beacon moved', lastSeen: base + 90_000 });
       expect((await listDetections(driver, { orgIds: ['org-v'], limit: 1000 })).detections.find((d) => d.detectionId === 'det-044')?.severity).toBe('critical');
+      // With a row cache: the same pages, cold and warm; a new version is read, not served from the
+      // cache; another organization's scope never gets a cached row of this one.
+      const cache = new DetectionRowCache(1 << 22);
+      for (const q of queries.filter((x) => x?.entityIp === undefined)) {
+        for (const round of ['cold', 'warm']) {
+          let cursor: string | undefined;
+          for (let page = 0; page < 20; page++) {
+            const args = { ...q, limit: 3, ...(cursor === undefined ? {} : { cursor }) };
+            const [cached, plain] = await Promise.all([listDetections(driver, args, {}, cache), listDetections(driver, args)]);
+            expect(cached, `${round} ${JSON.stringify(args)}`).toEqual(plain);
+            cursor = plain.nextCursor;
+            if (cursor === undefined) break;
+          }
+        }
+      }
+      expect(cache.stats.hits).toBeGreaterThan(100);
+      expect((await listDetections(driver, { orgIds: ['org-v'], limit: 1000 }, {}, cache)).detections.find((d) => d.detectionId === 'det-043')?.version).toBe(2);
+      await insertDetections(driver, [detection(43, { orgId: 'org-v', version: 3, lastSeen: base + 96_000, title: 'beacon moved again' })]);
+      expect((await listDetections(driver, { orgIds: ['org-v'], limit: 1000 }, {}, cache)).detections.find((d) => d.detectionId === 'det-043')).toMatchObject({ version: 3, title: 'beacon moved again' });
+      expect((await listDetections(driver, { orgIds: ['org-zz'], limit: 1000 }, {}, cache)).detections).toEqual([]);
+      for (const d of (await listDetections(driver, { orgIds: ['org-b'], limit: 1000 }, {}, cache)).detections) expect(d.orgId).toBe('org-b');
+
       // The address list: each detection once, at its latest version, under source or entity address.
       const byIp = await listDetections(driver, { orgIds: ['org-v'], entityIp: '10.9.0.0/16', limit: 1000 });
       expect(byIp.detections.map((d) => [d.detectionId, d.version])).toEqual([['det-048', 2], ['det-046', 1], ['det-045', 1]]);

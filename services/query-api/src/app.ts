@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '@mamori/core';
-import { Counter, Histogram, type Registry } from '@mamori/metrics';
-import { StorageError, type StorageDriver } from '@mamori/storage';
+import { Counter, Gauge, Histogram, type Registry } from '@mamori/metrics';
+import { DetectionRowCache, StorageError, type StorageDriver } from '@mamori/storage';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from './config.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -123,7 +123,31 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
 
   await registerOpenApi(app, { serveDocs: config.docsEnabled });
 
-  const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry };
+  const detectionCache = config.detectionCacheMb > 0 ? new DetectionRowCache(config.detectionCacheMb * 1024 * 1024) : undefined;
+  if (detectionCache !== undefined) {
+    const cache = detectionCache;
+    let reported = { hits: 0, misses: 0 };
+    new Counter({
+      name: 'mamori_api_detection_cache_lookups_total',
+      help: 'Detection rows the list looked up in its row cache (API_DETECTION_CACHE_MB), by result: hit (no read) or miss (read from ClickHouse).',
+      labelNames: ['result'],
+      registers: [deps.registry],
+      collect() {
+        this.inc({ result: 'hit' }, cache.stats.hits - reported.hits);
+        this.inc({ result: 'miss' }, cache.stats.misses - reported.misses);
+        reported = { ...cache.stats };
+      },
+    });
+    new Gauge({
+      name: 'mamori_api_detection_cache_bytes',
+      help: 'Approximate heap bytes of the detection rows the list cache holds.',
+      registers: [deps.registry],
+      collect() {
+        this.set(cache.bytes);
+      },
+    });
+  }
+  const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache };
   for (const register of ROUTES) await app.register(async (scope) => register(scope, routeDeps));
 
   await app.ready();

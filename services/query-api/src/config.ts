@@ -30,6 +30,11 @@ export interface QueryApiConfig {
   sseHeartbeatMs: number;
   /** API_ENTITY_CONTEXT_MINUTES: surrounding activity shown around a detection, each side. @default 15 */
   entityContextMinutes: number;
+  /**
+   * API_DETECTION_CACHE_MB: memory for whole detection rows by (organization, id, version) that the
+   * detection list reuses (a stored version never changes); 0 = off. @default 64
+   */
+  detectionCacheMb: number;
   /** API_DOCS_ENABLED: serve /openapi.json and /docs. @default true */
   docsEnabled: boolean;
   /** Decisions, guard rails, blocklists, STIX and TAXII (response/response-config.ts, docs/response.md). */
@@ -98,6 +103,7 @@ export function loadQueryApiConfig(env: Env): Readonly<QueryApiConfig> {
     ssePollIntervalMs: r.integer('API_SSE_POLL_INTERVAL_MS', 1000, { min: 100, max: 60_000 }),
     sseHeartbeatMs: r.integer('API_SSE_HEARTBEAT_MS', 15_000, { min: 1000, max: 300_000 }),
     entityContextMinutes: r.integer('API_ENTITY_CONTEXT_MINUTES', 15, { min: 1, max: 1440 }),
+    detectionCacheMb: r.integer('API_DETECTION_CACHE_MB', 64, { min: 0, max: 65_536 }),
     docsEnabled: r.boolean('API_DOCS_ENABLED', true),
     response: {
       blockRequiresApproval: r.boolean('API_BLOCK_REQUIRES_APPROVAL', true),

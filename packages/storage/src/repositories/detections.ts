@@ -12,6 +12,7 @@ import {
 import { assertIdentifier, toNumber } from '../sql.ts';
 import type { InsertOptions, QueryOptions, StorageDriver } from '../types.ts';
 import { DETECTION_STATUSES, type DetectionState, type DetectionStatus } from './detection-state.ts';
+import type { DetectionRowCache } from './detection-cache.ts';
 import { boundedLimit, optionalTime } from './filters.ts';
 import { ipRange } from './ip-range.ts';
 import { containsPattern, oneOf } from './scope.ts';
@@ -271,6 +272,7 @@ export async function listDetections(
   driver: StorageDriver,
   query: ListDetectionsQuery = {},
   options: QueryOptions = {},
+  cache?: DetectionRowCache,
 ): Promise<DetectionPage> {
   const db = assertIdentifier('database', driver.database);
   if (query.entityIp !== undefined) return listDetectionsByIp(driver, db, query, options);
@@ -289,6 +291,51 @@ ${SMALL_READ}`,
   );
   if (picked.length === 0) return { detections: [] };
   const ids = picked.map((r) => String(r['detection_id']));
+  // Rows of the picked versions: from the cache where held, the rest read by key.
+  const found = new Map<string, DetectionRow>();
+  const keyOf = (id: string, version: number) => `${id}\u0000${version}`;
+  const missing: Record<string, unknown>[] = [];
+  for (const r of picked) {
+    const row = cache?.get(String(r['org_id']), String(r['detection_id']), toNumber(r['version']));
+    if (row === undefined) missing.push(r);
+    else found.set(keyOf(row.detectionId, row.version), row);
+  }
+  const [rows, states] = await Promise.all([
+    missing.length === 0 ? Promise.resolve([]) : readPickedRows(driver, db, query.orgIds, missing, options),
+    query.includeState === true ? currentStates(driver, query.orgIds, ids.slice(0, limit), options) : Promise.resolve(undefined),
+  ]);
+  // The picked version of each id (other versions of the same id can share the span); a row stored
+  // twice (the migration's back-fill overlapping the view) is the same row.
+  const wanted = new Set(missing.map((r) => keyOf(String(r['detection_id']), toNumber(r['version']))));
+  for (const raw of rows) {
+    const row = detectionFromClickHouse(raw);
+    const key = keyOf(row.detectionId, row.version);
+    if (!wanted.has(key) || found.has(key)) continue;
+    found.set(key, row);
+    cache?.set(row);
+  }
+  const ordered: DetectionRow[] = [];
+  for (const r of picked) {
+    const row = found.get(keyOf(String(r['detection_id']), toNumber(r['version'])));
+    if (row !== undefined) ordered.push(row);
+  }
+  const page = pageOf(plan, ordered);
+  if (states !== undefined) page.states = states;
+  return page;
+}
+
+/**
+ * Full rows of picked (org, id, version) keys from `detections_by_time`: the key range (org, the
+ * picked rows' last_seen span) and their ids. The outer org filter repeats the caller's scope so even
+ * this read cannot leave it.
+ */
+async function readPickedRows(
+  driver: StorageDriver,
+  db: string,
+  scope: readonly string[] | undefined,
+  picked: readonly Record<string, unknown>[],
+  options: QueryOptions,
+): Promise<Record<string, unknown>[]> {
   let lo = Infinity;
   let hi = -Infinity;
   for (const r of picked) {
@@ -296,37 +343,23 @@ ${SMALL_READ}`,
     if (t < lo) lo = t;
     if (t > hi) hi = t;
   }
-  // The outer org filter repeats the scope so even the row read cannot leave it.
-  const rowsParams: Record<string, unknown> = { orgIds: [...new Set(picked.map((r) => String(r['org_id'])))], ids, lo, hi };
-  if (query.orgIds !== undefined) rowsParams['scope'] = [...query.orgIds];
-  const [rows, states] = await Promise.all([
-    driver.query(
-      `SELECT ${DETECTION_SELECT_COLUMNS}
+  const params: Record<string, unknown> = {
+    orgIds: [...new Set(picked.map((r) => String(r['org_id'])))],
+    ids: picked.map((r) => String(r['detection_id'])),
+    lo,
+    hi,
+  };
+  if (scope !== undefined) params['scope'] = [...scope];
+  return driver.query(
+    `SELECT ${DETECTION_SELECT_COLUMNS}
 FROM ${db}.detections_by_time
-WHERE org_id IN {orgIds:Array(String)}${query.orgIds === undefined ? '' : ' AND org_id IN {scope:Array(String)}'}
+WHERE org_id IN {orgIds:Array(String)}${scope === undefined ? '' : ' AND org_id IN {scope:Array(String)}'}
   AND last_seen >= fromUnixTimestamp64Milli({lo:Int64}) AND last_seen <= fromUnixTimestamp64Milli({hi:Int64})
   AND detection_id IN {ids:Array(String)}
 ${SMALL_READ}`,
-      rowsParams,
-      options,
-    ),
-    query.includeState === true ? currentStates(driver, query.orgIds, ids.slice(0, limit), options) : Promise.resolve(undefined),
-  ]);
-  // The picked version of each id (other versions of the same id can share the span); a row stored
-  // twice (the migration's back-fill overlapping the view) is the same row.
-  const byKey = new Map<string, DetectionRow>();
-  for (const raw of rows) {
-    const row = detectionFromClickHouse(raw);
-    byKey.set(`${row.detectionId}\u0000${row.version}`, row);
-  }
-  const ordered: DetectionRow[] = [];
-  for (const r of picked) {
-    const row = byKey.get(`${String(r['detection_id'])}\u0000${toNumber(r['version'])}`);
-    if (row !== undefined) ordered.push(row);
-  }
-  const page = pageOf(plan, ordered);
-  if (states !== undefined) page.states = states;
-  return page;
+    params,
+    options,
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from '@mamori/core';
 import type { Registry } from '@mamori/metrics';
-import type { StorageDriver } from '@mamori/storage';
+import type { DetectionRowCache, StorageDriver } from '@mamori/storage';
 import type { FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from '../config.ts';
 
@@ -22,6 +22,8 @@ export interface RouteDeps {
   storage: StorageDriver;
   logger: Logger;
   registry: Registry;
+  /** Detection rows by (org, id, version) for the detection list; undefined when API_DETECTION_CACHE_MB is 0. */
+  detectionCache: DetectionRowCache | undefined;
 }
 
 export type RegisterRoutes = (app: FastifyInstance, deps: RouteDeps) => Promise<void>;

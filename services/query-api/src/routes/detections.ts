@@ -69,7 +69,7 @@ export const DETECTION_ID_PARAMS = {
 } as const;
 
 /** `GET /v1/detections`, `GET /v1/detections/:id`. */
-export const registerDetectionRoutes: RegisterRoutes = async (app, { config, storage }) => {
+export const registerDetectionRoutes: RegisterRoutes = async (app, { config, storage, detectionCache }) => {
   app.get<{ Querystring: ListQuery }>(
     '/v1/detections',
     {
@@ -131,6 +131,7 @@ export const registerDetectionRoutes: RegisterRoutes = async (app, { config, sto
           limit: pageSize(config, q.limit),
         },
         queryOptions(config),
+        detectionCache,
       );
       return { detections: page.detections.map((d) => detectionJson(d, page.states?.[d.detectionId])), next_cursor: page.nextCursor ?? null };
     },
