@@ -202,6 +202,43 @@ describe('ip parsing', () => {
     for (const bad of ['1:2:3:4:5:6:7:8:9', '1::2::3', '12345::', '010.0.0.1', '1.2.3', '1.2.3.256', '']) expect(parseIp(bad)).toBeUndefined();
     expect(parseCidr('10.0.0.0/8')).toMatchObject({ version: 4, prefixLength: 8 });
   });
+
+  it('reads IPv4 exactly as four parts of 0..255 without leading zeros, on generated text', () => {
+    // The rule as first written (split, a regex per part): the one-pass parser must agree with it.
+    const reference = (text: string): number[] | undefined => {
+      const parts = text.split('.');
+      if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)) return undefined;
+      return parts.map(Number);
+    };
+    // Parts of digits (sometimes odd characters), three to five of them joined by dots.
+    const pieces = ['0', '1', '2', '5', '9', '25', '255', '256', '00', '1000', '', 'a', ' ', '-', '+', '.', '\u0661'];
+    let seed = 12345;
+    const next = (k: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 8) % k;
+    };
+    let valid = 0;
+    for (let i = 0; i < 50_000; i++) {
+      const parts: string[] = [];
+      const count = [3, 4, 4, 4, 4, 5][next(6)]!;
+      for (let j = 0; j < count; j++) {
+        let part = pieces[next(10)]!;
+        if (next(4) === 0) part += pieces[next(pieces.length)]!;
+        parts.push(part);
+      }
+      const text = parts.join('.');
+      const want = reference(text);
+      const got = parseIp(text);
+      expect(got === undefined ? undefined : [...got.bytes], text).toEqual(want);
+      if (want) valid++;
+    }
+    for (const text of ['0.0.0.0', '255.255.255.255', '1.22.133.4', '10.0.0.01', '1.2.3.4.', '.1.2.3', '1..2.3', '1.2.3.4 ', '1.2.3.1000', '1.2.3.-1']) {
+      const want = reference(text);
+      expect(parseIp(text) === undefined ? undefined : [...parseIp(text)!.bytes], text).toEqual(want);
+    }
+    // The generator reaches valid addresses too (else the comparison proves little).
+    expect(valid).toBeGreaterThan(1000);
+  });
 });
 
 describe('InventoryStore', () => {

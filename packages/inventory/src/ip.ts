@@ -15,18 +15,35 @@ export interface Cidr extends IpBytes {
   readonly prefixLength: number;
 }
 
+/**
+ * Dotted-quad IPv4 into `out` at `at`: exactly four decimal parts of 0..255, no leading zeros ("010"
+ * is octal to some parsers, an ambiguity we refuse), nothing else. One pass over the characters
+ * (it runs several times per event in enrichment; split and a regex per part cost ~1 µs).
+ */
 function parseIPv4(text: string, out: Uint8Array, at: number): boolean {
-  const parts = text.split('.');
-  if (parts.length !== 4) return false;
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    // No leading zeros: "010" is octal to some parsers, an ambiguity we refuse.
-    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return false;
-    const n = Number(p);
-    if (n > 255) return false;
-    out[at + i] = n;
+  const n = text.length;
+  if (n < 7 || n > 15) return false;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i === n ? 0x2e : text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || part === 4) return false;
+      out[at + part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      // A second digit after a leading zero, or a fourth digit.
+      if ((digits > 0 && value === 0) || digits === 3) return false;
+      value = value * 10 + (c - 0x30);
+      if (value > 255) return false;
+      digits++;
+    } else {
+      return false;
+    }
   }
-  return true;
+  return part === 4;
 }
 
 function parseIPv6(text: string): Uint8Array | undefined {
