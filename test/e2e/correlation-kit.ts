@@ -9,7 +9,7 @@ import { hashSecret } from '@mamori/query-api';
 import { expect } from 'vitest';
 
 /**
- * Shared scaffolding of the correlation hot-reload end-to-end tests: the whole pipeline in this
+ * Shared scaffolding of the correlation end-to-end tests: the whole pipeline in this
  * process on the test broker, with topics of its own run, a rule directory the test edits, raw
  * Zeek conn lines of one attacker, metric polling and the detections API.
  */
@@ -47,11 +47,24 @@ level: high
 }
 
 export interface ApiDetection {
+  id: string;
   rule_id: string;
+  org_id: string;
   count: number;
   first_seen: string;
   last_seen: string;
   ruleset_checksum: string;
+  attributes: Record<string, string>;
+}
+
+/** One Zeek conn record the kit sends (destination port and connection state as Zeek writes them). */
+export interface ConnSpec {
+  /** Event time, epoch ms. */
+  ts: number;
+  src: string;
+  dst: string;
+  port: number;
+  state: string;
 }
 
 export interface CorrelationPipeline {
@@ -61,6 +74,8 @@ export interface CorrelationPipeline {
   writeRules(file: string, content: string): void;
   /** Sends rejected connections of `attacker` at the given event times (epoch ms) to the raw conn topic. */
   sendAt(attacker: string, times: readonly number[]): Promise<void>;
+  /** Sends these connections, in this order, to the raw conn topic. */
+  sendConns(conns: readonly ConnSpec[]): Promise<void>;
   /** Polls the metrics until `pattern`'s first group satisfies `predicate`; returns the value. */
   metric(pattern: RegExp, predicate: (value: number) => boolean, timeoutMs: number): Promise<number>;
   /** Detections of the given rule ids from the API. */
@@ -70,8 +85,16 @@ export interface CorrelationPipeline {
   close(): Promise<void>;
 }
 
-/** Starts every service with `files` in a fresh rule directory (file name to content). */
-export async function startCorrelationPipeline(brokers: string, name: string, files: Record<string, string>): Promise<CorrelationPipeline> {
+/**
+ * Starts every service with `files` in a fresh rule directory (file name to content). `partitions`:
+ * of every topic the run creates (default 2); `env`: more settings, over the kit's.
+ */
+export async function startCorrelationPipeline(
+  brokers: string,
+  name: string,
+  files: Record<string, string>,
+  options: { partitions?: number; env?: Record<string, string> } = {},
+): Promise<CorrelationPipeline> {
   const run = randomUUID().slice(0, 8);
   const dataDir = mkdtempSync(join(tmpdir(), `mamori-e2e-${name}-`));
   const rulesDir = mkdtempSync(join(tmpdir(), `mamori-e2e-${name}-rules-`));
@@ -85,7 +108,7 @@ export async function startCorrelationPipeline(brokers: string, name: string, fi
     METRICS_PORT: '0',
     API_PORT: '0',
     MAMORI_API_KEYS: `e2e:${hashSecret(secret)}:viewer:*`,
-    MAMORI_TOPIC_PARTITIONS: '2',
+    MAMORI_TOPIC_PARTITIONS: String(options.partitions ?? 2),
     MAMORI_TOPIC_EVENTS: `e2e.${run}.events`,
     MAMORI_TOPIC_DETECTIONS: `e2e.${run}.detections`,
     MAMORI_TOPIC_CORRELATION_REPARTITION: `e2e.${run}.repartition`,
@@ -94,6 +117,7 @@ export async function startCorrelationPipeline(brokers: string, name: string, fi
     DETECTOR_IDLE_CLOSE_MS: '1500',
     DETECTOR_CORRELATION_IDLE_SOURCE_MS: '1500',
     SIGMA_RELOAD_DEBOUNCE_MS: '200',
+    ...options.env,
   };
   let running: RunningServices;
   try {
@@ -104,8 +128,14 @@ export async function startCorrelationPipeline(brokers: string, name: string, fi
     throw error;
   }
   let n = 0;
-  const conn = (attacker: string, ts: number): string =>
-    JSON.stringify({ ts: ts / 1000, uid: `C${run}${n}`, 'id.orig_h': attacker, 'id.orig_p': 40000 + n++, 'id.resp_h': '10.0.0.5', 'id.resp_p': 22, proto: 'tcp', conn_state: 'REJ', duration: 0.001, orig_bytes: 0, resp_bytes: 0 });
+  const line = (c: ConnSpec): string =>
+    JSON.stringify({ ts: c.ts / 1000, uid: `C${run}${n}`, 'id.orig_h': c.src, 'id.orig_p': 40000 + n++, 'id.resp_h': c.dst, 'id.resp_p': c.port, proto: 'tcp', conn_state: c.state, duration: 0.001, orig_bytes: 0, resp_bytes: 0 });
+  const sendConns = async (conns: readonly ConnSpec[]): Promise<void> => {
+    const producer = running.transport.producer({ clientId: `e2e-${name}-${n}` });
+    await producer.connect();
+    await producer.send(TOPICS.rawZeekConn, conns.map((c) => ({ key: sensor, value: line(c), headers: { 'mamori.sensor_id': sensor } })));
+    await producer.close();
+  };
   const detections = async (ruleIds: readonly string[]): Promise<ApiDetection[]> => {
     const res = await fetch(`${running.apiUrl}/v1/detections?limit=200`, { headers: { authorization: `Bearer e2e.${secret}` } });
     expect(res.status).toBe(200);
@@ -116,11 +146,9 @@ export async function startCorrelationPipeline(brokers: string, name: string, fi
     rulesDir,
     writeRules,
     async sendAt(attacker, times) {
-      const producer = running.transport.producer({ clientId: `e2e-${name}-${n}` });
-      await producer.connect();
-      await producer.send(TOPICS.rawZeekConn, times.map((t) => ({ key: sensor, value: conn(attacker, t), headers: { 'mamori.sensor_id': sensor } })));
-      await producer.close();
+      await sendConns(times.map((ts) => ({ ts, src: attacker, dst: '10.0.0.5', port: 22, state: 'REJ' })));
     },
+    sendConns,
     async metric(pattern, predicate, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       let value = Number.NaN;
