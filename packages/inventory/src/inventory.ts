@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '@mamori/core';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { formatCidr, parseCidr, type Cidr } from './ip.ts';
+import { formatCidr, parseCidr, type Cidr, type IpBytes } from './ip.ts';
 import { PrefixTrie, type PrefixMatch } from './prefix-trie.ts';
 
 /** Asset criticality, lowest first. */
@@ -102,18 +102,18 @@ export class Inventory {
     return this.homeCidrs.get(org) ?? [];
   }
 
-  /** Whether `ip` is inside one of the organization's home networks. */
-  isHome(org: string, ip: string): boolean {
+  /** Whether `ip` (text, or bytes from `parseIp` when the caller looks one address up more than once) is inside one of the organization's home networks. */
+  isHome(org: string, ip: string | IpBytes): boolean {
     return this.homes.get(org)?.contains(ip) ?? false;
   }
 
-  /** The most specific asset entry of the organization holding `ip`. */
-  asset(org: string, ip: string): AssetEntry | undefined {
+  /** The most specific asset entry of the organization holding `ip` (text or parsed bytes). */
+  asset(org: string, ip: string | IpBytes): AssetEntry | undefined {
     return this.assets.get(org)?.lookup(ip)?.value;
   }
 
   /** The asset and the matching prefix. */
-  assetMatch(org: string, ip: string): PrefixMatch<AssetEntry> | undefined {
+  assetMatch(org: string, ip: string | IpBytes): PrefixMatch<AssetEntry> | undefined {
     return this.assets.get(org)?.lookup(ip);
   }
 

@@ -1,8 +1,24 @@
-import { createHash } from 'node:crypto';
-import { parseIp } from '@mamori/inventory';
+import crypto from 'node:crypto';
+import { parseIp, type IpBytes } from '@mamori/inventory';
 
-/** IANA protocol numbers of the transports Community ID v1 defines ports for. */
-const PROTOCOLS: Readonly<Record<string, number>> = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58, 'ipv6-icmp': 58, icmp6: 58, sctp: 132 };
+/**
+ * IANA protocol numbers of the transports Community ID v1 defines ports for. A Map: a plain object
+ * also answered `constructor` and `__proto__` (a sensor's protocol text), which then hashed as 0.
+ */
+const PROTOCOLS: ReadonlyMap<string, number> = new Map([['icmp', 1], ['tcp', 6], ['udp', 17], ['icmpv6', 58], ['ipv6-icmp', 58], ['icmp6', 58], ['sctp', 132]]);
+
+/**
+ * SHA-1 as base64: Node's one-shot `crypto.hash` (Node ≥ 20.12) where it exists, else a Hash object.
+ * Per event the one-shot costs about half (no Hash object, one native call).
+ */
+const sha1Base64: (data: Uint8Array) => string =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha1', data, 'base64')
+    : (data) => crypto.createHash('sha1').update(data).digest('base64');
+
+/** The hashed tuple of an IPv4 flow and of an IPv6 one, reused (hashed before the next call). */
+const TUPLE4 = new Uint8Array(2 + 4 * 2 + 2 + 4);
+const TUPLE6 = new Uint8Array(2 + 16 * 2 + 2 + 4);
 
 // ICMP types whose "port" pair is request/reply: the counterpart type stands in for the destination
 // port, so both directions of an exchange hash alike (community-id spec, ICMP handling).
@@ -34,13 +50,17 @@ function compare(a: Uint8Array, b: Uint8Array): number {
  * anything else, mismatched address families or out-of-range ports give null.
  */
 export function communityIdV1(flow: FlowTuple, seed = 0): string | null {
-  const proto = PROTOCOLS[flow.protocol.toLowerCase()];
+  if (!PROTOCOLS.has(flow.protocol.toLowerCase())) return null;
+  return communityIdOf(flow.protocol, parseIp(flow.srcIp), flow.srcPort, parseIp(flow.dstIp), flow.dstPort, seed);
+}
+
+/** {@link communityIdV1} of addresses already parsed (undefined: not an address); the enricher parses each once per event. */
+export function communityIdOf(protocol: string, src: IpBytes | undefined, srcPort: number, dst: IpBytes | undefined, dstPort: number, seed = 0): string | null {
+  const proto = PROTOCOLS.get(protocol.toLowerCase());
   if (proto === undefined) return null;
-  const src = parseIp(flow.srcIp);
-  const dst = parseIp(flow.dstIp);
   if (!src || !dst || src.version !== dst.version) return null;
-  let sport = flow.srcPort;
-  let dport = flow.dstPort;
+  let sport = srcPort;
+  let dport = dstPort;
   if (!Number.isInteger(sport) || !Number.isInteger(dport) || sport < 0 || dport < 0 || sport > 65535 || dport > 65535) return null;
   let oneWay = false;
   if (proto === 1 || proto === 58) {
@@ -57,15 +77,20 @@ export function communityIdV1(flow: FlowTuple, seed = 0): string | null {
       [sport, dport] = [dport, sport];
     }
   }
-  const buf = Buffer.alloc(2 + a.length * 2 + 2 + 4);
-  let at = buf.writeUInt16BE(seed & 0xffff, 0);
-  buf.set(a, at);
-  at += a.length;
-  buf.set(b, at);
-  at += b.length;
-  at = buf.writeUInt8(proto, at);
-  at = buf.writeUInt8(0, at);
-  at = buf.writeUInt16BE(sport, at);
-  buf.writeUInt16BE(dport, at);
-  return `1:${createHash('sha1').update(buf).digest('base64')}`;
+  const n = a.length;
+  const tuple = n === 4 ? TUPLE4 : TUPLE6;
+  tuple[0] = (seed >>> 8) & 0xff;
+  tuple[1] = seed & 0xff;
+  for (let i = 0; i < n; i++) {
+    tuple[2 + i] = a[i] as number;
+    tuple[2 + n + i] = b[i] as number;
+  }
+  let at = 2 + 2 * n;
+  tuple[at++] = proto;
+  tuple[at++] = 0;
+  tuple[at++] = sport >>> 8;
+  tuple[at++] = sport & 0xff;
+  tuple[at++] = dport >>> 8;
+  tuple[at] = dport & 0xff;
+  return `1:${sha1Base64(tuple)}`;
 }

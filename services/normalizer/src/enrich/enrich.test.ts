@@ -62,6 +62,12 @@ describe('Community ID v1 (the spec\'s published vectors)', () => {
     expect(communityIdV1({ protocol: 'tcp', srcIp: '1.2.3.4', srcPort: 70000, dstIp: '5.6.7.8', dstPort: 2 })).toBeNull();
     expect(communityIdV1({ protocol: 'sctp', srcIp: '1.2.3.4', srcPort: 1122, dstIp: '5.6.7.8', dstPort: 3344 })).toMatch(/^1:[A-Za-z0-9+/]{27}=$/);
   });
+
+  it('gives null for protocol names that are Object.prototype members (they once hashed as protocol 0)', () => {
+    for (const protocol of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      expect(communityIdV1({ protocol, srcIp: '1.2.3.4', srcPort: 1, dstIp: '5.6.7.8', dstPort: 2 }), protocol).toBeNull();
+    }
+  });
 });
 
 describe('direction', () => {
@@ -106,6 +112,34 @@ describe('Enricher', () => {
     expect(e.community_id).toBe('1:from-sensor');
     expect(e.src_asset).toBeUndefined();
     expect(e.direction).toBeUndefined();
+  });
+
+  it('parses each address once and finds what the lookups by text find', () => {
+    // Every pairing of v4, v6, v4-mapped, invalid and empty addresses, several protocols and seeds:
+    // the enriched fields equal those of the public lookups given the address text.
+    const addresses = ['10.0.0.5', '10.0.9.9', '8.8.8.8', '::ffff:10.0.0.5', 'fd00::1', '2001:db8::1', '010.0.0.1', 'x', '', '10.0.0.5 '];
+    const protocols = ['tcp', 'UDP', 'icmp', 'icmp6', 'gre', 'constructor'];
+    let hashed = 0;
+    for (const seed of [0, 7]) {
+      const enricher = new Enricher({ inventory: () => inventory, communityIdSeed: seed });
+      for (const src of addresses) {
+        for (const dst of addresses) {
+          for (const protocol of protocols) {
+            const e = event(src, dst, { protocol, src_port: 8, dst_port: 0 });
+            enricher.enrich(e, 'hq');
+            const home = (ip: string) => inventory.isHome('acme', ip);
+            const asset = (ip: string) => inventory.asset('acme', ip);
+            const id = communityIdV1({ protocol, srcIp: src, srcPort: 8, dstIp: dst, dstPort: 0 }, seed);
+            expect(e.direction, `${src} ${dst}`).toBe(flowDirection(home(src), home(dst)));
+            expect(e.src_asset?.network ?? null, src).toBe(asset(src)?.network ?? null);
+            expect(e.dst_asset?.network ?? null, dst).toBe(asset(dst)?.network ?? null);
+            expect(e.community_id, `${protocol} ${src} ${dst} ${seed}`).toBe(id);
+            if (id !== null) hashed++;
+          }
+        }
+      }
+    }
+    expect(hashed).toBeGreaterThan(100);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Asset, MamoriEvent } from '@mamori/events';
-import type { Inventory } from '@mamori/inventory';
-import { communityIdV1 } from './community-id.ts';
+import { parseIp, type Inventory, type IpBytes } from '@mamori/inventory';
+import { communityIdOf } from './community-id.ts';
 import { flowDirection } from './direction.ts';
 import type { GeoLookup } from './geo.ts';
 
@@ -26,26 +26,30 @@ export class Enricher {
   enrich(event: EventHead, siteId: string): void {
     const inventory = this.deps.inventory();
     event.site_id = siteId;
+    const needsId = !event.community_id;
+    // Each address parsed once for every lookup below (it was parsed up to three times each).
+    const src = inventory || needsId ? parseIp(event.src_ip) : undefined;
+    const dst = inventory || needsId ? parseIp(event.dst_ip) : undefined;
     if (inventory) {
       const org = event.org_id;
-      event.direction = inventory.hasHomeNetworks(org) ? flowDirection(inventory.isHome(org, event.src_ip), inventory.isHome(org, event.dst_ip)) : '';
-      event.src_asset = toAsset(inventory, org, event.src_ip);
-      event.dst_asset = toAsset(inventory, org, event.dst_ip);
+      event.direction = inventory.hasHomeNetworks(org) ? flowDirection(isHome(inventory, org, src), isHome(inventory, org, dst)) : '';
+      event.src_asset = toAsset(inventory, org, src);
+      event.dst_asset = toAsset(inventory, org, dst);
     }
     if (this.deps.geo) {
       event.src_geo = this.deps.geo.lookup(event.src_ip);
       event.dst_geo = this.deps.geo.lookup(event.dst_ip);
     }
-    if (!event.community_id) {
-      event.community_id = communityIdV1(
-        { protocol: event.protocol, srcIp: event.src_ip, srcPort: event.src_port, dstIp: event.dst_ip, dstPort: event.dst_port },
-        this.deps.communityIdSeed ?? 0,
-      );
-    }
+    if (needsId) event.community_id = communityIdOf(event.protocol, src, event.src_port, dst, event.dst_port, this.deps.communityIdSeed ?? 0);
   }
 }
 
-function toAsset(inventory: Inventory, org: string, ip: string): Asset | null {
-  const a = inventory.asset(org, ip);
+/** An address that is none (undefined) is in no network. */
+function isHome(inventory: Inventory, org: string, ip: IpBytes | undefined): boolean {
+  return ip !== undefined && inventory.isHome(org, ip);
+}
+
+function toAsset(inventory: Inventory, org: string, ip: IpBytes | undefined): Asset | null {
+  const a = ip === undefined ? undefined : inventory.asset(org, ip);
   return a ? { name: a.name, owner: a.owner, criticality: a.criticality, network: a.network } : null;
 }
