@@ -33,6 +33,8 @@ export class AhoCorasick {
    * of the text; U+0130 grows to two code units, the second not ASCII).
    */
   private readonly minLength: number;
+  /** `scanLower` finds nothing in a text shorter than this (`minLength`, or 0 with patterns from U+0080). */
+  readonly lowerSkipBelow: number;
   /** For sets of long ASCII patterns: a scanner that skips ahead (used by `scanLower`). */
   private readonly skip: SkipScanner | undefined;
 
@@ -153,6 +155,7 @@ export class AhoCorasick {
     let minLength = Infinity;
     for (const p of patterns) minLength = Math.min(minLength, p.length);
     this.minLength = minLength;
+    this.lowerSkipBelow = hasWide ? 0 : minLength;
     this.skip = SkipScanner.build(patterns, hasWide);
   }
 
@@ -186,7 +189,7 @@ export class AhoCorasick {
    * `onMatch` returning true stops the scan, as in `scan`.
    */
   scanLower(text: string, onMatch: OnMatch): boolean {
-    if (text.length < this.minLength && !this.hasWide) return false;
+    if (text.length < this.lowerSkipBelow) return false;
     if (this.skip) return this.skip.scanLower(text, onMatch);
     const table = this.table;
     const cls = this.foldClass;
@@ -201,6 +204,11 @@ export class AhoCorasick {
       if (s >= outRow && this.report(s, onMatch)) return true;
     }
     return false;
+  }
+
+  /** Whether `scanLower` skips ahead (Wu-Manber: every pattern ASCII and at least `SKIP_MIN_LENGTH` long). */
+  get skips(): boolean {
+    return this.skip !== undefined;
   }
 
   /** Whether any pattern occurs in `text` (`lower`: in `text.toLowerCase()`), stopping at the first. */

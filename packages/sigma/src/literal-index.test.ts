@@ -235,3 +235,42 @@ describe('the literal index on rules', () => {
     }
   });
 });
+
+describe('keyword literals scanned with the attribute automata', () => {
+  const security = (id: string, detection: string) =>
+    `title: ${id}\nid: ${id}\nstatus: test\nlogsource:\n  product: windows\n  service: security\ndetection:\n${detection}\nlevel: high\n`;
+
+  it('fires exactly like brute force whichever attribute, class field or nested value holds the keyword', () => {
+    const rs = compileDocuments(
+      parseSigmaFile(
+        [
+          // Short literal: a DFA, which also takes the keyword literals; long ones: a skipping scanner, which does not.
+          security('short', "  s:\n    Short|contains: 'ab'\n  condition: s"),
+          security('long', "  s:\n    Long|contains: 'longliteral'\n  condition: s"),
+          security('kw', "  k:\n    - 'sekurlsa::'\n    - 'ab::cd'\n  condition: k"),
+          security('kwand', "  k:\n    - 'mimikatz'\n  s:\n    Short|contains: 'zz'\n  condition: k and s"),
+        ].join('---\n'),
+        'r.yml',
+      ).documents,
+    ).ruleSet;
+    const event = (attrs: [string, string][], user: string, nested: string) =>
+      testEvent({ attributes: { Channel: 'Security', EventID: '4688', ...Object.fromEntries(attrs) }, user, process: { hashes: { x: nested } } as never });
+    const plan = (rs as unknown as { planFor(e: unknown): { byAttribute?: Map<string, { keywords: boolean }[]> } }).planFor(event([], '', ''));
+    // Both kinds of attribute index are exercised: one holding the keyword literals, one not.
+    expect(plan.byAttribute?.get('Short')?.[0]?.keywords).toBe(true);
+    expect(plan.byAttribute?.get('Long')?.[0]?.keywords).toBe(false);
+    const texts = ['SEKURLSA::x', 'AB::CD', 'mimikatz zz', 'xx ab', 'longliteral', 'none', ''];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('Short', 'Long', 'Other', 'Sho rt'), fc.constantFrom(...texts)), { maxLength: 6 }),
+        fc.constantFrom(...texts),
+        fc.constantFrom(...texts),
+        (attrs, user, nested) => {
+          const e = event(attrs, user, nested);
+          expect(rs.match(e).map((m) => m.rule.id)).toEqual(rs.matchUnindexed(e).map((r) => r.id));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -49,6 +49,8 @@ interface SlotIndex {
   matcher: AhoCorasick;
   /** Per pattern: the alternative literals (see `RuleSet`) it is. */
   owners: Int32Array[];
+  /** Whether it also holds the keyword literals of its log sources (`slotIndex`). */
+  keywords: boolean;
 }
 
 /** What to do for one combination of routed log sources (cached with the route). */
@@ -60,9 +62,14 @@ interface Plan {
   /**
    * Indexes of fields read from exactly one attribute, by attribute key: the event's attributes are
    * walked once and each present one is scanned by its automata, instead of probing every indexed key
-   * (most absent). Only for plans indexing at least `ATTRIBUTE_WALK_MIN` such fields.
+   * (most absent). For plans indexing at least `ATTRIBUTE_WALK_MIN` such fields, and for every plan
+   * with a keyword index (whose texts walk the attributes anyway). With a keyword index, the first
+   * index of each key also holds the keyword literals (`slotIndex`): a string attribute scanned by it
+   * is not scanned again for keywords.
    */
   byAttribute: Map<string, SlotIndex[]> | undefined;
+  /** The keyword index, scanned over the event's texts (`scanTexts`) except attributes `byAttribute` covers. */
+  keywords: SlotIndex | undefined;
 }
 
 /** A level of the route cache: a route path's value to the next level, or to the plan at the last. */
@@ -319,27 +326,32 @@ export class RuleSet {
     if (plan) return plan;
     const slots = new Set<number>();
     for (const b of buckets) for (const s of b.slots) slots.add(s);
-    const indexes = [...slots].sort((a, b) => a - b).map((s) => this.slotIndex(s, buckets.filter((b) => b.slots.has(s))));
-    const attributeKey = (idx: SlotIndex): string | undefined => {
-      const paths = idx.slot === KEYWORDS ? [] : this.slots[idx.slot]!.paths;
+    const sourcesOf = (s: number): Bucket[] => buckets.filter((b) => b.slots.has(s));
+    const indexes = [...slots].sort((a, b) => a - b).map((s) => this.slotIndex(s, sourcesOf(s)));
+    const attributeKey = (slot: number): string | undefined => {
+      const paths = slot === KEYWORDS ? [] : this.slots[slot]!.paths;
       return paths.length === 1 && paths[0]!.startsWith(ATTRIBUTES_PREFIX) ? paths[0]!.slice(ATTRIBUTES_PREFIX.length) : undefined;
     };
+    const keywords = slots.has(KEYWORDS) ? indexes.find((idx) => idx.slot === KEYWORDS) : undefined;
     let byAttribute: Map<string, SlotIndex[]> | undefined;
-    if (indexes.filter((idx) => attributeKey(idx) !== undefined).length >= ATTRIBUTE_WALK_MIN) {
+    if (keywords || indexes.filter((idx) => attributeKey(idx.slot) !== undefined).length >= ATTRIBUTE_WALK_MIN) {
       byAttribute = new Map();
       for (const idx of indexes) {
-        const key = attributeKey(idx);
+        const key = attributeKey(idx.slot);
         if (key === undefined) continue;
         const list = byAttribute.get(key);
         if (list) list.push(idx);
-        else byAttribute.set(key, [idx]);
+        // The key's first index also finds the keyword literals in its value (one scan of the text for
+        // both), unless it skips ahead: its long literals skip further alone than with the keywords'.
+        else byAttribute.set(key, [keywords && !idx.matcher.skips ? this.slotIndex(idx.slot, sourcesOf(idx.slot), sourcesOf(KEYWORDS)) : idx]);
       }
     }
     plan = {
       buckets,
       always: Int32Array.from(buckets.flatMap((b) => b.always)),
-      indexes: byAttribute ? indexes.filter((idx) => attributeKey(idx) === undefined) : indexes,
+      indexes: indexes.filter((idx) => idx.slot !== KEYWORDS && (!byAttribute || attributeKey(idx.slot) === undefined)),
       byAttribute,
+      keywords,
     };
     this.plans.set(id, plan);
     return plan;
@@ -349,20 +361,27 @@ export class RuleSet {
    * One automaton for a field over the literals of the given log sources (those of a plan that index
    * the field), so a field is scanned once per event whatever the number of its log sources, and only
    * for literals of rules routed there. Shared by every plan with the same sources for the field.
+   * With `keywordSources`, also the keyword literals of those log sources (for an attribute that is a
+   * keyword text too: a hit reports the field's and the keywords' owners of the literal alike).
    */
-  private slotIndex(slot: number, buckets: readonly Bucket[]): SlotIndex {
-    const key = `${slot}:${buckets.map((b) => b.id).join(',')}`;
+  private slotIndex(slot: number, buckets: readonly Bucket[], keywordSources: readonly Bucket[] = []): SlotIndex {
+    const ids = (bs: readonly Bucket[]): string => bs.map((b) => b.id).join(',');
+    const key = `${slot}:${ids(buckets)}${keywordSources.length > 0 ? `+${ids(keywordSources)}` : ''}`;
     let index = this.indexes.get(key);
     if (index) return index;
     const merged = new Map<string, number[]>();
-    for (const b of buckets) {
-      for (const [lit, owners] of this.literals.get(b.id)?.get(slot) ?? []) {
-        const into = merged.get(lit);
-        if (into) into.push(...owners);
-        else merged.set(lit, [...owners]);
+    const add = (from: readonly Bucket[], s: number): void => {
+      for (const b of from) {
+        for (const [lit, owners] of this.literals.get(b.id)?.get(s) ?? []) {
+          const into = merged.get(lit);
+          if (into) into.push(...owners);
+          else merged.set(lit, [...owners]);
+        }
       }
-    }
-    index = { slot, matcher: new AhoCorasick([...merged.keys()]), owners: [...merged.values()].map((o) => Int32Array.from(o)) };
+    };
+    add(buckets, slot);
+    add(keywordSources, KEYWORDS);
+    index = { slot, matcher: new AhoCorasick([...merged.keys()]), owners: [...merged.values()].map((o) => Int32Array.from(o)), keywords: keywordSources.length > 0 };
     this.indexes.set(key, index);
     return index;
   }
@@ -386,9 +405,10 @@ export class RuleSet {
    * without them may read (`pathGetter`): when the event has one, the fields not found under their
    * own key are looked up the usual way.
    */
-  private walkAttributes(byAttribute: Map<string, SlotIndex[]>, event: MamoriEvent): void {
+  private walkAttributes(byAttribute: Map<string, SlotIndex[]>, event: MamoriEvent, keywords: SlotIndex | undefined): void {
     const attributes = event.attributes as Record<string, FieldValue>;
     let spaced = false;
+    const minKeyword = keywords === undefined ? 0 : keywords.matcher.lowerSkipBelow;
     // The keys for-in lists: the context's own keys (enumerated once per event) unless some are inherited.
     let keys = this.ctx.attributeKeys();
     if (inheritsEnumerable(attributes)) {
@@ -399,17 +419,74 @@ export class RuleSet {
     for (let j = 0; j < keys.length; j++) {
       const k = keys[j]!;
       const list = byAttribute.get(k);
+      const v = attributes[k];
       if (list === undefined) {
         if (!spaced && k.includes(' ')) spaced = true;
+        if (keywords === undefined) continue;
+        // Strings (nearly every attribute) without a call.
+        if (typeof v === 'string') {
+          if (v.length >= minKeyword) {
+            this.owners = keywords.owners;
+            keywords.matcher.scanLower(v, this.onHit);
+          }
+        } else this.scanKeywordText(keywords, v, 1);
         continue;
       }
-      const v = attributes[k];
       for (let i = 0; i < list.length; i++) this.scanValue(list[i]!, v);
+      // A string is the keyword text the first index just scanned, when it holds the keyword literals.
+      if (keywords && (typeof v !== 'string' || !list[0]!.keywords)) this.scanKeywordText(keywords, v, 1);
     }
     if (!spaced) return;
     for (const [k, list] of byAttribute) {
       if (attributes[k] !== undefined) continue;
       for (const idx of list) this.scanValue(idx, this.ctx.value(idx.slot));
+    }
+  }
+
+  /**
+   * Scans the event's keyword texts (`EventContext.keywords`: every non-empty string, in arrays at
+   * any depth and objects down to three levels, but not under `raw`, `event_id`, `org_id`,
+   * `sensor_id`) without collecting them; the attributes through `walkAttributes`, whose merged
+   * indexes cover the string attributes they scan. Which automaton finds a literal, and in which
+   * order the texts are read, does not matter: hits only count literals seen.
+   */
+  private scanTexts(plan: Plan, keywords: SlotIndex, event: MamoriEvent): void {
+    const e = event as unknown as Record<string, unknown>;
+    const keys = Object.keys(e);
+    const minKeyword = keywords.matcher.lowerSkipBelow;
+    let walked = false;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      if (k === 'raw' || k === 'event_id' || k === 'org_id' || k === 'sensor_id') continue;
+      const v = e[k];
+      if (typeof v === 'string') {
+        if (v.length >= minKeyword) {
+          this.owners = keywords.owners;
+          keywords.matcher.scanLower(v, this.onHit);
+        }
+      } else if (v === event.attributes && !Array.isArray(v) && plan.byAttribute) {
+        // Not an array, as for EventContext.keywords, which walks the context's attribute keys there.
+        walked = true;
+        this.walkAttributes(plan.byAttribute, event, keywords);
+      } else this.scanKeywordText(keywords, v, 0);
+    }
+    // Attributes that are not an own enumerable object (never from the codec): fields the usual way.
+    if (!walked && plan.byAttribute) this.walkAttributes(plan.byAttribute, event, undefined);
+  }
+
+  /** Scans the keyword texts in a value (`walkText` in event-context.ts: objects to depth 3, arrays at any). */
+  private scanKeywordText(keywords: SlotIndex, v: unknown, depth: number): void {
+    if (v === null || v === undefined) return;
+    if (typeof v === 'string') {
+      if (v !== '') {
+        this.owners = keywords.owners;
+        keywords.matcher.scanLower(v, this.onHit);
+      }
+    } else if (Array.isArray(v)) {
+      for (const x of v) this.scanKeywordText(keywords, x, depth + 1);
+    } else if (typeof v === 'object' && depth < 3) {
+      const values = Object.values(v as Record<string, unknown>);
+      for (let i = 0; i < values.length; i++) this.scanKeywordText(keywords, values[i], depth + 1);
     }
   }
 
@@ -432,15 +509,10 @@ export class RuleSet {
     this.found.length = 0;
     const always = plan.always;
     for (let i = 0; i < always.length; i++) this.evaluate(always[i]!);
-    for (const idx of plan.indexes) {
-      if (idx.slot === KEYWORDS) {
-        this.owners = idx.owners;
-        for (const t of ctx.keywords(false)) idx.matcher.scanLower(t, this.onHit);
-        continue;
-      }
-      this.scanValue(idx, ctx.value(idx.slot));
-    }
-    if (plan.byAttribute) this.walkAttributes(plan.byAttribute, event);
+    const indexes = plan.indexes;
+    for (let i = 0; i < indexes.length; i++) this.scanValue(indexes[i]!, ctx.value(indexes[i]!.slot));
+    if (plan.keywords) this.scanTexts(plan, plan.keywords, event);
+    else if (plan.byAttribute) this.walkAttributes(plan.byAttribute, event, undefined);
     const found = this.found;
     if (found.length === 0) return [];
     this.counters.matches += found.length;
