@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import type { MamoriEvent } from '@mamori/events';
 import { createSimulator, type AttackSpec } from '@mamori/ingest';
-import { formatForTopic, normalizeRecord, type DecodeContext, type SensorFormat } from '@mamori/normalizer';
+import { parseInventory, type Inventory } from '@mamori/inventory';
+import { Enricher, formatForTopic, normalizeRecord, RecordNormalizer, type DecodeContext, type RecordSource, type SensorFormat } from '@mamori/normalizer';
 
 export const RAW_TOPIC = 'telemetry.raw.zeek.conn';
 
@@ -20,6 +21,62 @@ export function zeekConnFormat(): SensorFormat {
 
 export function decodeContext(offset: number): DecodeContext {
   return { topic: RAW_TOPIC, partition: 0, offset, sensorId: 'bench-sensor', orgId: 'default', ingestTime: 1_700_000_000_000 };
+}
+
+/** The sensor id the bench records carry (registered in {@link benchInventory}). */
+export const BENCH_SENSOR = 'bench-sensor';
+
+/** Where a bench record came from, as the stage hands it to `RecordNormalizer` (no org: the sensor check decides it). */
+export function recordSource(topic: string, offset: number): RecordSource {
+  return { topic, partition: 0, offset, sensorId: BENCH_SENSOR, ingestTime: 1_700_000_000_000 };
+}
+
+/**
+ * The per-record work of the normalizer stage as `NormalizerStage` builds it: the sensor check and an
+ * `Enricher` with the Community ID seed (default 0), no GeoIP. Without `inventory` it is the default
+ * deployment (no inventory file: unregistered sensors accepted under the default organization,
+ * Community ID only); with one, sensors must be registered and events also get direction and assets.
+ */
+export function stageRecordNormalizer(inventory?: Inventory): RecordNormalizer {
+  const current = () => inventory;
+  return new RecordNormalizer(
+    { inventory: current, allowUnregistered: inventory === undefined, defaultOrg: 'default' },
+    new Enricher({ inventory: current, geo: undefined, communityIdSeed: 0 }),
+  );
+}
+
+/**
+ * A small inventory of one organization, as a site would write it: the bench sensor, the private
+ * ranges (and a ULA) as home networks, and a handful of assets (servers as host entries, the office
+ * LAN and a server subnet as networks), so events take the direction and asset lookups and many of
+ * them carry assets. Not fitted to particular sample addresses beyond the simulator's home network
+ * (10.20.0.0/16) sitting inside 10/8.
+ */
+export function benchInventory(): Inventory {
+  return parseInventory(
+    [
+      'version: 1',
+      'organizations:',
+      '  - id: acme',
+      '    name: ACME Corporation',
+      'sensors:',
+      `  - id: ${BENCH_SENSOR}`,
+      '    org: acme',
+      '    site: hq',
+      'home_networks:',
+      '  acme: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, "fd00:ac::/32"]',
+      'assets:',
+      '  - { org: acme, network: 10.20.0.0/16, name: office-lan, owner: it-ops, criticality: low }',
+      '  - { org: acme, network: 10.20.0.0/24, name: server-subnet, owner: it-ops, criticality: high }',
+      '  - { org: acme, network: 10.20.0.2, name: dns01, owner: it-ops, criticality: high }',
+      '  - { org: acme, network: 10.20.0.3, name: dc01, owner: it-ops, criticality: critical }',
+      '  - { org: acme, network: 10.20.0.4, name: files01, owner: it-ops, criticality: high }',
+      '  - { org: acme, network: 192.168.10.0/24, name: lab, owner: research }',
+      '  - { org: acme, network: "fd00:ac::10", name: web01, owner: web, criticality: critical }',
+      '',
+    ].join('\n'),
+    'bench inventory',
+  );
 }
 
 /** Scans of both kinds on top of office traffic, so the detector's probe paths are exercised. */
