@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '@mamori/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseInventory } from './inventory.ts';
-import { parseCidr, parseIp, formatIp } from './ip.ts';
+import { parseCidr, parseIp, parseIpInto, formatIp } from './ip.ts';
 import { PrefixTrie } from './prefix-trie.ts';
 import { InventoryStore } from './store.ts';
 
@@ -201,6 +201,19 @@ describe('ip parsing', () => {
     expect(parseIp('fe80::1%eth0')).toMatchObject({ version: 6 });
     for (const bad of ['1:2:3:4:5:6:7:8:9', '1::2::3', '12345::', '010.0.0.1', '1.2.3', '1.2.3.256', '']) expect(parseIp(bad)).toBeUndefined();
     expect(parseCidr('10.0.0.0/8')).toMatchObject({ version: 4, prefixLength: 8 });
+  });
+
+  it('parseIpInto gives what parseIp gives, IPv4 written into the caller\'s object', () => {
+    const v4 = { version: 4, bytes: new Uint8Array(4) } as const;
+    // In sequence on one object: a failed parse after a good one must not hand back the stale bytes.
+    const texts = ['10.0.0.5', '010.0.0.1', '255.255.255.255', '1.2.3', '', 'x', '::ffff:192.0.2.1', '2001:db8::1', '1.2.3.4 ', '0.0.0.0', '1:2:3:4:5:6:7:8:9'];
+    for (const text of texts) {
+      const want = parseIp(text);
+      const got = parseIpInto(text, v4);
+      expect(got === undefined ? undefined : { version: got.version, bytes: [...got.bytes] }, text).toEqual(want === undefined ? undefined : { version: want.version, bytes: [...want.bytes] });
+      // Dotted quads land in the given object; IPv6 (mapped or not) comes back as a new one.
+      if (got !== undefined) expect(got === v4, text).toBe(!text.includes(':'));
+    }
   });
 
   it('reads IPv4 exactly as four parts of 0..255 without leading zeros, on generated text', () => {

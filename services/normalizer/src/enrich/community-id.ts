@@ -56,7 +56,8 @@ export function communityIdV1(flow: FlowTuple, seed = 0): string | null {
 
 /** {@link communityIdV1} of addresses already parsed (undefined: not an address); the enricher parses each once per event. */
 export function communityIdOf(protocol: string, src: IpBytes | undefined, srcPort: number, dst: IpBytes | undefined, dstPort: number, seed = 0): string | null {
-  const proto = PROTOCOLS.get(protocol.toLowerCase());
+  // Decoders write the protocol in lower case: the exact text first, case-folded only when that misses.
+  const proto = PROTOCOLS.get(protocol) ?? PROTOCOLS.get(protocol.toLowerCase());
   if (proto === undefined) return null;
   if (!src || !dst || src.version !== dst.version) return null;
   let sport = srcPort;

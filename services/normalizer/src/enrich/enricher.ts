@@ -1,5 +1,5 @@
 import type { Asset, MamoriEvent } from '@mamori/events';
-import { parseIp, type Inventory, type IpBytes } from '@mamori/inventory';
+import { parseIpInto, type Inventory, type IpBytes } from '@mamori/inventory';
 import { communityIdOf } from './community-id.ts';
 import { flowDirection } from './direction.ts';
 import type { GeoLookup } from './geo.ts';
@@ -21,15 +21,20 @@ export interface EnricherDeps {
  * sensor did not write one. Pure lookups: nothing here can fail an event.
  */
 export class Enricher {
+  /** Where the event's IPv4 addresses are parsed (read only within one `enrich` call). */
+  private readonly srcV4 = { version: 4, bytes: new Uint8Array(4) } as const;
+  private readonly dstV4 = { version: 4, bytes: new Uint8Array(4) } as const;
+
   constructor(private readonly deps: EnricherDeps) {}
 
   enrich(event: EventHead, siteId: string): void {
     const inventory = this.deps.inventory();
     event.site_id = siteId;
     const needsId = !event.community_id;
-    // Each address parsed once for every lookup below (it was parsed up to three times each).
-    const src = inventory || needsId ? parseIp(event.src_ip) : undefined;
-    const dst = inventory || needsId ? parseIp(event.dst_ip) : undefined;
+    // Each address parsed once for every lookup below (it was parsed up to three times each), IPv4
+    // into this enricher's own arrays: nothing below keeps the bytes.
+    const src = inventory || needsId ? parseIpInto(event.src_ip, this.srcV4) : undefined;
+    const dst = inventory || needsId ? parseIpInto(event.dst_ip, this.dstV4) : undefined;
     if (inventory) {
       const org = event.org_id;
       event.direction = inventory.hasHomeNetworks(org) ? flowDirection(isHome(inventory, org, src), isHome(inventory, org, dst)) : '';
