@@ -1,3 +1,5 @@
+import { WasmDfa } from './wasm-dfa.ts';
+
 /**
  * Aho-Corasick automaton over UTF-16 code units: finds every occurrence of any of many patterns in
  * one pass over the text (O(text + matches)).
@@ -37,6 +39,8 @@ export class AhoCorasick {
   readonly lowerSkipBelow: number;
   /** For sets of long ASCII patterns: a scanner that skips ahead (used by `scanLower`). */
   private readonly skip: SkipScanner | undefined;
+  /** The ASCII loop of `scanLower` in WebAssembly, built on the first long text (null: unavailable). */
+  private wasm: WasmDfa | null | undefined;
 
   constructor(readonly patterns: readonly string[]) {
     let classes = 1;
@@ -191,6 +195,12 @@ export class AhoCorasick {
   scanLower(text: string, onMatch: OnMatch): boolean {
     if (text.length < this.lowerSkipBelow) return false;
     if (this.skip) return this.skip.scanLower(text, onMatch);
+    // Long texts: the same DFA steps in WebAssembly (all-ASCII texts; patterns ASCII; no empty pattern).
+    if (text.length >= WASM_MIN_TEXT && !this.hasWide && this.outRow > 0) {
+      if (this.wasm === undefined) this.wasm = WasmDfa.build(this.table, this.foldClass, this.outRow);
+      const done = this.wasm?.scan(text, (row) => this.report(row, onMatch));
+      if (done !== undefined) return done;
+    }
     const table = this.table;
     const cls = this.foldClass;
     const outRow = this.outRow;
@@ -234,6 +244,9 @@ export class AhoCorasick {
     }
   }
 }
+
+/** Shortest text `scanLower` runs through WebAssembly (shorter ones cost less than the call and copy). */
+export const WASM_MIN_TEXT = 64;
 
 /** Called with each pattern found; returning `true` (exactly) stops the scan. */
 export type OnMatch = (pattern: number) => unknown;

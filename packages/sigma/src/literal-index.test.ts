@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
-import { AhoCorasick, SKIP_MIN_LENGTH } from './aho-corasick.ts';
+import { AhoCorasick, SKIP_MIN_LENGTH, WASM_MIN_TEXT } from './aho-corasick.ts';
 import { caseInsensitivePrefix, regexClauses, requiredLiterals } from './compile.ts';
 import { compileDocuments } from './load.ts';
 import { parseSigmaFile } from './parse.ts';
+import { WASM_MAX_TEXT } from './wasm-dfa.ts';
 import { sysmonProcess, testEvent } from './test-events.ts';
 
 /** Characters that exercise case folding: ASCII letters of both cases, the two code points whose lower case is ASCII, Σ, others. */
@@ -272,5 +273,55 @@ describe('keyword literals scanned with the attribute automata', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('the WebAssembly step loop for long texts', () => {
+  const occurringLower = (patterns: readonly string[], text: string) => occurring(patterns, text.toLowerCase());
+
+  it('reports exactly the patterns of text.toLowerCase() on long texts, ASCII or not, and stops when asked', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ minLength: 1, maxLength: 4, unit: fc.constantFrom('a', 'b', 'k', 'i', 's', ':', '-') }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.string({ minLength: 0, maxLength: 40, unit: fc.constantFrom(...UNITS, 'A', 'b', '-', ':') }), { minLength: 2, maxLength: 12 }),
+        fc.nat(3),
+        fc.boolean(),
+        (patterns, pieces, repeat, ascii) => {
+          // At least WASM_MIN_TEXT long: the WebAssembly loop takes it when it is all ASCII (half the runs).
+          let text = pieces.join('').repeat(repeat + 1);
+          if (ascii) text = text.replace(/[^\x00-\x7f]/g, 'Q');
+          while (text.length < WASM_MIN_TEXT) text += `${pieces[0]}x`;
+          const ac = new AhoCorasick(patterns);
+          const found = new Set<number>();
+          ac.scanLower(text, (p) => found.add(p));
+          expect(found, JSON.stringify(text)).toEqual(occurringLower(patterns, text));
+          // Stopping at the first hit reports exactly one pattern (or none when nothing occurs).
+          let calls = 0;
+          const stopped = ac.scanLower(text, () => ++calls > 0);
+          expect(stopped).toBe(found.size > 0);
+          expect(calls).toBe(found.size > 0 ? 1 : 0);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('more hits than one call collects, and texts too long for its buffer, are all reported', () => {
+    const ac = new AhoCorasick(['ab', 'zq']);
+    // 'ab' at every other position: thousands of output states, several calls' worth.
+    const many = `${'ab'.repeat(5000)}zq`;
+    let hits = 0;
+    const found = new Set<number>();
+    ac.scanLower(many, (p) => {
+      hits++;
+      found.add(p);
+    });
+    expect(found).toEqual(new Set([0, 1]));
+    expect(hits).toBe(5001);
+    // Longer than WASM_MAX_TEXT: the JS loop, same answer.
+    const long = `${'x'.repeat(WASM_MAX_TEXT)}AB`;
+    const longFound = new Set<number>();
+    ac.scanLower(long, (p) => longFound.add(p));
+    expect(longFound).toEqual(new Set([0]));
   });
 });

@@ -1,0 +1,169 @@
+/**
+ * The ASCII step loop of the case-folding Aho-Corasick scan (`AhoCorasick.scanLower`) as a WebAssembly
+ * function, for long all-ASCII texts. The JS loop costs ~5–9 ns per character here (each `charCodeAt`
+ * re-checks the string's representation, and every step waits on the table load of the one before); the
+ * same DFA over bytes in WebAssembly ~2.4–3 ns, copying the text in with `TextEncoder.encodeInto`
+ * included (`docs/sigma.md`, Performance).
+ *
+ * Each automaton that uses it gets its own instance and memory (freed with the automaton):
+ *   [0, 8)                 where the last call stopped: position, row
+ *   [TEXT, TEXT + MAX)     the text, one byte per code unit (only all-ASCII texts are scanned here)
+ *   [CLS, CLS + 256)       per byte: its fold class × 4 (bytes from 0x80 never occur: ASCII only)
+ *   [HITS, HITS + 4 × CAP) the rows with an output reached, in order (reported by JS after the call)
+ *   [TABLE, ...)           the DFA rows: per row offset and class, the next row offset, all × 4 (bytes)
+ */
+
+const TEXT = 64;
+/** Longest text scanned here (longer ones take the JS loop). */
+export const WASM_MAX_TEXT = 65536;
+const CLS = TEXT + WASM_MAX_TEXT;
+const HITS = CLS + 256;
+/** Output states one call collects at most (then it returns, and the next call resumes). */
+const HIT_CAP = 1024;
+const TABLE = HITS + 4 * HIT_CAP;
+const PAGE = 65536;
+
+/** Unsigned LEB128. */
+function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+/** Signed LEB128 (i32.const). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
+    out.push(b | 0x80);
+  }
+}
+const section = (id: number, body: number[]): number[] => [id, ...leb(body.length), ...body];
+const name = (s: string): number[] => [...leb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+
+/**
+ * `step(pos, end, row, outRow) -> hits`: from `pos`, `row = TABLE[row + CLS[TEXT[pos]]]` per byte until
+ * `pos` reaches `end` or `HIT_CAP` rows with an output (`row >= outRow`) were stored at `HITS`. Stores
+ * `pos` and `row` at addresses 0 and 4, returns the number of hits. Locals: the parameters 0–3, `k` 4.
+ */
+const STEP = [
+  0x02, 0x40, // block
+  0x03, 0x40, //   loop
+  0x20, 0, 0x20, 1, 0x4f, 0x0d, 1, //     if pos >= end: break
+  0x20, 2, //     row
+  0x20, 0, 0x2d, 0, ...leb(TEXT), //     TEXT[pos] (i32.load8_u)
+  0x2d, 0, ...leb(CLS), //     CLS[byte] (i32.load8_u)
+  0x6a, //     row + class × 4
+  0x28, 2, ...leb(TABLE), //     TABLE[...] (i32.load)
+  0x21, 2, //     row = ...
+  0x20, 0, 0x41, 1, 0x6a, 0x21, 0, //     pos += 1
+  0x20, 2, 0x20, 3, 0x4f, 0x04, 0x40, //     if row >= outRow:
+  0x20, 4, 0x41, 2, 0x74, 0x20, 2, 0x36, 2, ...leb(HITS), //       HITS[k] = row (i32.store at k << 2)
+  0x20, 4, 0x41, 1, 0x6a, 0x22, 4, //       k += 1
+  0x41, ...sleb(HIT_CAP), 0x4f, 0x0d, 2, //       if k >= HIT_CAP: break (out of the block)
+  0x0b, //     end if
+  0x0c, 0, //     continue
+  0x0b, //   end loop
+  0x0b, // end block
+  0x41, 0, 0x20, 0, 0x36, 2, 0, // memory[0] = pos
+  0x41, 0, 0x20, 2, 0x36, 2, 4, // memory[4] = row
+  0x20, 4, // return k
+  0x0b,
+];
+
+const MODULE_BYTES = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  // type 0: (i32, i32, i32, i32) -> i32
+  ...section(1, [1, 0x60, 4, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f]),
+  // import m.mem: a memory of at least 1 page
+  ...section(2, [1, ...name('m'), ...name('mem'), 0x02, 0x00, 1]),
+  ...section(3, [1, 0]),
+  ...section(7, [1, ...name('step'), 0x00, 0]),
+  // one body: one local (k, i32) besides the parameters
+  ...section(10, [1, ...leb(STEP.length + 3), 1, 1, 0x7f, ...STEP]),
+]);
+
+/** The part of the WebAssembly JS API used here (the TypeScript libs of this project do not declare it). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
+}
+type WasmMemory = InstanceType<WasmApi['Memory']>;
+type WasmInstance = InstanceType<WasmApi['Instance']>;
+
+const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+let compiled: object | null | undefined;
+
+function module(): object | null {
+  if (compiled === undefined) {
+    try {
+      compiled = api ? new api.Module(MODULE_BYTES) : null;
+    } catch {
+      // A runtime without WebAssembly (or that refuses the module): every text takes the JS loop.
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+const encoder = new TextEncoder();
+
+/** One automaton's DFA in WebAssembly memory. */
+export class WasmDfa {
+  private readonly step: (pos: number, end: number, row: number, outRow: number) => number;
+  private readonly text: Uint8Array;
+  private readonly stop: Int32Array;
+  private readonly hits: Int32Array;
+  private readonly outRow4: number;
+
+  private constructor(instance: WasmInstance, memory: WasmMemory, outRow: number) {
+    this.step = instance.exports['step'] as WasmDfa['step'];
+    this.text = new Uint8Array(memory.buffer, TEXT, WASM_MAX_TEXT);
+    this.stop = new Int32Array(memory.buffer, 0, 2);
+    this.hits = new Int32Array(memory.buffer, HITS, HIT_CAP);
+    this.outRow4 = outRow * 4;
+  }
+
+  /** The DFA of `table` (row offsets) and `foldClass` (ASCII → class), or null without WebAssembly. */
+  static build(table: Int32Array, foldClass: Uint8Array, outRow: number): WasmDfa | null {
+    const m = module();
+    if (m === null || !api) return null;
+    const memory = new api.Memory({ initial: Math.ceil((TABLE + table.length * 4) / PAGE) });
+    const bytes = new Uint8Array(memory.buffer);
+    for (let c = 0; c < 128; c++) bytes[CLS + c] = foldClass[c]! * 4;
+    const rows = new Int32Array(memory.buffer, TABLE, table.length);
+    for (let i = 0; i < table.length; i++) rows[i] = table[i]! * 4;
+    return new WasmDfa(new api.Instance(m, { m: { mem: memory } }), memory, outRow);
+  }
+
+  /**
+   * Runs the DFA over `text` and calls `report(row)` (a row offset, as the JS loop has it) for every
+   * state with an output it reaches, in order; `report` returning true stops it. Returns undefined (having reported nothing)
+   * when the text is not all ASCII or longer than `WASM_MAX_TEXT`: the caller scans it in JS.
+   */
+  scan(text: string, report: (row: number) => boolean): boolean | undefined {
+    const n = text.length;
+    if (n > WASM_MAX_TEXT) return undefined;
+    // All ASCII exactly when UTF-8 takes one byte per code unit (anything else takes 2–4 for 1–2).
+    const { read, written } = encoder.encodeInto(text, this.text);
+    if (read !== n || written !== n) return undefined;
+    const outRow4 = this.outRow4;
+    const hits = this.hits;
+    let pos = 0;
+    let row = 0;
+    while (pos < n) {
+      const k = this.step(pos, n, row, outRow4);
+      pos = this.stop[0]!;
+      row = this.stop[1]!;
+      for (let i = 0; i < k; i++) if (report(hits[i]! >> 2)) return true;
+    }
+    return false;
+  }
+}
