@@ -50,10 +50,16 @@ export class PrefixTrie<T> {
     if (!addr) return undefined;
     let at: Node<T> | undefined = addr.version === 4 ? this.v4 : this.v6;
     let best = at.entry;
-    const bits = addr.bytes.length * 8;
-    for (let bit = 0; bit < bits && at; bit++) {
-      at = (addr.bytes[bit >> 3]! >> (7 - (bit & 7))) & 1 ? at.one : at.zero;
-      if (at?.entry) best = at.entry;
+    // A byte at a time, its bits from the top; the walk ends where the trie does (enrichment runs
+    // up to four lookups per event: one load per byte instead of one per bit).
+    const bytes = addr.bytes;
+    for (let i = 0; i < bytes.length; i++) {
+      const byte = bytes[i] as number;
+      for (let shift = 7; shift >= 0; shift--) {
+        at = (byte >> shift) & 1 ? at.one : at.zero;
+        if (at === undefined) return best;
+        if (at.entry !== undefined) best = at.entry;
+      }
     }
     return best;
   }
