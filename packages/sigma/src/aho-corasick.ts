@@ -42,7 +42,15 @@ export class AhoCorasick {
   /** The ASCII loop of `scanLower` in WebAssembly, built on the first long text (null: unavailable). */
   private wasm: WasmDfa | null | undefined;
 
-  constructor(readonly patterns: readonly string[]) {
+  /**
+   * `wasm`: long all-ASCII texts may run through WebAssembly (`wasm-dfa.ts`; one instance of ~130 KB
+   * and up per automaton, built on its first such text): for automata that scan every event (the rule
+   * set's indexes), not the many that rule evaluations use now and then.
+   */
+  constructor(
+    readonly patterns: readonly string[],
+    private readonly options: { wasm?: boolean } = {},
+  ) {
     let classes = 1;
     for (const p of patterns) {
       for (let i = 0; i < p.length; i++) {
@@ -196,7 +204,7 @@ export class AhoCorasick {
     if (text.length < this.lowerSkipBelow) return false;
     if (this.skip) return this.skip.scanLower(text, onMatch);
     // Long texts: the same DFA steps in WebAssembly (all-ASCII texts; patterns ASCII; no empty pattern).
-    if (text.length >= WASM_MIN_TEXT && !this.hasWide && this.outRow > 0) {
+    if (text.length >= WASM_MIN_TEXT && this.options.wasm === true && !this.hasWide && this.outRow > 0) {
       if (this.wasm === undefined) this.wasm = WasmDfa.build(this.table, this.foldClass, this.outRow);
       const done = this.wasm?.scan(text, (row) => this.report(row, onMatch));
       if (done !== undefined) return done;

@@ -291,7 +291,7 @@ describe('the WebAssembly step loop for long texts', () => {
           let text = pieces.join('').repeat(repeat + 1);
           if (ascii) text = text.replace(/[^\x00-\x7f]/g, 'Q');
           while (text.length < WASM_MIN_TEXT) text += `${pieces[0]}x`;
-          const ac = new AhoCorasick(patterns);
+          const ac = new AhoCorasick(patterns, { wasm: true });
           const found = new Set<number>();
           ac.scanLower(text, (p) => found.add(p));
           expect(found, JSON.stringify(text)).toEqual(occurringLower(patterns, text));
@@ -307,7 +307,7 @@ describe('the WebAssembly step loop for long texts', () => {
   });
 
   it('more hits than one call collects, and texts too long for its buffer, are all reported', () => {
-    const ac = new AhoCorasick(['ab', 'zq']);
+    const ac = new AhoCorasick(['ab', 'zq'], { wasm: true });
     // 'ab' at every other position: thousands of output states, several calls' worth.
     const many = `${'ab'.repeat(5000)}zq`;
     let hits = 0;

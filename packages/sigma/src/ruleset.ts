@@ -381,7 +381,7 @@ export class RuleSet {
     };
     add(buckets, slot);
     add(keywordSources, KEYWORDS);
-    index = { slot, matcher: new AhoCorasick([...merged.keys()]), owners: [...merged.values()].map((o) => Int32Array.from(o)), keywords: keywordSources.length > 0 };
+    index = { slot, matcher: new AhoCorasick([...merged.keys()], { wasm: true }), owners: [...merged.values()].map((o) => Int32Array.from(o)), keywords: keywordSources.length > 0 };
     this.indexes.set(key, index);
     return index;
   }
