@@ -1,31 +1,11 @@
 import { isIPv6 } from 'node:net';
+import { ipv4ToUint32 } from '@mamori/core';
 
 /** An address as 32-bit words, most significant first: 1 word for IPv4, 4 for IPv6. */
 export type IpWords = Uint32Array;
 
-/** Dotted-quad IPv4 to an unsigned 32-bit number, or -1. Strict: no leading zeros, four parts. */
-export function parseIPv4(text: string): number {
-  const n = text.length;
-  if (n < 7 || n > 15) return -1;
-  let result = 0;
-  let value = 0;
-  let digits = 0;
-  let parts = 0;
-  for (let i = 0; i <= n; i++) {
-    const c = i === n ? 46 : text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || value > 255 || ++parts > 4) return -1;
-      result = result * 256 + value;
-      value = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits === 1 && value === 0) return -1;
-      value = value * 10 + (c - 48);
-      digits++;
-    } else return -1;
-  }
-  return parts === 4 ? result : -1;
-}
+/** Dotted-quad IPv4 to an unsigned 32-bit number, or -1 (the strict rule of {@link ipv4ToUint32}). */
+export const parseIPv4: (text: string) => number = ipv4ToUint32;
 
 /** IPv6 text (also with an embedded IPv4 tail or a zone) to four words, or undefined. */
 export function parseIPv6(text: string): IpWords | undefined {

@@ -1,3 +1,4 @@
+import { ipv4ToUint32 } from '@mamori/core';
 import { isIPv6 } from 'node:net';
 import { isEventTimeMs, MAX_LONG } from '../event-limits.ts';
 import { jsonText } from '../text.ts';
@@ -102,28 +103,9 @@ export function cap(s: string, max: number): string {
   return `${s.slice(0, end)}…`;
 }
 
+/** Dotted-quad IPv4, strictly (the rule of {@link ipv4ToUint32}: four parts 0..255, no leading zeros). */
 export function isIPv4(s: string): boolean {
-  const n = s.length;
-  if (n < 7 || n > 15) return false;
-  let parts = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i <= n; i++) {
-    const c = i === n ? 46 : s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || value > 255 || ++parts > 4) return false;
-      value = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      // No leading zeros ("010" is octal to some parsers): ambiguity we refuse.
-      if (digits === 1 && value === 0) return false;
-      value = value * 10 + (c - 48);
-      digits++;
-    } else {
-      return false;
-    }
-  }
-  return parts === 4;
+  return ipv4ToUint32(s) >= 0;
 }
 
 /** An IP address, or `null` when absent; anything else is a FieldError. */
