@@ -189,10 +189,11 @@ export function parseAuthMessage(app: string | null, msg: string): AuthFinding |
     for (const pattern of SSHD) {
       const m = pattern.re.exec(text);
       if (!m) continue;
-      const { ip, port, ...rest } = pattern.build(m, 'sshd');
+      const b = pattern.build(m, 'sshd');
       // The IP group is permissive; a non-address there means the line is not the shape we think.
-      if (ip === undefined || isIP(ip) === 0) return undefined;
-      return { ...rest, srcIp: ip, srcPort: portNumber(port) };
+      if (b.ip === undefined || isIP(b.ip) === 0) return undefined;
+      // Written out: a rest/spread copy costs microseconds a line on Node 20.
+      return { auth: b.auth, activity: b.activity, extra: b.extra, srcIp: b.ip, srcPort: portNumber(b.port) };
     }
     return undefined;
   }

@@ -400,16 +400,21 @@ const POWERSHELL_MAPPINGS: ReadonlyMap<number, Mapping> = new Map([
   [4104, { eventClass: 'process_activity', activity: 'script_block', map: powershellScriptBlock }],
 ]);
 
+/** 4656/4663 on a registry key (`ObjectType: Key`): the same mappings as registry activity, built once. */
+const SECURITY_REGISTRY_MAPPINGS: ReadonlyMap<number, Mapping> = new Map(
+  [4656, 4663].flatMap((id) => {
+    const m = SECURITY_MAPPINGS.get(id);
+    return m === undefined ? [] : [[id, { ...m, eventClass: 'registry_activity' }] as const];
+  }),
+);
+
 /** Every other event: class `base_event`, its event data in attributes (bounded). Never dropped. */
 export const GENERIC_CLASS = 'base_event';
 
 function mappingFor(v: WindowsView, data: Json): Mapping | undefined {
   if (v.channelKey === SECURITY) {
-    const m = SECURITY_MAPPINGS.get(v.eventId);
-    if (m !== undefined && (v.eventId === 4656 || v.eventId === 4663) && data['ObjectType'] === 'Key') {
-      return { ...m, eventClass: 'registry_activity' };
-    }
-    return m;
+    if ((v.eventId === 4656 || v.eventId === 4663) && data['ObjectType'] === 'Key') return SECURITY_REGISTRY_MAPPINGS.get(v.eventId);
+    return SECURITY_MAPPINGS.get(v.eventId);
   }
   if (v.channelKey === SYSMON) return SYSMON_MAPPINGS.get(v.eventId);
   if (POWERSHELL.has(v.channelKey)) return POWERSHELL_MAPPINGS.get(v.eventId);
