@@ -266,7 +266,9 @@ const SMALL_READ = 'SETTINGS max_threads = 1';
  * (org, the page's last_seen span) and id, at the same time as their triage state. Status and
  * assignee filters read the current triage state (`detection_state_current`). A list filtered by
  * address (`entityIp`) is one statement on `detections_by_ip` instead ({@link listDetectionsByIp}).
- * Every value is bound; the organization scope applies to each statement.
+ * Every value is bound; the organization scope applies to each statement. `cache`: rows of picked
+ * versions held from earlier calls, so only the others are read (the address path reads whole rows
+ * in its one statement and does not use it).
  */
 export async function listDetections(
   driver: StorageDriver,
