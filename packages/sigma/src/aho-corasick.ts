@@ -203,8 +203,9 @@ export class AhoCorasick {
   scanLower(text: string, onMatch: OnMatch): boolean {
     if (text.length < this.lowerSkipBelow) return false;
     if (this.skip) return this.skip.scanLower(text, onMatch);
-    // Long texts: the same DFA steps in WebAssembly (all-ASCII texts; patterns ASCII; no empty pattern).
-    if (text.length >= WASM_MIN_TEXT && this.options.wasm === true && !this.hasWide && this.outRow > 0) {
+    // Long texts: the same DFA steps in WebAssembly (all-ASCII texts, whatever the patterns: an ASCII
+    // text takes only the table's steps, as in the loop below; no empty pattern).
+    if (text.length >= WASM_MIN_TEXT && this.options.wasm === true && this.outRow > 0) {
       if (this.wasm === undefined) this.wasm = WasmDfa.build(this.table, this.foldClass, this.outRow);
       const done = this.wasm?.scan(text, (row) => this.report(row, onMatch));
       if (done !== undefined) return done;

@@ -282,7 +282,8 @@ describe('the WebAssembly step loop for long texts', () => {
   it('reports exactly the patterns of text.toLowerCase() on long texts, ASCII or not, and stops when asked', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.string({ minLength: 1, maxLength: 4, unit: fc.constantFrom('a', 'b', 'k', 'i', 's', ':', '-') }), { minLength: 1, maxLength: 12 }),
+        // Patterns from U+0080 too (é, σ, ς, ı, i̇'s U+0307): such automata take the WebAssembly loop on ASCII texts.
+        fc.array(fc.string({ minLength: 1, maxLength: 4, unit: fc.constantFrom('a', 'b', 'k', 'i', 's', ':', '-', 'a', 'b', 'k', '\u00e9', '\u03c3', '\u03c2', '\u0131', '\u0307') }), { minLength: 1, maxLength: 12 }),
         fc.array(fc.string({ minLength: 0, maxLength: 40, unit: fc.constantFrom(...UNITS, 'A', 'b', '-', ':') }), { minLength: 2, maxLength: 12 }),
         fc.nat(3),
         fc.boolean(),
@@ -304,6 +305,20 @@ describe('the WebAssembly step loop for long texts', () => {
       ),
       { numRuns: 1000 },
     );
+  });
+
+  it('automata with patterns from U+0080 run long ASCII texts in WebAssembly, with the same hits', () => {
+    const patterns = ['ab', 'b\u00e9', 'k:', '\u03c3x', 'zq'];
+    const ac = new AhoCorasick(patterns, { wasm: true });
+    const text = `${'xAB-K:-'.repeat(20)}zQ`;
+    const found = new Set<number>();
+    ac.scanLower(text, (p) => found.add(p));
+    expect(found).toEqual(new Set([0, 2, 4]));
+    expect((ac as unknown as { wasm: unknown }).wasm).toBeTruthy();
+    // A non-ASCII text (É: b + é) still takes the JS loop over its lower case.
+    const wide = new Set<number>();
+    ac.scanLower(`${text}B\u00c9`, (p) => wide.add(p));
+    expect(wide).toEqual(new Set([0, 1, 2, 4]));
   });
 
   it('more hits than one call collects, and texts too long for its buffer, are all reported', () => {
