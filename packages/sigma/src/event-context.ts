@@ -35,6 +35,10 @@ export class EventContext {
   /** The own keys of the event's attributes, enumerated once per event (`attributeKeys`). */
   private attrKeys: readonly string[] = [];
   private attrKeysStamp = 0;
+  /** Whether some own key of the event's attributes has a space (with `attrKeys`). */
+  private attrSpaced = false;
+  /** Whether for-in over the event's attributes can list inherited keys (with `attrKeys`). */
+  private attrInherits = false;
 
   constructor(private readonly slots: readonly FieldSlot[]) {
     this.raw = new Array<FieldValue>(slots.length).fill(undefined);
@@ -81,10 +85,28 @@ export class EventContext {
    */
   attributeKeys(): readonly string[] {
     if (this.attrKeysStamp !== this.stamp) {
-      this.attrKeys = Object.keys(this.event.attributes);
+      const attributes = this.event.attributes as Record<string, string>;
+      const keys = Object.keys(attributes);
+      this.attrKeys = keys;
       this.attrKeysStamp = this.stamp;
+      this.attrInherits = inheritsEnumerable(attributes);
+      // The same keys index the spaced-key lookups of the field getters (`spacedAttribute`), which
+      // would otherwise enumerate them again with for-in on the event's first missing attribute.
+      this.attrSpaced = this.attrInherits ? keys.some((k) => k.includes(' ')) : indexSpacedKeys(attributes, keys);
     }
     return this.attrKeys;
+  }
+
+  /** Whether some own key of the event's attributes has a space (enumerates them once, `attributeKeys`). */
+  attributesSpaced(): boolean {
+    this.attributeKeys();
+    return this.attrSpaced;
+  }
+
+  /** Whether for-in over the event's attributes can list inherited keys (`inheritsEnumerable`, once per event). */
+  attributesInherit(): boolean {
+    this.attributeKeys();
+    return this.attrInherits;
   }
 
   /** Every text value of the event, for keyword searches. */
@@ -185,16 +207,29 @@ let lastIndex: Map<string, string> | null = null;
  */
 function spacedAttribute(attributes: Record<string, string>, key: string): string | undefined {
   if (attributes !== lastAttributes) {
-    let index: Map<string, string> | null = null;
-    for (const k in attributes) {
-      if (!k.includes(' ')) continue;
-      index ??= new Map();
-      index.set(k.replaceAll(' ', ''), attributes[k]!);
-    }
-    lastAttributes = attributes;
-    lastIndex = index;
+    const keys: string[] = [];
+    for (const k in attributes) keys.push(k);
+    indexSpacedKeys(attributes, keys);
   }
   return lastIndex === null ? undefined : lastIndex.get(key);
+}
+
+/**
+ * Makes `keys` (every key for-in lists on `attributes`) the index of `spacedAttribute`: the context
+ * calls it with the keys it enumerated anyway (`EventContext.attributeKeys`, when none is inherited).
+ * Returns whether some key has a space.
+ */
+function indexSpacedKeys(attributes: Record<string, string>, keys: readonly string[]): boolean {
+  let index: Map<string, string> | null = null;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (!k.includes(' ')) continue;
+    index ??= new Map();
+    index.set(k.replaceAll(' ', ''), attributes[k]!);
+  }
+  lastAttributes = attributes;
+  lastIndex = index;
+  return index !== null;
 }
 
 /** Compiles an event path (`process.path`, `attributes.EventID`, `dst_port`) to a getter. */

@@ -3,7 +3,7 @@ import type { SigmaRule } from './ast.ts';
 import { AhoCorasick } from './aho-corasick.ts';
 import type { CompiledNode, CompiledRule } from './compile.ts';
 import { buildPredicate } from './compile.ts';
-import { EventContext, inheritsEnumerable, pathGetter, type FieldGetter, type FieldSlot, type FieldValue } from './event-context.ts';
+import { EventContext, pathGetter, type FieldGetter, type FieldSlot, type FieldValue } from './event-context.ts';
 import { KEYWORDS, needOf } from './literal-need.ts';
 import type { LogsourceMapping } from './mappings.ts';
 import { compilePattern, parseWildcards } from './wildcard.ts';
@@ -407,21 +407,21 @@ export class RuleSet {
    */
   private walkAttributes(byAttribute: Map<string, SlotIndex[]>, event: MamoriEvent, keywords: SlotIndex | undefined): void {
     const attributes = event.attributes as Record<string, FieldValue>;
-    let spaced = false;
     const minKeyword = keywords === undefined ? 0 : keywords.matcher.lowerSkipBelow;
     // The keys for-in lists: the context's own keys (enumerated once per event) unless some are inherited.
     let keys = this.ctx.attributeKeys();
-    if (inheritsEnumerable(attributes)) {
+    let spaced = this.ctx.attributesSpaced();
+    if (this.ctx.attributesInherit()) {
       const all: string[] = [];
       for (const k in attributes) all.push(k);
       keys = all;
+      spaced = all.some((k) => k.includes(' '));
     }
     for (let j = 0; j < keys.length; j++) {
       const k = keys[j]!;
       const list = byAttribute.get(k);
       const v = attributes[k];
       if (list === undefined) {
-        if (!spaced && k.includes(' ')) spaced = true;
         if (keywords === undefined) continue;
         // Strings (nearly every attribute) without a call.
         if (typeof v === 'string') {
@@ -501,6 +501,9 @@ export class RuleSet {
     this.counters.routed++;
     const ctx = this.ctx;
     ctx.reset(event);
+    // Plans that walk the attributes enumerate their keys first: the field getters' spaced-key
+    // lookups (on a missing attribute) then use those keys instead of enumerating them again.
+    if (plan.byAttribute) ctx.attributeKeys();
     const gen = (this.generation = (this.generation + 1) >>> 0);
     if (gen === 0) {
       // Wrapped after 2^32 events: clear the stamps once so none is mistaken for this event's.
