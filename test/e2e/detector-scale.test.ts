@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { silentLogger, sleep } from '@mamori/core';
-import { DetectionCodec, EventCodec, type MamoriEvent } from '@mamori/events';
+import { DetectionCodec, EventCodec, eventKey, type MamoriEvent } from '@mamori/events';
 import { createRegistry } from '@mamori/metrics';
 import { StageRunner, type Stage, type StageResult } from '@mamori/pipeline';
 import { CorrelationEngine, parseCorrelationRules, type CorrelationSet } from '@mamori/sigma/correlation';
@@ -254,7 +254,7 @@ async function produceEvents(transport: Transport, topic: string, list: readonly
   for (let i = 0; i < list.length; i += 200) {
     await producer.send(
       topic,
-      list.slice(i, i + 200).map((e) => ({ key: `${e.org_id}|${e.src_ip}`, value: eventCodec.encode(e) })),
+      list.slice(i, i + 200).map((e) => ({ key: eventKey(e), value: eventCodec.encode(e) })),
     );
   }
   await producer.close();
@@ -364,7 +364,7 @@ async function scenario(label: string, mode: 'single' | 'two-with-crash'): Promi
   }
   const markers = transport.producer();
   await markers.connect();
-  for (const { partition, event } of endMarkers()) await markers.send(topics.events, [{ key: `${event.org_id}|${event.src_ip}`, value: eventCodec.encode(event), partition }]);
+  for (const { partition, event } of endMarkers()) await markers.send(topics.events, [{ key: eventKey(event), value: eventCodec.encode(event), partition }]);
   await markers.close();
   await waitIdle(transport, topics, 90_000);
   for (const instance of instances) await instance.close();

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { silentLogger, sleep } from '@mamori/core';
-import { DetectionCodec, EventCodec, type MamoriDetection, type MamoriEvent } from '@mamori/events';
+import { DetectionCodec, EventCodec, eventKey, type MamoriDetection, type MamoriEvent } from '@mamori/events';
 import type { Transport } from '@mamori/transport';
 import { createKafkajsTransport } from '@mamori/transport-kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -133,7 +133,7 @@ async function produce(transport: Transport, topic: string, list: readonly Mamor
   const producer = transport.producer({ clientId: 'kill-sensor' });
   await producer.connect();
   for (let i = 0; i < list.length; i += 100) {
-    await producer.send(topic, list.slice(i, i + 100).map((e) => ({ key: `${e.org_id}|${e.src_ip}`, value: eventCodec.encode(e) })));
+    await producer.send(topic, list.slice(i, i + 100).map((e) => ({ key: eventKey(e), value: eventCodec.encode(e) })));
   }
   await producer.close();
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, sleep } from '@mamori/core';
-import { DetectionCodec, EventCodec, type MamoriDetection, type MamoriEvent } from '@mamori/events';
+import { DetectionCodec, EventCodec, eventKey, type MamoriDetection, type MamoriEvent } from '@mamori/events';
 import { IndicatorIndex } from '@mamori/intel';
 import { createRegistry } from '@mamori/metrics';
 import { StageRunner } from '@mamori/pipeline';
@@ -86,7 +86,7 @@ async function startDetector(): Promise<StageRunner> {
 async function send(event: MamoriEvent): Promise<void> {
   const producer = transport.producer({ clientId: 'dedup-sensor' });
   await producer.connect();
-  await producer.send(topics.events, [{ key: `${event.org_id}|${event.src_ip}`, value: eventCodec.encode(event) }]);
+  await producer.send(topics.events, [{ key: eventKey(event), value: eventCodec.encode(event) }]);
   await producer.close();
 }
 

@@ -4,6 +4,7 @@ export { DEFAULT_SCHEMAS_DIR, loadSchemas, schemaVersion, type SchemaSet, type S
 export { RecordCodec, EventCodec, DetectionCodec, type CodecOptions, type FieldWriter, type SchemaLookup } from './codec.ts';
 export { MAX_SAFE_LONG, writeLong as writeAvroLong, writeString as writeAvroString } from './avro-writer.ts';
 export { withEventDefaults } from './defaults.ts';
+export { eventKey } from './event-key.ts';
 export { ConfluentSchemaRegistry, type SchemaRegistryOptions } from './schema-registry.ts';
 export {
   SEVERITIES,

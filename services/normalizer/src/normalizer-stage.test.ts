@@ -2,7 +2,7 @@ import { MamoriError } from '@mamori/core';
 import { EventCodec } from '@mamori/events';
 import type { Inventory } from '@mamori/inventory';
 import { Registry } from '@mamori/metrics';
-import type { ConsumedMessage } from '@mamori/transport';
+import { partitionForKey, type ConsumedMessage } from '@mamori/transport';
 import { describe, expect, it } from 'vitest';
 import { loadNormalizerConfig } from './config.ts';
 import { zeekConnFormat } from './formats/zeek-conn/index.ts';
@@ -136,5 +136,37 @@ describe('NormalizerStage per-record safety net', () => {
     const result = await stage.process({ messages: [message(line(1), 1), message(null, 2), message(line(1), 3, 'test.raw.other')] });
     expect(result.deadLetters.map((d) => d.code)).toEqual(['FORMAT_FAILED', 'RECORD_EMPTY', 'FORMAT_UNKNOWN']);
     expect(result.outputs[0]!.messages).toHaveLength(0);
+  });
+});
+
+describe('NormalizerStage event keys', () => {
+  const windowsLine = (host: string, pid: number) =>
+    JSON.stringify({
+      '@timestamp': '2020-10-29T08:23:20.533Z',
+      EventID: 4688,
+      Channel: 'security',
+      SourceName: 'Microsoft-Windows-Security-Auditing',
+      Hostname: host,
+      NewProcessName: 'C:\\Windows\\System32\\whoami.exe',
+      CommandLine: 'whoami /all',
+      NewProcessId: `0x${pid.toString(16)}`,
+      SubjectUserName: 'pgustavo',
+    });
+
+  it('keys network events by source address and host events by host, so the hosts of one organization spread over partitions', async () => {
+    const stage = new NormalizerStage(loadNormalizerConfig({ MAMORI_ALLOW_UNREGISTERED_SENSORS: 'true' }), { eventCodec: new EventCodec(), defaultOrg: 'org-a' });
+    const hosts = Array.from({ length: 200 }, (_, i) => `ws-${i}.corp.example`);
+    const messages = [
+      message(line(1), 0, 'telemetry.raw.zeek.conn'),
+      ...hosts.map((h, i) => message(windowsLine(h, 1000 + i), i + 1, 'telemetry.raw.windows.event')),
+    ];
+    const result = await stage.process({ messages });
+    expect(result.deadLetters).toEqual([]);
+    const keys = result.outputs[0]!.messages.map((m) => String(m.key));
+    expect(keys[0]).toBe('org-a|172.16.1.11');
+    expect(keys.slice(1)).toEqual(hosts.map((h) => `org-a|host:${h}`));
+    // All of them shared one key (`org-a|`), so one partition, before host keys.
+    const partitions = new Set(keys.slice(1).map((k) => partitionForKey(Buffer.from(k), 12)));
+    expect(partitions.size).toBe(12);
   });
 });

@@ -1,5 +1,5 @@
 import { errorMessage, isRetryable, MamoriError } from '@mamori/core';
-import type { EventCodec } from '@mamori/events';
+import { eventKey, type EventCodec } from '@mamori/events';
 import type { Inventory } from '@mamori/inventory';
 import type { Registry } from '@mamori/metrics';
 import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
@@ -131,7 +131,7 @@ export class NormalizerStage implements Stage {
     // The Kafka timestamp is when the record arrived, not event time: imported old data with old
     // timestamps would fall under the topic's time retention at once and be deleted unread.
     for (const { event, value } of result.events) {
-      out.push({ key: `${event.org_id}|${event.src_ip}`, value, timestamp: message.timestamp });
+      out.push({ key: eventKey(event), value, timestamp: message.timestamp });
     }
     if (result.events[0]) this.metrics?.sensorSeen(sensorId, result.events[0].event.org_id, result.events.length);
     if (result.errors.length > 0) {

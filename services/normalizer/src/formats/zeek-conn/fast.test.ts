@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { EventCodec } from '@mamori/events';
+import { EventCodec, eventKey } from '@mamori/events';
 import { parseInventory } from '@mamori/inventory';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -73,7 +73,7 @@ function general(bytes: Buffer, ctx: DecodeContext, enricher: Enricher | undefin
   for (const e of result.events) enricher?.enrich(e, 'hq');
   return {
     values: result.events.map((e) => codec.encode(e).toString('hex')),
-    keys: result.events.map((e) => `${e.org_id}|${e.src_ip}`),
+    keys: result.events.map((e) => eventKey(e)),
     errors: result.errors.map((e) => `${e.code} ${e.message}`),
   };
 }
@@ -82,7 +82,7 @@ function encoded(bytes: Buffer, ctx: DecodeContext, enricher: Enricher | undefin
   const result = normalizeRecordEncoded(format, bytes, ctx, encoder, enricher ? (e) => enricher.enrich(e, 'hq') : undefined);
   return {
     values: result.events.map((e) => e.value.toString('hex')),
-    keys: result.events.map((e) => `${e.event.org_id}|${e.event.src_ip}`),
+    keys: result.events.map((e) => eventKey(e.event)),
     errors: result.errors.map((e) => `${e.code} ${e.message}`),
   };
 }
