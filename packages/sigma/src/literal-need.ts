@@ -129,3 +129,50 @@ export function needOf(node: CompiledNode): Need | null {
       return null;
   }
 }
+
+/**
+ * Literals whose presence makes a node true (any one suffices), or none: a field item compared
+ * case-insensitively whose value tests include a plain `contains` (that test holds exactly when its
+ * literal occurs in the lower-cased value, or in one of its values), `or` and searches through their
+ * children. Literals shorter than `VETO_MIN_LENGTH` are left out (they would crowd the automata).
+ */
+function sufficientOf(node: CompiledNode, out: NeededLiteral[]): void {
+  switch (node.k) {
+    case 'search':
+      sufficientOf(node.node, out);
+      return;
+    case 'or':
+      for (const a of node.args) sufficientOf(a, out);
+      return;
+    case 'field':
+      if (node.mode !== 'match' || node.neq || !node.lower || (node.all && node.tests.length > 1)) return;
+      for (const t of node.tests) {
+        if (t.shape?.op === 'contains' && t.shape.lit.length >= VETO_MIN_LENGTH) out.push({ slot: node.slot, lit: t.shape.lit });
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+/** Shortest veto literal. */
+export const VETO_MIN_LENGTH = 5;
+
+/**
+ * Literals whose presence in their field's lower-cased value makes a rule false (a *veto*): the
+ * literals that make true a `not` under the root's conjunctions (`selection and not 1 of filter_*`),
+ * and those that make true a filter attached to the rule. Sound for the same reason as `needOf`:
+ * a present literal makes its `contains` test, hence the `or` above it, hence the `not`'s argument
+ * true, and the conjunction holding that `not` false.
+ */
+export function vetoOf(root: CompiledNode, filters: readonly CompiledNode[] = []): NeededLiteral[] {
+  const out: NeededLiteral[] = [];
+  const walk = (n: CompiledNode): void => {
+    if (n.k === 'search') walk(n.node);
+    else if (n.k === 'and') for (const a of n.args) walk(a);
+    else if (n.k === 'not') sufficientOf(n.arg, out);
+  };
+  walk(root);
+  for (const f of filters) sufficientOf(f, out);
+  return out;
+}

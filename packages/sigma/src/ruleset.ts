@@ -4,7 +4,7 @@ import { AhoCorasick } from './aho-corasick.ts';
 import type { CompiledNode, CompiledRule } from './compile.ts';
 import { buildPredicate } from './compile.ts';
 import { EventContext, pathGetter, type FieldGetter, type FieldSlot, type FieldValue } from './event-context.ts';
-import { KEYWORDS, needOf } from './literal-need.ts';
+import { KEYWORDS, needOf, vetoOf } from './literal-need.ts';
 import type { LogsourceMapping } from './mappings.ts';
 import { compilePattern, parseWildcards } from './wildcard.ts';
 
@@ -37,8 +37,10 @@ export interface RuleSetStats {
 interface Bucket {
   id: number;
   mapping: LogsourceMapping;
-  /** Rules (indexes into `RuleSet.rules`) with no indexable literal: evaluated for every routed event. */
+  /** Rules (indexes into `RuleSet.rules`) with no indexable literal and no veto: evaluated for every routed event. */
   always: number[];
+  /** Rules with no indexable literal but a veto (`vetoOf`): evaluated after the scan unless a veto literal was found. */
+  vetoable: number[];
   /** Index slots its rules need scanned (field slots, `KEYWORDS` for the event's texts). */
   slots: Set<number>;
 }
@@ -57,6 +59,7 @@ interface SlotIndex {
 interface Plan {
   buckets: Bucket[];
   always: Int32Array;
+  vetoable: Int32Array;
   /** Indexes whose values are read one by one (all of them when `byAttribute` is undefined). */
   indexes: SlotIndex[];
   /**
@@ -135,8 +138,10 @@ export class RuleSet {
   private readonly altRule: Int32Array;
   /** Per alternative: how many distinct literals it needs. */
   private readonly altNeeds: Uint8Array;
-  /** Per alternative literal: its alternative. */
+  /** Per alternative literal: its alternative. Owners below 0 are vetoes instead: `-1 - rule`. */
   private readonly litAlt: Int32Array;
+  /** Per rule: the generation of the last event a veto literal of it was found in. */
+  private readonly vetoStamp: Uint32Array;
   private readonly altStamp: Uint32Array;
   private readonly altSeen: Uint8Array;
   private readonly litStamp: Uint32Array;
@@ -148,6 +153,10 @@ export class RuleSet {
     const lits = this.owners[pattern]!;
     for (let j = 0; j < lits.length; j++) {
       const l = lits[j]!;
+      if (l < 0) {
+        this.vetoStamp[-1 - l] = gen;
+        continue;
+      }
       if (this.litStamp[l] === gen) continue;
       this.litStamp[l] = gen;
       const alt = this.litAlt[l]!;
@@ -174,10 +183,17 @@ export class RuleSet {
     const altRule: number[] = [];
     const altNeeds: number[] = [];
     const litAlt: number[] = [];
+    const perSlot = (b: Bucket, slot: number): Map<string, number[]> => {
+      let slots = this.literals.get(b.id);
+      if (!slots) this.literals.set(b.id, (slots = new Map()));
+      let lits = slots.get(slot);
+      if (!lits) slots.set(slot, (lits = new Map()));
+      return lits;
+    };
     const needs = rules.map((rule, r) => {
       let b = byMapping.get(rule.mapping);
       if (!b) {
-        b = { id: this.buckets.length, mapping: rule.mapping, always: [], slots: new Set() };
+        b = { id: this.buckets.length, mapping: rule.mapping, always: [], vetoable: [], slots: new Set() };
         byMapping.set(rule.mapping, b);
         this.buckets.push(b);
       }
@@ -201,16 +217,31 @@ export class RuleSet {
         for (const { slot, lit } of kept) {
           const l = litAlt.length;
           litAlt.push(alt);
-          let perSlot = this.literals.get(b.id);
-          if (!perSlot) this.literals.set(b.id, (perSlot = new Map()));
-          let lits = perSlot.get(slot);
-          if (!lits) perSlot.set(slot, (lits = new Map()));
+          const lits = perSlot(b, slot);
           const owners = lits.get(lit);
           if (!owners) lits.set(lit, [l]);
           else owners.push(l);
         }
       }
     });
+    // Rules without a need but with vetoes on fields their log source scans anyway: the veto
+    // literals join those fields' automata (owner `-1 - rule`), and the rule is evaluated after the
+    // scan only when none was found (e.g. `selection and not 1 of filter_*` with `contains` filters).
+    for (const b of this.buckets) {
+      b.always = b.always.filter((r) => {
+        const vetoes = vetoOf(rules[r]!.root, rules[r]!.filters.map((f) => f.root)).filter((v) => b.slots.has(v.slot));
+        if (vetoes.length === 0) return true;
+        for (const { slot, lit } of vetoes) {
+          const lits = perSlot(b, slot);
+          const owners = lits.get(lit);
+          if (!owners) lits.set(lit, [-1 - r]);
+          else if (!owners.includes(-1 - r)) owners.push(-1 - r);
+        }
+        b.vetoable.push(r);
+        return false;
+      });
+    }
+    this.vetoStamp = new Uint32Array(rules.length);
     this.altRule = Int32Array.from(altRule);
     this.altNeeds = Uint8Array.from(altNeeds);
     this.litAlt = Int32Array.from(litAlt);
@@ -349,6 +380,7 @@ export class RuleSet {
     plan = {
       buckets,
       always: Int32Array.from(buckets.flatMap((b) => b.always)),
+      vetoable: Int32Array.from(buckets.flatMap((b) => b.vetoable)),
       indexes: indexes.filter((idx) => idx.slot !== KEYWORDS && (!byAttribute || attributeKey(idx.slot) === undefined)),
       byAttribute,
       keywords,
@@ -507,7 +539,7 @@ export class RuleSet {
     const gen = (this.generation = (this.generation + 1) >>> 0);
     if (gen === 0) {
       // Wrapped after 2^32 events: clear the stamps once so none is mistaken for this event's.
-      for (const a of [this.marks, this.routed, this.altStamp, this.litStamp]) a.fill(0);
+      for (const a of [this.marks, this.routed, this.altStamp, this.litStamp, this.vetoStamp]) a.fill(0);
       this.generation = 1;
       return this.match(event);
     }
@@ -519,6 +551,8 @@ export class RuleSet {
     for (let i = 0; i < indexes.length; i++) this.scanValue(indexes[i]!, ctx.value(indexes[i]!.slot));
     if (plan.keywords) this.scanTexts(plan, plan.keywords, event);
     else if (plan.byAttribute) this.walkAttributes(plan.byAttribute, event, undefined);
+    const vetoable = plan.vetoable;
+    for (let i = 0; i < vetoable.length; i++) if (this.vetoStamp[vetoable[i]!] !== gen) this.evaluate(vetoable[i]!);
     const found = this.found;
     if (found.length === 0) return [];
     this.counters.matches += found.length;
