@@ -35,6 +35,8 @@ export class AhoCorasick {
    * of the text; U+0130 grows to two code units, the second not ASCII).
    */
   private readonly minLength: number;
+  /** Length of the longest pattern (how far apart the two runs over a long text start, `wasm-dfa.ts`). */
+  private readonly maxLength: number;
   /** `scanLower` finds nothing in a text shorter than this (`minLength`, or 0 with patterns from U+0080). */
   readonly lowerSkipBelow: number;
   /** For sets of long ASCII patterns: a scanner that skips ahead (used by `scanLower`). */
@@ -167,6 +169,9 @@ export class AhoCorasick {
     let minLength = Infinity;
     for (const p of patterns) minLength = Math.min(minLength, p.length);
     this.minLength = minLength;
+    let maxLength = 0;
+    for (const p of patterns) maxLength = Math.max(maxLength, p.length);
+    this.maxLength = maxLength;
     this.lowerSkipBelow = hasWide ? 0 : minLength;
     this.skip = SkipScanner.build(patterns, hasWide);
   }
@@ -206,7 +211,7 @@ export class AhoCorasick {
     // Long texts: the same DFA steps in WebAssembly (all-ASCII texts, whatever the patterns: an ASCII
     // text takes only the table's steps, as in the loop below; no empty pattern).
     if (text.length >= WASM_MIN_TEXT && this.options.wasm === true && this.outRow > 0) {
-      if (this.wasm === undefined) this.wasm = WasmDfa.build(this.table, this.foldClass, this.outRow);
+      if (this.wasm === undefined) this.wasm = WasmDfa.build(this.table, this.foldClass, this.outRow, this.maxLength);
       const done = this.wasm?.scan(text, (row) => this.report(row, onMatch));
       if (done !== undefined) return done;
     }

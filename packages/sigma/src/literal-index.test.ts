@@ -6,7 +6,7 @@ import { caseInsensitivePrefix, regexClauses, requiredLiterals } from './compile
 import { compileDocuments } from './load.ts';
 import { parseSigmaFile } from './parse.ts';
 import { CONTAINED_MIN } from './ruleset.ts';
-import { WASM_MAX_TEXT } from './wasm-dfa.ts';
+import { SPLIT_MIN, WASM_MAX_TEXT } from './wasm-dfa.ts';
 import { sysmonProcess, testEvent } from './test-events.ts';
 
 /** Characters that exercise case folding: ASCII letters of both cases, the two code points whose lower case is ASCII, Σ, others. */
@@ -434,6 +434,32 @@ describe('the WebAssembly step loop for long texts', () => {
     const wide = new Set<number>();
     ac.scanLower(`${text}B\u00c9`, (p) => wide.add(p));
     expect(wide).toEqual(new Set([0, 1, 2, 4]));
+  });
+
+  it('texts run as two halves at once report every occurrence, the longest pattern across the middle included', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: SPLIT_MIN, maxLength: 1500, unit: fc.constantFrom('a', 'b', 'A', 'B', 'k', ':', ' ') }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 64 }), fc.integer({ min: -70, max: 4 })), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.string({ minLength: 1, maxLength: 3, unit: fc.constantFrom('a', 'b', 'k', 'z') }), { maxLength: 4 }),
+        (text, cuts, extra) => {
+          // Patterns cut from the text around its middle (where the halves meet) and at its ends, plus short random ones.
+          const lower = text.toLowerCase();
+          const patterns = [...cuts.map(([len, delta]) => {
+            const at = Math.max(0, Math.min(text.length - len, ((text.length - len + 1) >> 1) + delta));
+            return lower.slice(at, at + len);
+          }), ...extra, lower.slice(-cuts[0]![0]), lower.slice(0, cuts[0]![0])];
+          const ac = new AhoCorasick(patterns, { wasm: true });
+          const found = new Set<number>();
+          ac.scanLower(text, (p) => found.add(p));
+          expect(found).toEqual(occurringLower(patterns, text));
+          let calls = 0;
+          expect(ac.scanLower(text, () => ++calls > 0)).toBe(found.size > 0);
+          expect(calls).toBe(found.size > 0 ? 1 : 0);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 
   it('more hits than one call collects, and texts too long for its buffer, are all reported', () => {

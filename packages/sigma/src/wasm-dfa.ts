@@ -6,10 +6,10 @@
  * included (`docs/sigma.md`, Performance).
  *
  * Each automaton that uses it gets its own instance and memory (freed with the automaton):
- *   [0, 8)                 where the last call stopped: position, row
+ *   [0, 12)                where the last call stopped: position, row (and the second row of `step2`)
  *   [TEXT, TEXT + MAX)     the text, one byte per code unit (only all-ASCII texts are scanned here)
  *   [CLS, CLS + 256)       per byte: its fold class × 4 (bytes from 0x80 never occur: ASCII only)
- *   [HITS, HITS + 4 × CAP) the rows with an output reached, in order (reported by JS after the call)
+ *   [HITS, HITS + 4 × CAP) the rows with an output reached (reported by JS after the call)
  *   [TABLE, ...)           the DFA rows: per row offset and class, the next row offset, all × 4 (bytes)
  */
 
@@ -77,16 +77,49 @@ const STEP = [
   0x0b,
 ];
 
+/**
+ * `step2(i, cnt, mid, row1, row2, outRow) -> hits`: two independent runs of the DFA in one loop, over
+ * `TEXT[i]` with `row1` and `TEXT[mid + i]` with `row2`, until `i` reaches `cnt` or at least
+ * `HIT_CAP - 1` rows with an output were stored at `HITS` (room for the two of one step). The runs
+ * do not wait on each other's table loads, so a step of both costs little more than a step of one.
+ * Stores `i`, `row1` and `row2` at addresses 0, 4 and 8. Locals: the parameters 0–5, `k` 6.
+ */
+const STEP2 = [
+  0x02, 0x40, // block
+  0x03, 0x40, //   loop
+  0x20, 0, 0x20, 1, 0x4f, 0x0d, 1, //     if i >= cnt: break
+  0x20, 3, 0x20, 0, 0x2d, 0, ...leb(TEXT), 0x2d, 0, ...leb(CLS), 0x6a, 0x28, 2, ...leb(TABLE), 0x21, 3, //     row1 = TABLE[row1 + CLS[TEXT[i]]]
+  0x20, 4, 0x20, 0, 0x20, 2, 0x6a, 0x2d, 0, ...leb(TEXT), 0x2d, 0, ...leb(CLS), 0x6a, 0x28, 2, ...leb(TABLE), 0x21, 4, //     row2 = TABLE[row2 + CLS[TEXT[mid + i]]]
+  0x20, 0, 0x41, 1, 0x6a, 0x21, 0, //     i += 1
+  0x20, 3, 0x20, 5, 0x4f, 0x04, 0x40, //     if row1 >= outRow:
+  0x20, 6, 0x41, 2, 0x74, 0x20, 3, 0x36, 2, ...leb(HITS), //       HITS[k] = row1
+  0x20, 6, 0x41, 1, 0x6a, 0x21, 6, //       k += 1
+  0x0b, //     end if
+  0x20, 4, 0x20, 5, 0x4f, 0x04, 0x40, //     if row2 >= outRow:
+  0x20, 6, 0x41, 2, 0x74, 0x20, 4, 0x36, 2, ...leb(HITS), //       HITS[k] = row2
+  0x20, 6, 0x41, 1, 0x6a, 0x21, 6, //       k += 1
+  0x0b, //     end if
+  0x20, 6, 0x41, ...sleb(HIT_CAP - 1), 0x4f, 0x0d, 1, //     if k >= HIT_CAP - 1: break (out of the block)
+  0x0c, 0, //     continue
+  0x0b, //   end loop
+  0x0b, // end block
+  0x41, 0, 0x20, 0, 0x36, 2, 0, // memory[0] = i
+  0x41, 0, 0x20, 3, 0x36, 2, 4, // memory[4] = row1
+  0x41, 0, 0x20, 4, 0x36, 2, 8, // memory[8] = row2
+  0x20, 6, // return k
+  0x0b,
+];
+
 const MODULE_BYTES = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  // type 0: (i32, i32, i32, i32) -> i32
-  ...section(1, [1, 0x60, 4, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f]),
+  // type 0: (i32, i32, i32, i32) -> i32; type 1: (i32 × 6) -> i32
+  ...section(1, [2, 0x60, 4, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f, 0x60, 6, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f]),
   // import m.mem: a memory of at least 1 page
   ...section(2, [1, ...name('m'), ...name('mem'), 0x02, 0x00, 1]),
-  ...section(3, [1, 0]),
-  ...section(7, [1, ...name('step'), 0x00, 0]),
-  // one body: one local (k, i32) besides the parameters
-  ...section(10, [1, ...leb(STEP.length + 3), 1, 1, 0x7f, ...STEP]),
+  ...section(3, [2, 0, 1]),
+  ...section(7, [2, ...name('step'), 0x00, 0, ...name('step2'), 0x00, 1]),
+  // two bodies: one local (k, i32) each besides the parameters
+  ...section(10, [2, ...leb(STEP.length + 3), 1, 1, 0x7f, ...STEP, ...leb(STEP2.length + 3), 1, 1, 0x7f, ...STEP2]),
 ]);
 
 /** The part of the WebAssembly JS API used here (the TypeScript libs of this project do not declare it). */
@@ -118,21 +151,32 @@ const encoder = new TextEncoder();
 /** One automaton's DFA in WebAssembly memory. */
 export class WasmDfa {
   private readonly step: (pos: number, end: number, row: number, outRow: number) => number;
+  private readonly step2: (i: number, cnt: number, mid: number, row1: number, row2: number, outRow: number) => number;
   private readonly text: Uint8Array;
   private readonly stop: Int32Array;
   private readonly hits: Int32Array;
   private readonly outRow4: number;
 
-  private constructor(instance: WasmInstance, memory: WasmMemory, outRow: number) {
+  private constructor(
+    instance: WasmInstance,
+    memory: WasmMemory,
+    outRow: number,
+    /** Longest pattern, in code units: how far the first of two runs over a text reads past the second's start. */
+    private readonly maxPattern: number,
+  ) {
     this.step = instance.exports['step'] as WasmDfa['step'];
+    this.step2 = instance.exports['step2'] as WasmDfa['step2'];
     this.text = new Uint8Array(memory.buffer, TEXT, WASM_MAX_TEXT);
-    this.stop = new Int32Array(memory.buffer, 0, 2);
+    this.stop = new Int32Array(memory.buffer, 0, 3);
     this.hits = new Int32Array(memory.buffer, HITS, HIT_CAP);
     this.outRow4 = outRow * 4;
   }
 
-  /** The DFA of `table` (row offsets) and `foldClass` (ASCII → class), or null without WebAssembly. */
-  static build(table: Int32Array, foldClass: Uint8Array, outRow: number): WasmDfa | null {
+  /**
+   * The DFA of `table` (row offsets) and `foldClass` (ASCII → class), or null without WebAssembly;
+   * `maxPattern`: the automaton's longest pattern.
+   */
+  static build(table: Int32Array, foldClass: Uint8Array, outRow: number, maxPattern: number): WasmDfa | null {
     const m = module();
     if (m === null || !api) return null;
     const memory = new api.Memory({ initial: Math.ceil((TABLE + table.length * 4) / PAGE) });
@@ -140,13 +184,16 @@ export class WasmDfa {
     for (let c = 0; c < 128; c++) bytes[CLS + c] = foldClass[c]! * 4;
     const rows = new Int32Array(memory.buffer, TABLE, table.length);
     for (let i = 0; i < table.length; i++) rows[i] = table[i]! * 4;
-    return new WasmDfa(new api.Instance(m, { m: { mem: memory } }), memory, outRow);
+    return new WasmDfa(new api.Instance(m, { m: { mem: memory } }), memory, outRow, maxPattern);
   }
 
   /**
    * Runs the DFA over `text` and calls `report(row)` (a row offset, as the JS loop has it) for every
-   * state with an output it reaches, in order; `report` returning true stops it. Returns undefined (having reported nothing)
-   * when the text is not all ASCII or longer than `WASM_MAX_TEXT`: the caller scans it in JS.
+   * state with an output it reaches; `report` returning true stops it. Returns undefined (having
+   * reported nothing) when the text is not all ASCII or longer than `WASM_MAX_TEXT`: the caller scans
+   * it in JS. Texts of `SPLIT_MIN`+ characters (and at least `SPLIT_PATTERNS` times the longest
+   * pattern) run as two halves at once (`scanSplit`): every occurrence is reported, not in text order,
+   * and one near the middle possibly twice (callers count patterns seen, `AhoCorasick.scanLower`).
    */
   scan(text: string, report: (row: number) => boolean): boolean | undefined {
     const n = text.length;
@@ -154,16 +201,51 @@ export class WasmDfa {
     // All ASCII exactly when UTF-8 takes one byte per code unit (anything else takes 2–4 for 1–2).
     const { read, written } = encoder.encodeInto(text, this.text);
     if (read !== n || written !== n) return undefined;
+    if (n >= SPLIT_MIN && n >= SPLIT_PATTERNS * this.maxPattern) return this.scanSplit(n, report);
+    return this.run(0, n, 0, report);
+  }
+
+  /** The DFA from `row` over `TEXT[pos, end)`, reporting its output states; true when `report` stopped it. */
+  private run(pos: number, end: number, row: number, report: (row: number) => boolean): boolean {
     const outRow4 = this.outRow4;
     const hits = this.hits;
-    let pos = 0;
-    let row = 0;
-    while (pos < n) {
-      const k = this.step(pos, n, row, outRow4);
+    while (pos < end) {
+      const k = this.step(pos, end, row, outRow4);
       pos = this.stop[0]!;
       row = this.stop[1]!;
       for (let i = 0; i < k; i++) if (report(hits[i]! >> 2)) return true;
     }
     return false;
   }
+
+  /**
+   * Two runs from the root, in one loop: over `[0, mid + m - 1)` and over `[mid, n)`, `m` the longest
+   * pattern. An occurrence starting from `mid` lies in the second; one starting before it ends before
+   * `mid + m - 1`, so it lies in the first; and each run reports only occurrences in its own range.
+   * The split makes both about `(n + m) / 2` long; the longer one's end is stepped alone.
+   */
+  private scanSplit(n: number, report: (row: number) => boolean): boolean {
+    const overlap = this.maxPattern - 1;
+    const mid = (n - overlap + 1) >> 1;
+    const end1 = Math.min(n, mid + overlap);
+    const cnt = Math.min(end1, n - mid);
+    const outRow4 = this.outRow4;
+    const hits = this.hits;
+    let i = 0;
+    let row1 = 0;
+    let row2 = 0;
+    while (i < cnt) {
+      const k = this.step2(i, cnt, mid, row1, row2, outRow4);
+      i = this.stop[0]!;
+      row1 = this.stop[1]!;
+      row2 = this.stop[2]!;
+      for (let j = 0; j < k; j++) if (report(hits[j]! >> 2)) return true;
+    }
+    return this.run(cnt, end1, row1, report) || this.run(mid + cnt, n, row2, report);
+  }
 }
+
+/** Shortest text scanned as two halves at once (`WasmDfa.scanSplit`). */
+export const SPLIT_MIN = 256;
+/** Texts split only when at least this many times the longest pattern (the halves overlap by it). */
+const SPLIT_PATTERNS = 4;
