@@ -436,17 +436,17 @@ describe('the WebAssembly step loop for long texts', () => {
     expect(wide).toEqual(new Set([0, 1, 2, 4]));
   });
 
-  it('texts run as two halves at once report every occurrence, the longest pattern across the middle included', () => {
+  it('texts run as two or four parts at once report every occurrence, the longest pattern across their bounds included', () => {
     fc.assert(
       fc.property(
         fc.string({ minLength: SPLIT_MIN, maxLength: 1500, unit: fc.constantFrom('a', 'b', 'A', 'B', 'k', ':', ' ') }),
-        fc.array(fc.tuple(fc.integer({ min: 1, max: 64 }), fc.integer({ min: -70, max: 4 })), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 64 }), fc.integer({ min: -70, max: 4 }), fc.integer({ min: 1, max: 3 })), { minLength: 1, maxLength: 6 }),
         fc.array(fc.string({ minLength: 1, maxLength: 3, unit: fc.constantFrom('a', 'b', 'k', 'z') }), { maxLength: 4 }),
         (text, cuts, extra) => {
-          // Patterns cut from the text around its middle (where the halves meet) and at its ends, plus short random ones.
+          // Patterns cut from the text around its quarters (where parts meet) and at its ends, plus short random ones.
           const lower = text.toLowerCase();
-          const patterns = [...cuts.map(([len, delta]) => {
-            const at = Math.max(0, Math.min(text.length - len, ((text.length - len + 1) >> 1) + delta));
+          const patterns = [...cuts.map(([len, delta, quarter]) => {
+            const at = Math.max(0, Math.min(text.length - len, Math.floor((quarter * (text.length - len + 1)) / 4) + delta));
             return lower.slice(at, at + len);
           }), ...extra, lower.slice(-cuts[0]![0]), lower.slice(0, cuts[0]![0])];
           const ac = new AhoCorasick(patterns, { wasm: true });
