@@ -532,7 +532,7 @@ export class RuleSet {
         // Not an array, as for EventContext.keywords, which walks the context's attribute keys there.
         walked = true;
         this.walkAttributes(plan.byAttribute, event, keywords);
-      } else this.scanKeywordText(keywords, v, 0);
+      } else if (v !== null && typeof v === 'object') this.scanKeywordText(keywords, v, 0);
     }
     // Attributes that are not an own enumerable object (never from the codec): fields the usual way.
     if (!walked && plan.byAttribute) this.walkAttributes(plan.byAttribute, event, undefined);
@@ -580,7 +580,18 @@ export class RuleSet {
       for (const x of v) this.scanKeywordText(keywords, x, depth + 1);
     } else if (typeof v === 'object' && depth < 3) {
       const values = Object.values(v as Record<string, unknown>);
-      for (let i = 0; i < values.length; i++) this.scanKeywordText(keywords, values[i], depth + 1);
+      const minKeyword = keywords.matcher.lowerSkipBelow;
+      for (let i = 0; i < values.length; i++) {
+        const x = values[i];
+        // Strings without a call (a class record's values: process, file, registry), numbers and null skipped.
+        if (typeof x === 'string') {
+          if (x.length >= this.deferFrom) this.longTexts.push(x);
+          else if (x !== '' && x.length >= minKeyword) {
+            this.owners = keywords.owners;
+            keywords.matcher.scanLower(x, this.onHit);
+          }
+        } else if (x !== null && typeof x === 'object') this.scanKeywordText(keywords, x, depth + 1);
+      }
     }
   }
 
