@@ -35,8 +35,6 @@ export class EventContext {
   /** The own keys of the event's attributes, enumerated once per event (`attributeKeys`). */
   private attrKeys: readonly string[] = [];
   private attrKeysStamp = 0;
-  /** Whether some own key of the event's attributes has a space (with `attrKeys`). */
-  private attrSpaced = false;
   /** Whether for-in over the event's attributes can list inherited keys (with `attrKeys`). */
   private attrInherits = false;
 
@@ -90,17 +88,11 @@ export class EventContext {
       this.attrKeys = keys;
       this.attrKeysStamp = this.stamp;
       this.attrInherits = inheritsEnumerable(attributes);
-      // The same keys index the spaced-key lookups of the field getters (`spacedAttribute`), which
+      // The same keys serve the spaced-key lookups of the field getters (`spacedAttribute`), which
       // would otherwise enumerate them again with for-in on the event's first missing attribute.
-      this.attrSpaced = this.attrInherits ? keys.some((k) => k.includes(' ')) : indexSpacedKeys(attributes, keys);
+      if (!this.attrInherits) shareAttributeKeys(attributes, keys);
     }
     return this.attrKeys;
-  }
-
-  /** Whether some own key of the event's attributes has a space (enumerates them once, `attributeKeys`). */
-  attributesSpaced(): boolean {
-    this.attributeKeys();
-    return this.attrSpaced;
   }
 
   /** Whether for-in over the event's attributes can list inherited keys (`inheritsEnumerable`, once per event). */
@@ -195,9 +187,13 @@ function toFieldValue(v: unknown): FieldValue {
   return undefined;
 }
 
-/** The attributes of the last lookup that missed, and their keys with spaces stripped (null: none has a space). */
+/**
+ * The attributes of the last lookup that missed (or whose keys a context shared), their keys, and
+ * those keys with spaces stripped (null: none has a space; undefined: not indexed yet).
+ */
 let lastAttributes: Record<string, string> | undefined;
-let lastIndex: Map<string, string> | null = null;
+let lastKeys: readonly string[] = [];
+let lastIndex: Map<string, string> | null | undefined = null;
 
 /**
  * Sigma names fields without their spaces (`Source Name` → `SourceName`, rules specification,
@@ -209,27 +205,30 @@ function spacedAttribute(attributes: Record<string, string>, key: string): strin
   if (attributes !== lastAttributes) {
     const keys: string[] = [];
     for (const k in attributes) keys.push(k);
-    indexSpacedKeys(attributes, keys);
+    shareAttributeKeys(attributes, keys);
+  }
+  if (lastIndex === undefined) {
+    let index: Map<string, string> | null = null;
+    for (let i = 0; i < lastKeys.length; i++) {
+      const k = lastKeys[i]!;
+      if (!k.includes(' ')) continue;
+      index ??= new Map();
+      index.set(k.replaceAll(' ', ''), attributes[k]!);
+    }
+    lastIndex = index;
   }
   return lastIndex === null ? undefined : lastIndex.get(key);
 }
 
 /**
- * Makes `keys` (every key for-in lists on `attributes`) the index of `spacedAttribute`: the context
- * calls it with the keys it enumerated anyway (`EventContext.attributeKeys`, when none is inherited).
- * Returns whether some key has a space.
+ * Makes `keys` (every key for-in lists on `attributes`) those `spacedAttribute` indexes on the first
+ * miss: the context shares the keys it enumerated anyway (`EventContext.attributeKeys`, when none is
+ * inherited), so an event without a miss costs no index.
  */
-function indexSpacedKeys(attributes: Record<string, string>, keys: readonly string[]): boolean {
-  let index: Map<string, string> | null = null;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    if (!k.includes(' ')) continue;
-    index ??= new Map();
-    index.set(k.replaceAll(' ', ''), attributes[k]!);
-  }
+function shareAttributeKeys(attributes: Record<string, string>, keys: readonly string[]): void {
   lastAttributes = attributes;
-  lastIndex = index;
-  return index !== null;
+  lastKeys = keys;
+  lastIndex = undefined;
 }
 
 /** Compiles an event path (`process.path`, `attributes.EventID`, `dst_port`) to a getter. */

@@ -459,18 +459,18 @@ export class RuleSet {
     const minKeyword = keywords === undefined ? 0 : keywords.matcher.lowerSkipBelow;
     // The keys for-in lists: the context's own keys (enumerated once per event) unless some are inherited.
     let keys = this.ctx.attributeKeys();
-    let spaced = this.ctx.attributesSpaced();
     if (this.ctx.attributesInherit()) {
       const all: string[] = [];
       for (const k in attributes) all.push(k);
       keys = all;
-      spaced = all.some((k) => k.includes(' '));
     }
+    let spaced = false;
     for (let j = 0; j < keys.length; j++) {
       const k = keys[j]!;
       const list = byAttribute.get(k);
       const v = attributes[k];
       if (list === undefined) {
+        if (!spaced && k.includes(' ')) spaced = true;
         if (keywords === undefined) continue;
         // Strings (nearly every attribute) without a call.
         if (typeof v === 'string') {
