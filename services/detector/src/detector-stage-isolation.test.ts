@@ -1,0 +1,98 @@
+import { DetectionCodec, EventCodec, type MamoriDetection, type MamoriEvent } from '@mamori/events';
+import { createRegistry } from '@mamori/metrics';
+import type { ConsumedMessage } from '@mamori/transport';
+import { describe, expect, it } from 'vitest';
+import { PortScanAnalytic } from './analytics/port-scan.ts';
+import type { Analytic } from './analytics/types.ts';
+import { DetectorStage } from './detector-stage.ts';
+
+/*
+ * One analytic's defect must not blind the others: an analytic that throws on some events sits
+ * first, and the port-scan analytic after it must still report exactly what it reports alone.
+ */
+const T0 = Date.UTC(2026, 2, 1, 10, 0, 0);
+const eventCodec = new EventCodec();
+const detectionCodec = new DetectionCodec();
+
+function scanEvents(): MamoriEvent[] {
+  const out: MamoriEvent[] = [];
+  for (let i = 0; i < 200; i++) {
+    const time = T0 + i * 1_000;
+    out.push({
+      event_id: `iso-${i}`, event_class: 'network_activity', time, ingest_time: time, org_id: 'org-i', sensor_id: 's', source_format: 'zeek.conn', src_ip: '203.0.113.7', src_port: 40000 + i,
+      dst_ip: `10.1.0.${i % 120}`, dst_port: i % 2 === 0 ? 445 : 139, protocol: 'tcp', bytes_out: 0, bytes_in: 0, packets_out: 1, packets_in: 0, duration_ms: 1, conn_state: 'S0', community_id: null,
+      raw: { topic: 'raw', partition: 0, offset: i }, attributes: {},
+    });
+  }
+  return out;
+}
+
+/** Throws on every event to port 445 (a planted defect), finds nothing otherwise. */
+function brokenAnalytic(): Analytic & { seen: number } {
+  return {
+    ruleId: 'test.broken',
+    seen: 0,
+    observe(event) {
+      this.seen++;
+      if (event.dst_port === 445) throw new Error(`planted defect on ${event.event_id}`);
+      return [];
+    },
+    advance: () => [],
+    size: () => 0,
+  };
+}
+
+function stage(analytics: Analytic[], registry = createRegistry()): DetectorStage {
+  return new DetectorStage({
+    eventsTopic: 'events',
+    detectionsTopic: 'detections',
+    analytics,
+    codecs: { decodeEvent: (b) => eventCodec.decode(b), encodeDetection: (d) => detectionCodec.encode(d) },
+    registry,
+    allowedLatenessMs: 5_000,
+    idleCloseMs: 600_000,
+  });
+}
+
+const messages = (): ConsumedMessage[] =>
+  scanEvents().map((e, i) => ({ topic: 'events', partition: 0, offset: String(i), key: null, value: eventCodec.encode(e), headers: {}, timestamp: 0 }));
+
+const records = (out: Awaited<ReturnType<DetectorStage['process']>>): string[] =>
+  (out.outputs[0]?.messages ?? []).map((m) => {
+    const d: MamoriDetection = detectionCodec.decode(m.value as Buffer);
+    return JSON.stringify([d.detection_id, d.rule_id, d.count, d.evidence.length]);
+  });
+
+describe('DetectorStage analytic isolation', () => {
+  it('feeds every event to the analytics after one that throws, keeps their detections, and dead-letters the event naming the analytic', async () => {
+    const reference = stage([new PortScanAnalytic()]);
+    const expected = records(await reference.process({ messages: messages() }));
+    expect(expected.length).toBeGreaterThan(0);
+
+    const registry = createRegistry();
+    const broken = brokenAnalytic();
+    const withDefect = stage([broken, new PortScanAnalytic()], registry);
+    const result = await withDefect.process({ messages: messages() });
+    expect(records(result)).toEqual(expected);
+    expect(broken.seen).toBe(200);
+    expect(result.deadLetters).toHaveLength(100);
+    for (const d of result.deadLetters) {
+      expect(d.code).toBe('DETECTOR_ANALYTIC_FAILED');
+      expect(d.reason).toBe(`test.broken: planted defect on iso-${Number(d.message.offset)}`);
+    }
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(/mamori_detector_analytic_failures_total\{analytic="test\.broken"\} 100/);
+  });
+
+  it('reports the failing analytic through observeEvents (mamori hunt) and still runs the others', () => {
+    const failed: string[] = [];
+    const hunt = stage([brokenAnalytic(), new PortScanAnalytic()]);
+    const found = [...hunt.observeEvents(scanEvents(), (e, error) => failed.push(`${e.event_id} ${(error as Error).message}`)), ...hunt.closeAll()];
+    const alone = stage([new PortScanAnalytic()]);
+    const reference = [...alone.observeEvents(scanEvents()), ...alone.closeAll()];
+    expect(found.map((d) => [d.detection_id, d.count])).toEqual(reference.map((d) => [d.detection_id, d.count]));
+    expect(reference.length).toBeGreaterThan(0);
+    expect(failed).toHaveLength(100);
+    expect(failed[0]).toBe('iso-0 test.broken: planted defect on iso-0');
+  });
+});
