@@ -97,6 +97,9 @@ export class DetectorStage implements Stage {
   private readonly late: Counter;
   private readonly evaluationSeconds: Counter<'analytic'>;
   private observed = 0;
+  /** What threw while the last event was observed (`<analytic>: <message>`), empty when nothing did. */
+  private failures: string[] = [];
+  private readonly analyticFailures: Counter<'analytic'>;
 
   constructor(private readonly options: DetectorStageOptions) {
     this.inputTopics = [options.eventsTopic];
@@ -203,6 +206,12 @@ export class DetectorStage implements Stage {
       stateCounter('mamori_detector_state_written_bytes_total', 'Bytes (keys and values) written to the analytics changelog.', () => changelog.stats.bytes);
       stateCounter('mamori_detector_state_dropped_entities_total', 'Entities whose changelog state could not be read back on restore (incomplete or unreadable): dropped and deleted.', () => changelog.stats.dropped);
     }
+    this.analyticFailures = new Counter({
+      name: 'mamori_detector_analytic_failures_total',
+      help: 'Events an analytic threw on (a defect): the other analytics still see the event, which is dead-lettered (DETECTOR_ANALYTIC_FAILED) naming the analytic.',
+      labelNames: ['analytic'],
+      registers: [options.registry],
+    });
     this.late = new Counter({
       name: 'mamori_detector_late_events_total',
       help: 'Events older than their partition watermark when they arrived (still evaluated, on their own event time; a late source adds up within a batch, not across batches).',
@@ -235,11 +244,11 @@ export class DetectorStage implements Stage {
           deadLetters.push({ message, code: errorCode(error) === 'INTERNAL' ? ('AVRO_DECODE_FAILED' satisfies StageErrorCode) : errorCode(error), reason: errorMessage(error) });
           continue;
         }
-        try {
-          detections.push(...this.observe(state, event));
-        } catch (error) {
-          // A defect in one analytic must not stall the partition: the event is dead-lettered with the reason.
-          deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED' satisfies StageErrorCode, reason: errorMessage(error) });
+        detections.push(...this.observe(state, event));
+        if (this.failures.length > 0) {
+          // A defect in one analytic must not stall the partition nor blind the other analytics: they
+          // saw the event (their detections stand), and the event is dead-lettered naming the ones that threw.
+          deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED' satisfies StageErrorCode, reason: this.failures.join('; ') });
         }
       }
       // The state reflects at least what the restored snapshot held (a redelivered batch may end before it).
@@ -287,17 +296,14 @@ export class DetectorStage implements Stage {
   /**
    * Decoded events through the same path as a consumed batch (`mamori hunt` over files): each
    * event to every analytic, then the watermark advanced once. An analytic that throws is skipped
-   * for that event and reported through `onError`.
+   * for that event (the others still see it) and reported through `onError`, naming the analytic.
    */
   observeEvents(events: readonly MamoriEvent[], onError: (event: MamoriEvent, error: unknown) => void = () => {}): MamoriDetection[] {
     const detections: MamoriDetection[] = [];
     const state = this.partitions.get(NO_PARTITION) ?? this.createPartition(NO_PARTITION);
     for (const event of events) {
-      try {
-        detections.push(...this.observe(state, event));
-      } catch (error) {
-        onError(event, error);
-      }
+      detections.push(...this.observe(state, event));
+      if (this.failures.length > 0) onError(event, new Error(this.failures.join('; ')));
     }
     if (events.length > 0) {
       state.lastInputAt = Date.now();
@@ -415,6 +421,11 @@ export class DetectorStage implements Stage {
     this.pending.push({ partition, analytics, meta: { applied, maxEventTime: state.maxEventTime }, state });
   }
 
+  /**
+   * The event through every analytic of the partition. One that throws is counted and named in
+   * `failures`; the ones after it still see the event and the detections of the others stand (a
+   * defect in one rule-evaluating analytic used to drop the event for every analytic after it).
+   */
   private observe(state: PartitionState, event: MamoriEvent): MamoriDetection[] {
     const partitionWatermark = state.maxEventTime - this.options.allowedLatenessMs;
     // A late event (a lagging sensor, a backlog flushed while other sensors are live) settles its
@@ -427,17 +438,23 @@ export class DetectorStage implements Stage {
     if (late) this.late.inc();
     const watermark = late ? event.time : partitionWatermark;
     const detections: MamoriDetection[] = [];
+    if (this.failures.length > 0) this.failures = [];
     // Evaluation time is sampled (one event in EVALUATION_SAMPLE) so that timing costs almost nothing.
     const timed = ++this.observed % EVALUATION_SAMPLE === 0;
     for (const analytic of state.slots) {
-      if (!timed) {
-        detections.push(...this.measured(analytic, analytic.observe(event, watermark)));
-        continue;
+      try {
+        if (!timed) {
+          detections.push(...this.measured(analytic, analytic.observe(event, watermark)));
+          continue;
+        }
+        const started = process.hrtime.bigint();
+        const found = analytic.observe(event, watermark);
+        this.evaluationSeconds.inc({ analytic: analytic.ruleId }, (Number(process.hrtime.bigint() - started) / 1e9) * EVALUATION_SAMPLE);
+        detections.push(...this.measured(analytic, found));
+      } catch (error) {
+        this.analyticFailures.inc({ analytic: analytic.ruleId });
+        this.failures.push(`${analytic.ruleId}: ${errorMessage(error)}`);
       }
-      const started = process.hrtime.bigint();
-      const found = analytic.observe(event, watermark);
-      this.evaluationSeconds.inc({ analytic: analytic.ruleId }, (Number(process.hrtime.bigint() - started) / 1e9) * EVALUATION_SAMPLE);
-      detections.push(...this.measured(analytic, found));
     }
     if (event.time > state.maxEventTime) state.maxEventTime = event.time;
     return detections;
