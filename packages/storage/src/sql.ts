@@ -1,3 +1,4 @@
+import { DATETIME64_MAX_MS, DATETIME64_MIN_MS } from '@mamori/core';
 import { StorageError } from './errors.ts';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -48,13 +49,9 @@ export function timeoutSetting(timeoutMs: number | undefined): Record<string, nu
   return { max_execution_time: Math.max(timeoutMs, 1) / 1000 };
 }
 
-/** DateTime64 range that ClickHouse accepts (1900-01-01 to 2299-12-31). */
-const MIN_MS = Date.UTC(1900, 0, 1);
-const MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
-
 /** Epoch milliseconds to the text form of DateTime64(3, 'UTC'): `2025-01-02 03:04:05.678`. */
 export function toDateTime64(ms: number): string {
-  if (!Number.isFinite(ms) || ms < MIN_MS || ms > MAX_MS) {
+  if (!Number.isFinite(ms) || ms < DATETIME64_MIN_MS || ms > DATETIME64_MAX_MS) {
     throw new StorageError('STORAGE_INVALID_ARGUMENT', `timestamp ${String(ms)} is not epoch milliseconds between 1900 and 2299`);
   }
   const iso = new Date(Math.trunc(ms)).toISOString();

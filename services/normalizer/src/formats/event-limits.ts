@@ -1,3 +1,4 @@
+import { DATETIME64_MAX_MS, DATETIME64_MIN_MS } from '@mamori/core';
 import { MAX_SAFE_LONG, type MamoriEvent } from '@mamori/events';
 
 /**
@@ -14,8 +15,8 @@ export const MAX_LONG = MAX_SAFE_LONG;
 export const MIN_INT = -2147483648;
 export const MAX_INT = 2147483647;
 /** ClickHouse DateTime64's range, as the storage adapters check it before an insert: 1900-01-01 to 2299-12-31. */
-export const MIN_EVENT_TIME_MS = Date.UTC(1900, 0, 1);
-export const MAX_EVENT_TIME_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
+export const MIN_EVENT_TIME_MS = DATETIME64_MIN_MS;
+export const MAX_EVENT_TIME_MS = DATETIME64_MAX_MS;
 
 /** An integer an Avro long holds. */
 export function isLong(n: number): boolean {
