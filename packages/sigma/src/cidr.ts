@@ -13,17 +13,30 @@ export function parseIp(text: string): Uint8Array | undefined {
   return out;
 }
 
+/**
+ * Four dot-separated parts of 1–3 ASCII digits each, 0–255 (leading zeros allowed), in one pass over
+ * the text (a split and a regular expression per part cost ~3 µs an address, and a `cidr` item with
+ * several ranges parses the value once per range).
+ */
 function parseV4(s: string): Uint8Array | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out[i] = n;
+  let part = 0;
+  let digits = 0;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || n > 255 || part === 3) return undefined;
+      out[part++] = n;
+      n = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (++digits > 3) return undefined;
+      n = n * 10 + (c - 48);
+    } else return undefined;
   }
+  if (part !== 3 || digits === 0 || n > 255) return undefined;
+  out[3] = n;
   return out;
 }
 
