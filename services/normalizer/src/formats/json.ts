@@ -21,3 +21,37 @@ export function parseJsonObject(text: string, line: number): JsonObject | Normal
   if (!isJsonObject(value)) return new NormalizeError('PARSE_FAILED', `line ${line}: not a JSON object`, { line });
   return value;
 }
+
+/**
+ * The JSON objects of a record, as every JSON sensor format reads them: NDJSON lines, line i
+ * (0-based, blank lines keep their index) to `onObject(o, i)`, a line that is not a JSON object to
+ * `onError`; or, when the first line does not parse and the record has more lines, the whole record
+ * as one pretty-printed object (line 0). `onObject` may throw: the caller's own errors pass through.
+ */
+export function forEachJsonObject(text: string, onObject: (o: JsonObject, line: number) => void, onError: (error: NormalizeError) => void): void {
+  let start = 0;
+  let line = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const chunk = text.slice(start, end).trim();
+    if (chunk !== '') {
+      const parsed = parseJsonObject(chunk, line);
+      if (parsed instanceof NormalizeError) {
+        // A single pretty-printed object spans lines: retry on the whole record before giving up.
+        if (line === 0 && end < text.length) {
+          const whole = parseJsonObject(text.trim(), 0);
+          if (!(whole instanceof NormalizeError)) {
+            onObject(whole, 0);
+            return;
+          }
+        }
+        onError(parsed);
+      } else {
+        onObject(parsed, line);
+      }
+    }
+    start = end + 1;
+    line++;
+  }
+}

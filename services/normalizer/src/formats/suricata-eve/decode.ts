@@ -5,7 +5,7 @@ import { isEventTimeMs, MAX_INT, MAX_LONG } from '../event-limits.ts';
 import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
 import { jsonText } from '../text.ts';
-import { parseJsonObject } from '../json.ts';
+import { forEachJsonObject } from '../json.ts';
 
 export const SURICATA_EVE_FORMAT_ID = 'suricata.eve';
 
@@ -498,30 +498,7 @@ export function decodeSuricataEve(bytes: Buffer, ctx: DecodeContext): DecodeResu
       errors.push(new NormalizeError('FIELD_INVALID', `line ${line}: ${error.message}`, { line, field: error.field }));
     }
   };
-  let start = 0;
-  let line = 0;
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const chunk = text.slice(start, end).trim();
-    if (chunk !== '') {
-      const parsed = parseJsonObject(chunk, line);
-      if (parsed instanceof NormalizeError) {
-        if (line === 0 && end < text.length) {
-          const whole = parseJsonObject(text.trim(), 0);
-          if (!(whole instanceof NormalizeError)) {
-            convert(whole, 0);
-            break;
-          }
-        }
-        errors.push(parsed);
-      } else {
-        convert(parsed, line);
-      }
-    }
-    start = end + 1;
-    line++;
-  }
+  forEachJsonObject(text, convert, (error) => errors.push(error));
   return skipped === 0 ? { events, errors } : { events, errors, skipped };
 }
 

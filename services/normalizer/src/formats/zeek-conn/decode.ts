@@ -5,7 +5,7 @@ import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
 import { isZeekTsv, zeekTsvRecords } from '../zeek/tsv.ts';
 import { jsonText } from '../text.ts';
-import { parseJsonObject } from '../json.ts';
+import { forEachJsonObject } from '../json.ts';
 import { isIPv4 } from '../zeek/fields.ts';
 import { isEventTimeMs, MAX_LONG } from '../event-limits.ts';
 
@@ -216,30 +216,10 @@ export function decodeZeekConn(bytes: Buffer, ctx: DecodeContext): DecodeResult 
     decodeTsv(text, ctx, prefix, out);
     return out;
   }
-  let start = 0;
-  let line = 0;
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const chunk = text.slice(start, end).trim();
-    if (chunk !== '') {
-      const parsed = parseJsonObject(chunk, line);
-      if (parsed instanceof NormalizeError) {
-        // A single pretty-printed object spans lines: retry on the whole record before giving up.
-        if (line === 0 && end < text.length) {
-          const whole = parseJsonObject(text.trim(), 0);
-          if (!(whole instanceof NormalizeError)) {
-            convert(whole, ctx, prefix, 0, out);
-            return out;
-          }
-        }
-        out.errors.push(parsed);
-      } else {
-        convert(parsed, ctx, prefix, line, out);
-      }
-    }
-    start = end + 1;
-    line++;
-  }
+  forEachJsonObject(
+    text,
+    (o, line) => convert(o, ctx, prefix, line, out),
+    (error) => out.errors.push(error),
+  );
   return out;
 }

@@ -4,7 +4,7 @@ import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult, SensorFormat } from '../types.ts';
 import { attributesOf, eventTimeMs, FieldError, flattenZeek, optAddress, optPort, optString, type ZeekRecord } from './fields.ts';
 import { isZeekTsv, sniffZeekTsv, zeekTsvRecords } from './tsv.ts';
-import { parseJsonObject } from '../json.ts';
+import { forEachJsonObject, parseJsonObject } from '../json.ts';
 
 /**
  * What one Zeek log type contributes: its name, OCSF class, which source fields it maps, and the
@@ -98,31 +98,11 @@ function decodeTsv(c: Compiled, text: string, ctx: DecodeContext, prefix: Readon
 }
 
 function decodeJson(c: Compiled, text: string, ctx: DecodeContext, prefix: Readonly<FnvState>, out: DecodeResult): void {
-  let start = 0;
-  let line = 0;
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const chunk = text.slice(start, end).trim();
-    if (chunk !== '') {
-      const parsed = parseJsonObject(chunk, line);
-      if (parsed instanceof NormalizeError) {
-        // A single pretty-printed object spans lines: retry on the whole record before giving up.
-        if (line === 0 && end < text.length) {
-          const whole = parseJsonObject(text.trim(), 0);
-          if (!(whole instanceof NormalizeError)) {
-            convert(c, flattenZeek(whole), ctx, prefix, 0, out);
-            return;
-          }
-        }
-        out.errors.push(parsed);
-      } else {
-        convert(c, flattenZeek(parsed), ctx, prefix, line, out);
-      }
-    }
-    start = end + 1;
-    line++;
-  }
+  forEachJsonObject(
+    text,
+    (o, line) => convert(c, flattenZeek(o), ctx, prefix, line, out),
+    (error) => out.errors.push(error),
+  );
 }
 
 /**

@@ -6,7 +6,7 @@ import type { DecodeContext, DecodeResult } from '../../types.ts';
 import { failureReason } from './status-codes.ts';
 import { isObject, parseId, SYSTEM_KEYS, toView, ViewError, type Json, type WindowsView } from './view.ts';
 import { jsonText } from '../../text.ts';
-import { parseJsonObject } from '../../json.ts';
+import { forEachJsonObject } from '../../json.ts';
 
 export const WINDOWS_EVENT_FORMAT_ID = 'windows.event';
 
@@ -506,30 +506,7 @@ export function decodeWindowsEvent(bytes: Buffer, ctx: DecodeContext): DecodeRes
       out.errors.push(new NormalizeError('FIELD_INVALID', `line ${line}: ${error.message}`, { line, field: error.field }));
     }
   };
-  let start = 0;
-  let line = 0;
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    const chunk = text.slice(start, end).trim();
-    if (chunk !== '') {
-      const parsed = parseJsonObject(chunk, line);
-      if (parsed instanceof NormalizeError) {
-        if (line === 0 && end < text.length) {
-          const whole = parseJsonObject(text.trim(), 0);
-          if (!(whole instanceof NormalizeError)) {
-            convert(whole, 0);
-            return out;
-          }
-        }
-        out.errors.push(parsed);
-      } else {
-        convert(parsed, line);
-      }
-    }
-    start = end + 1;
-    line++;
-  }
+  forEachJsonObject(text, convert, (error) => out.errors.push(error));
   return out;
 }
 
