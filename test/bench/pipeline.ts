@@ -93,6 +93,8 @@ export async function benchPipeline(brokers: string, options: PipelineBenchOptio
     API_PORT: '0',
     MAMORI_API_KEYS: `bench:${hashSecret('bench-secret-0123456789abcdef')}:viewer:*`,
     MAMORI_TOPIC_PARTITIONS: '3',
+    // The Kafka client of the Mamori process (the sensor always uses kafkajs).
+    MAMORI_TRANSPORT: process.env['BENCH_PIPELINE_TRANSPORT'] ?? 'kafkajs',
   };
   const running = await startServices(ALL_SERVICES, loadRuntimeConfig(env), env, { logger: silentLogger() });
   const stamp = Date.now();
@@ -153,7 +155,7 @@ export async function benchPipeline(brokers: string, options: PipelineBenchOptio
   const seconds = (xs: readonly number[]): string => xs.map((x) => x.toFixed(1)).join(' / ');
   const lines = [
     `${runs} runs of ${records.toLocaleString('en-US')} simulated Zeek conn records (sends of 1000, acks=all), after a 2,000-record warm-up; ` +
-      'normalizer, detector and writer in one process (kafkajs, 3 partitions, embedded chDB; query-api started too, as chDB requires, but idle), the broker on the same machine: all of it shares the 2 cores. ' +
+      `normalizer, detector and writer in one process (${env.MAMORI_TRANSPORT}, 3 partitions, embedded chDB; query-api started too, as chDB requires, but idle), the broker on the same machine: all of it shares the 2 cores. ` +
       'The sensor is its own process (`pipeline-sensor.ts`: records built and producer connected before the clock starts), so its Kafka produce is not counted as Mamori\'s CPU. ' +
       'Timed from the sensor\'s first produce until the writer\'s `mamori_writer_rows_inserted_total{table="events"}` reaches the events sent so far (read every 100 ms from the in-process registry; no query).',
     '',
