@@ -2,13 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileCidr, parseIp } from './cidr.ts';
 
-/** The definition the one-pass IPv4 parser follows: four dot-separated parts of 1–3 digits, each 0–255. */
+/** The definition Mamori's IPv4 rule follows: four dot-separated parts 0–255 in decimal, no leading zeros. */
 function referenceV4(s: string): number[] | undefined {
   const parts = s.split('.');
   if (parts.length !== 4) return undefined;
   const out: number[] = [];
   for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
+    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return undefined;
     const n = Number(p);
     if (n > 255) return undefined;
     out.push(n);
@@ -17,7 +17,7 @@ function referenceV4(s: string): number[] | undefined {
 }
 
 describe('IPv4 parsing', () => {
-  it('accepts exactly what the split-and-regex definition accepts, with the same bytes', () => {
+  it('accepts exactly what the definition accepts (no leading zeros), with the same bytes', () => {
     const part = fc.oneof(fc.stringMatching(/^[0-9]{0,4}$/), fc.constantFrom('255', '256', '00', '007', '999', '1a', ' 1', '', '٣'));
     fc.assert(
       fc.property(fc.array(part, { minLength: 1, maxLength: 6 }), fc.constantFrom('', ' ', '\t'), (parts, pad) => {
@@ -36,7 +36,9 @@ describe('IPv4 parsing', () => {
     const net = compileCidr('172.16.0.0/12')!;
     expect(net('172.31.255.255')).toBe(true);
     expect(net('172.32.0.0')).toBe(false);
-    expect(net('172.016.0.1')).toBe(true);
+    // A leading zero is no address (octal to some parsers), as everywhere else in Mamori.
+    expect(net('172.016.0.1')).toBe(false);
+    expect(net('172.16.0.1')).toBe(true);
     expect(net('172.16.0')).toBe(false);
     expect(net('172.16.0.1.')).toBe(false);
     expect(net('-')).toBe(false);
