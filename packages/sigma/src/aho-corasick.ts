@@ -230,11 +230,6 @@ export class AhoCorasick {
     return false;
   }
 
-  /** Whether every pattern is ASCII. */
-  get ascii(): boolean {
-    return !this.hasWide;
-  }
-
   /** Whether `scanLower` skips ahead (Wu-Manber: every pattern ASCII and at least `SKIP_MIN_LENGTH` long). */
   get skips(): boolean {
     return this.skip !== undefined;

@@ -102,17 +102,6 @@ const ATTRIBUTE_WALK_MIN = 16;
 const ATTRIBUTES_PREFIX = 'attributes.';
 
 /**
- * Keyword texts at least this long are scanned after the others, and not at all when they occur
- * inside a text already scanned with every keyword literal (`scanLongTexts`): e.g. the command line
- * a PowerShell 4103 event's `process.command_line` copies out of its `ContextInfo`.
- */
-export const CONTAINED_MIN = 256;
-/** Texts scanned with the keyword literals that a long keyword text is looked for in (the first ones). */
-const COVERING_MAX = 4;
-/** A long keyword text is looked for only in texts at most this many times longer (bounds the search). */
-const COVERING_RATIO = 4;
-
-/**
  * The active rules: routed by log source first (each event goes only to the log sources whose
  * routes it satisfies), then pruned by a literal index: per field, one automaton over the literals
  * of the rules of the routed log sources (and one over their keyword literals, run over every text
@@ -158,12 +147,6 @@ export class RuleSet {
   private readonly litStamp: Uint32Array;
   private owners: Int32Array[] = [];
   private found: number[] = [];
-  /** Keyword texts of `CONTAINED_MIN`+ characters seen while scanning the event, scanned last (`scanLongTexts`). */
-  private readonly longTexts: string[] = [];
-  /** Texts of `CONTAINED_MIN`+ characters of the event already scanned with every keyword literal of its plan. */
-  private readonly coveringTexts: string[] = [];
-  /** `CONTAINED_MIN` while the event's keyword literals are all ASCII (see `scanLongTexts`), else no deferral. */
-  private deferFrom = Infinity;
   private readonly counters = { events: 0, routed: 0, evaluated: 0, matches: 0 };
   private readonly onHit = (pattern: number): void => {
     const gen = this.generation;
@@ -475,21 +458,15 @@ export class RuleSet {
         // Strings (nearly every attribute) without a call.
         if (typeof v === 'string') {
           if (v.length >= minKeyword) {
-            if (v.length >= this.deferFrom) this.longTexts.push(v);
-            else {
-              this.owners = keywords.owners;
-              keywords.matcher.scanLower(v, this.onHit);
-            }
+            this.owners = keywords.owners;
+            keywords.matcher.scanLower(v, this.onHit);
           }
         } else this.scanKeywordText(keywords, v, 1);
         continue;
       }
       for (let i = 0; i < list.length; i++) this.scanValue(list[i]!, v);
       // A string is the keyword text the first index just scanned, when it holds the keyword literals.
-      if (keywords) {
-        if (typeof v !== 'string' || !list[0]!.keywords) this.scanKeywordText(keywords, v, 1);
-        else if (v.length >= this.deferFrom && this.coveringTexts.length < COVERING_MAX) this.coveringTexts.push(v);
-      }
+      if (keywords && (typeof v !== 'string' || !list[0]!.keywords)) this.scanKeywordText(keywords, v, 1);
     }
     if (!spaced) return;
     for (const [k, list] of byAttribute) {
@@ -512,9 +489,6 @@ export class RuleSet {
     const keys = Object.keys(e);
     const values = Object.values(e);
     const minKeyword = keywords.matcher.lowerSkipBelow;
-    this.deferFrom = keywords.matcher.ascii ? CONTAINED_MIN : Infinity;
-    this.longTexts.length = 0;
-    this.coveringTexts.length = 0;
     let walked = false;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
@@ -522,11 +496,8 @@ export class RuleSet {
       const v = values[i];
       if (typeof v === 'string') {
         if (v.length >= minKeyword) {
-          if (v.length >= this.deferFrom) this.longTexts.push(v);
-          else {
-            this.owners = keywords.owners;
-            keywords.matcher.scanLower(v, this.onHit);
-          }
+          this.owners = keywords.owners;
+          keywords.matcher.scanLower(v, this.onHit);
         }
       } else if (v === event.attributes && !Array.isArray(v) && plan.byAttribute) {
         // Not an array, as for EventContext.keywords, which walks the context's attribute keys there.
@@ -536,43 +507,13 @@ export class RuleSet {
     }
     // Attributes that are not an own enumerable object (never from the codec): fields the usual way.
     if (!walked && plan.byAttribute) this.walkAttributes(plan.byAttribute, event, undefined);
-    if (this.longTexts.length > 0) this.scanLongTexts(keywords);
-  }
-
-  /**
-   * Scans the long keyword texts set aside (`CONTAINED_MIN`+ characters), longest first, except those
-   * that occur in a text already scanned with every keyword literal of the plan (an attribute its
-   * merged index read, or a long keyword text scanned before): an ASCII literal in the lower case of a
-   * text is in the lower case of any text containing it (`toLowerCase` maps each code point on its
-   * own, but for Σ, whose two lower cases are not ASCII), so the containing text's scan reported it.
-   * Only for ASCII keyword literals (`deferFrom`); looked for in at most `COVERING_MAX` texts at most
-   * `COVERING_RATIO` times longer (`occursIn`), so the search costs a bounded multiple of the scan it saves.
-   */
-  private scanLongTexts(keywords: SlotIndex): void {
-    const long = this.longTexts;
-    const covering = this.coveringTexts;
-    if (long.length > 1) long.sort((a, b) => b.length - a.length);
-    for (let i = 0; i < long.length; i++) {
-      const t = long[i]!;
-      let inside = false;
-      for (let j = 0; j < covering.length && !inside; j++) {
-        const u = covering[j]!;
-        inside = u.length >= t.length && u.length <= COVERING_RATIO * t.length && occursIn(u, t);
-      }
-      if (inside) continue;
-      this.owners = keywords.owners;
-      keywords.matcher.scanLower(t, this.onHit);
-      if (covering.length < COVERING_MAX) covering.push(t);
-    }
-    long.length = 0;
   }
 
   /** Scans the keyword texts in a value (`walkText` in event-context.ts: objects to depth 3, arrays at any). */
   private scanKeywordText(keywords: SlotIndex, v: unknown, depth: number): void {
     if (v === null || v === undefined) return;
     if (typeof v === 'string') {
-      if (v.length >= this.deferFrom) this.longTexts.push(v);
-      else if (v !== '') {
+      if (v !== '') {
         this.owners = keywords.owners;
         keywords.matcher.scanLower(v, this.onHit);
       }
@@ -585,8 +526,7 @@ export class RuleSet {
         const x = values[i];
         // Strings without a call (a class record's values: process, file, registry), numbers and null skipped.
         if (typeof x === 'string') {
-          if (x.length >= this.deferFrom) this.longTexts.push(x);
-          else if (x !== '' && x.length >= minKeyword) {
+          if (x !== '' && x.length >= minKeyword) {
             this.owners = keywords.owners;
             keywords.matcher.scanLower(x, this.onHit);
           }
@@ -650,25 +590,6 @@ export class RuleSet {
     if (!rule) return undefined;
     return explainRule(rule, event, this.planFor(event).buckets.some((b) => b.mapping === rule.mapping), this.slots);
   }
-}
-
-/** Occurrences of a long text's head that `occursIn` compares the whole text at, at most. */
-const OCCURS_TRIES = 4;
-
-/**
- * Whether `t` occurs in `u`, or false when it is not found at the first `OCCURS_TRIES` places its
- * first 16 characters occur (a bounded search: the caller then scans `t` itself). The head search
- * and a flat string comparison there cost ~0.2 ns a character here against ~0.7 for `includes` of
- * a several-KB text.
- */
-function occursIn(u: string, t: string): boolean {
-  const head = t.length > 16 ? t.substring(0, 16) : t;
-  let at = u.indexOf(head);
-  for (let tries = 0; at >= 0 && at + t.length <= u.length && tries < OCCURS_TRIES; tries++) {
-    if (u.substring(at, at + t.length) === t) return true;
-    at = u.indexOf(head, at + 1);
-  }
-  return false;
 }
 
 function routeValueMatches(v: FieldValue, tests: ((s: string) => boolean)[]): boolean {
