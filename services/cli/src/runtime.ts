@@ -139,6 +139,7 @@ export async function startServices(names: readonly ServiceName[], config: Runti
           ...(intel ? { intelIndex: intel.index, intelAnalytic: intel.analytic } : {}),
           registry,
           codecs,
+          logger: logger.child({ service: 'detector' }),
           state: { transport, producer, ...(config.replicationFactor ? { replicationFactor: config.replicationFactor } : {}) },
         }),
       );

@@ -1,3 +1,4 @@
+import type { Logger } from '@mamori/core';
 import type { Registry } from '@mamori/metrics';
 import type { IndicatorIndex } from '@mamori/intel';
 import type { Producer, Transport } from '@mamori/transport';
@@ -18,6 +19,8 @@ import { AnalyticsChangelog } from './state/analytics-changelog.ts';
 export interface DetectorDeps {
   codecs: DetectorCodecs;
   registry: Registry;
+  /** Reports an analytic that throws while event time advances. */
+  logger?: Logger;
   /** Checksum of the active rule set, stamped on every detection. */
   rulesetChecksum?: string;
   /** Current threat-intel index (an IntelStore's `index`); intel matching runs only when given. */
@@ -53,6 +56,7 @@ export function buildDetector(config: DetectorConfig, deps: DetectorDeps): Detec
     analytics,
     codecs: deps.codecs,
     registry: deps.registry,
+    ...(deps.logger ? { logger: deps.logger } : {}),
     allowedLatenessMs: config.allowedLatenessMs,
     idleCloseMs: config.idleCloseMs,
     ...(deps.state

@@ -1,4 +1,5 @@
 import { DetectionCodec, EventCodec, type MamoriDetection, type MamoriEvent } from '@mamori/events';
+import { silentLogger, type Logger } from '@mamori/core';
 import { createRegistry } from '@mamori/metrics';
 import type { ConsumedMessage } from '@mamori/transport';
 import { describe, expect, it } from 'vitest';
@@ -82,6 +83,26 @@ describe('DetectorStage analytic isolation', () => {
     }
     const metrics = await registry.metrics();
     expect(metrics).toMatch(/mamori_detector_analytic_failures_total\{analytic="test\.broken"\} 100/);
+  });
+
+  it('closes the other analytics\' episodes when one throws while event time advances, counts and logs it, and does not fail the batch', async () => {
+    const reference = stage([new PortScanAnalytic()]);
+    const expected = [...records(await reference.process({ messages: messages() })), ...records(await reference.tick(Date.now(), true))];
+    expect(expected.length).toBeGreaterThan(0);
+
+    const registry = createRegistry();
+    const logged: string[] = [];
+    const logger = { ...silentLogger(), error: (obj: { analytic: string }, msg: string) => logged.push(`${obj.analytic} ${msg}`) } as unknown as Logger;
+    const throwsOnAdvance: Analytic = { ruleId: 'test.advance', observe: () => [], advance: () => { throw new Error('planted advance defect'); }, size: () => 0 };
+    const s = new DetectorStage({
+      eventsTopic: 'events', detectionsTopic: 'detections', analytics: [throwsOnAdvance, new PortScanAnalytic()],
+      codecs: { decodeEvent: (b) => eventCodec.decode(b), encodeDetection: (d) => detectionCodec.encode(d) }, registry, logger, allowedLatenessMs: 5_000, idleCloseMs: 600_000,
+    });
+    const got = [...records(await s.process({ messages: messages() })), ...records(await s.tick(Date.now(), true))];
+    expect(got).toEqual(expected);
+    // Once at the batch's end, once at the final close.
+    expect(logged).toEqual(['test.advance analytic failed to advance event time; its open episodes may be reported late', 'test.advance analytic failed to advance event time; its open episodes may be reported late']);
+    expect(await registry.metrics()).toMatch(/mamori_detector_analytic_failures_total\{analytic="test\.advance"\} 2/);
   });
 
   it('reports the failing analytic through observeEvents (mamori hunt) and still runs the others', () => {

@@ -1,4 +1,4 @@
-import { errorCode, errorMessage } from '@mamori/core';
+import { errorCode, errorMessage, type Logger } from '@mamori/core';
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
 import { Counter, Gauge, Histogram, type Registry } from '@mamori/metrics';
 import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
@@ -38,6 +38,8 @@ export interface DetectorStageOptions {
   analytics: readonly Analytic[];
   codecs: DetectorCodecs;
   registry: Registry;
+  /** Where an analytic that throws while event time advances is reported (an event's failure goes to its dead letter). */
+  logger?: Logger;
   /** Events up to this much older than the newest seen still count. @default 5000 */
   allowedLatenessMs: number;
   /** With no input on a partition for this long (wall clock), its open episodes are closed and reported. @default 10000 */
@@ -208,7 +210,7 @@ export class DetectorStage implements Stage {
     }
     this.analyticFailures = new Counter({
       name: 'mamori_detector_analytic_failures_total',
-      help: 'Events an analytic threw on (a defect): the other analytics still see the event, which is dead-lettered (DETECTOR_ANALYTIC_FAILED) naming the analytic.',
+      help: 'Events an analytic threw on, or advances of event time it threw in (a defect): the other analytics go on; a failed event is dead-lettered (DETECTOR_ANALYTIC_FAILED) naming the analytic, a failed advance is logged.',
       labelNames: ['analytic'],
       registers: [options.registry],
     });
@@ -322,7 +324,7 @@ export class DetectorStage implements Stage {
 
   private closePartition(state: PartitionState, now: number): MamoriDetection[] {
     const detections: MamoriDetection[] = [];
-    for (const analytic of state.slots) detections.push(...this.measured(analytic, analytic.advance(Number.POSITIVE_INFINITY, now)));
+    for (const analytic of state.slots) this.advanceOne(analytic, Number.POSITIVE_INFINITY, now, detections);
     state.idleClosed = true;
     return detections;
   }
@@ -464,8 +466,22 @@ export class DetectorStage implements Stage {
   private advancePartition(state: PartitionState, now: number): MamoriDetection[] {
     const watermark = state.maxEventTime - this.options.allowedLatenessMs;
     const detections: MamoriDetection[] = [];
-    for (const analytic of state.slots) detections.push(...this.measured(analytic, analytic.advance(watermark, now)));
+    for (const analytic of state.slots) this.advanceOne(analytic, watermark, now, detections);
     return detections;
+  }
+
+  /**
+   * One analytic's `advance`, isolated: one that throws is counted and logged, and the others still
+   * close their episodes. Before, the throw failed the batch, which came back and failed again: a
+   * defect in one analytic stalled the partition for all of them.
+   */
+  private advanceOne(analytic: Analytic, watermark: number, now: number, into: MamoriDetection[]): void {
+    try {
+      into.push(...this.measured(analytic, analytic.advance(watermark, now)));
+    } catch (error) {
+      this.analyticFailures.inc({ analytic: analytic.ruleId });
+      this.options.logger?.error({ analytic: analytic.ruleId, err: error }, 'analytic failed to advance event time; its open episodes may be reported late');
+    }
   }
 
   /**
