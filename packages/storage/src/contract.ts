@@ -46,6 +46,7 @@ function gateInserts(inner: StorageDriver, table: string, parties: number): Stor
   };
 }
 
+const DAY = 86_400_000;
 const INJECTIONS = ["' OR 1=1 --", '`; DROP TABLE events; --', "x'); DROP DATABASE system; --", '\\\'\n\t{x:String}'];
 
 /**
@@ -145,6 +146,8 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         'detection_counts_hourly_mv',
         'detection_heads',
         'detection_heads_mv',
+        'detection_heads_recent',
+        'detection_heads_recent_mv',
         'detection_state',
         'detection_state_current',
         'detection_state_current_mv',
@@ -183,7 +186,7 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         await read.connect();
         await insertDetections(read, [detection(50, { orgId: 'org-w', srcIp: '192.0.2.50', entityValue: '10.8.0.50' }), detection(51, { orgId: 'org-w' })]);
         await insertDetections(read, [detection(50, { orgId: 'org-w', srcIp: '192.0.2.50', entityValue: '10.8.0.50', version: 2, lastSeen: base + 99_000 })]);
-        expect((await migrate(driver, { database: earlier })).applied.map((m) => m.id)).toEqual([8]);
+        expect((await migrate(driver, { database: earlier, migrations: MIGRATIONS.filter((m) => m.id <= 8) })).applied.map((m) => m.id)).toEqual([8]);
         const m8 = MIGRATIONS.find((m) => m.id === 8)!;
         for (const statement of m8.statements) await driver.exec(statement.replaceAll('{db}', earlier));
         for (const entityIp of ['10.8.0.50', '192.0.2.50', '0.0.0.0/0', '10.0.0.51']) {
@@ -528,7 +531,10 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         { entityIp: '10.0.0.0/8', orgIds: ['org-b'], text: 'detection' },
       ];
       let compared = 0;
-      for (const q of queries) {
+      // Each query also with a window within RECENT_HEADS_DAYS (picked on detection_heads_recent)
+      // and one beyond it (detection_heads), where the query has none of its own.
+      const windows = queries.flatMap((q) => (q?.since === undefined ? [q, { ...q, since: base - 20 * DAY }, { ...q, since: base - 40 * DAY }] : [q]));
+      for (const q of windows) {
         for (const limit of [3, 1000]) {
           let cursor: string | undefined;
           for (let page = 0; page < 20; page++) {
@@ -571,6 +577,47 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       const byIp = await listDetections(driver, { orgIds: ['org-v'], entityIp: '10.9.0.0/16', limit: 1000 });
       expect(byIp.detections.map((d) => [d.detectionId, d.version])).toEqual([['det-048', 2], ['det-046', 1], ['det-045', 1]]);
       expect((await listDetections(driver, { orgIds: ['org-v'], entityIp: '::' })).detections.map((d) => d.detectionId)).toEqual(['det-047']);
+    });
+
+    it('picks a window within RECENT_HEADS_DAYS on detection_heads_recent exactly as detections FINAL, after its TTL dropped old versions and old detections; 0009 back-fills the last 35 days', async () => {
+      const now = Date.now();
+      const old = { firstSeen: now - 61 * DAY, lastSeen: now - 60 * DAY, detectedAt: now - 60 * DAY };
+      // det-060: a version of 60 days ago and a current one; det-061: only 60 days old; det-062: current.
+      await insertDetections(driver, [detection(60, { orgId: 'org-r', version: 1, ...old }), detection(61, { orgId: 'org-r', ...old })]);
+      await insertDetections(driver, [detection(60, { orgId: 'org-r', version: 2, ...old, lastSeen: now - 1_000, title: 'still active' }), detection(62, { orgId: 'org-r' })]);
+      await driver.exec(`OPTIMIZE TABLE ${database}.detection_heads_recent FINAL`);
+      const kept = await driver.query<{ id: string; v: number }>(
+        `SELECT detection_id AS id, toUInt32(version) AS v FROM ${database}.detection_heads_recent WHERE org_id = 'org-r' ORDER BY id, v`,
+      );
+      expect(kept).toEqual([{ id: 'det-060', v: 2 }, { id: 'det-062', v: 1 }]);
+      for (const since of [now - 7 * DAY, now - 30 * DAY, now - 90 * DAY]) {
+        for (const q of [{ orgIds: ['org-r'], since }, { orgIds: ['org-r'], since, sort: 'first_seen' as const, order: 'asc' as const }, { since, minSeverity: 'low' as const }]) {
+          expect(await listDetections(driver, { ...q, limit: 1000 }), JSON.stringify(q)).toEqual(await listDetectionsFromDetections(driver, { ...q, limit: 1000 }));
+        }
+      }
+      const recent = await listDetections(driver, { orgIds: ['org-r'], since: now - 7 * DAY });
+      expect(recent.detections.map((d) => [d.detectionId, d.version, d.title])).toEqual([['det-060', 2, 'still active'], ['det-062', 1, 'detection 62']]);
+      expect((await listDetections(driver, { orgIds: ['org-r'], since: now - 90 * DAY })).detections.map((d) => d.detectionId)).toEqual(['det-060', 'det-062', 'det-061']);
+
+      const earlier = `${database}_pre0009`;
+      let read: StorageDriver | undefined;
+      try {
+        await migrate(driver, { database: earlier, migrations: MIGRATIONS.filter((m) => m.id < 9) });
+        read = await makeDriver(earlier);
+        await read.connect();
+        await insertDetections(read, [detection(63, { orgId: 'org-r', ...old }), detection(64, { orgId: 'org-r' })]);
+        await insertDetections(read, [detection(64, { orgId: 'org-r', version: 2, lastSeen: now - 2_000 })]);
+        expect((await migrate(driver, { database: earlier })).applied.map((m) => m.id)).toEqual([9]);
+        // The versions of the last 35 days only (det-063 is 60 days old).
+        const backFilled = await read.query<{ id: string; v: number }>(`SELECT detection_id AS id, toUInt32(version) AS v FROM ${earlier}.detection_heads_recent FINAL ORDER BY id`);
+        expect(backFilled).toEqual([{ id: 'det-064', v: 2 }]);
+        const q = { orgIds: ['org-r'], since: now - 7 * DAY, limit: 10 };
+        expect(await listDetections(read, q)).toEqual(await listDetectionsFromDetections(read, q));
+        expect((await listDetections(read, q)).detections.map((d) => [d.detectionId, d.version])).toEqual([['det-064', 2]]);
+      } finally {
+        await read?.close();
+        await driver.exec(`DROP DATABASE IF EXISTS ${earlier}`);
+      }
     });
 
     it('appends audit entries, indicators and versioned decisions, org-scoped', async () => {

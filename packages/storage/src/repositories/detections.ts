@@ -255,6 +255,18 @@ function listPlan(db: string, query: ListDetectionsQuery, byIp = false): ListPla
 
 const whereSql = (where: readonly string[]): string => (where.length > 0 ? `WHERE ${where.join(' AND ')}` : '');
 
+/**
+ * A list whose window starts at most this many days ago picks on `detection_heads_recent`
+ * (migration 0009: a row TTL of 35 days on `last_seen`, a day of margin for clocks and TTL timing).
+ */
+export const RECENT_HEADS_DAYS = 34;
+const DAY_MS = 86_400_000;
+
+/** The heads table a pick over `last_seen >= since` reads: the recent one when the window lies within its TTL. */
+function headsFor(since: number | undefined): string {
+  return since !== undefined && since >= Date.now() - RECENT_HEADS_DAYS * DAY_MS ? 'detection_heads_recent' : 'detection_heads';
+}
+
 /** Settings of the small interactive reads: one thread parses and merges a few thousand narrow rows faster than several. */
 const SMALL_READ = 'SETTINGS max_threads = 1';
 
@@ -262,7 +274,9 @@ const SMALL_READ = 'SETTINGS max_threads = 1';
  * Detections in the requested order (default newest `lastSeen` first), latest version of each,
  * filtered and paged with a keyset cursor. Two steps: the page's (id, version, last_seen) are picked
  * on the narrow `detection_heads` (migration 0007; `FINAL` gives the latest version there as on
- * `detections`), then their full rows are read from `detections_by_time` by its primary key range
+ * `detections`), or on `detection_heads_recent` (0009) when the window starts within
+ * {@link RECENT_HEADS_DAYS} (the API's default list: the last 7 days), so the pick reads the
+ * organization's recent detections rather than all it ever had; then their full rows are read from `detections_by_time` by its primary key range
  * (org, the page's last_seen span) and id, at the same time as their triage state. Status and
  * assignee filters read the current triage state (`detection_state_current`). A list filtered by
  * address (`entityIp`) is one statement on `detections_by_ip` instead ({@link listDetectionsByIp}).
@@ -283,7 +297,7 @@ export async function listDetections(
   const { where, params, orderBy, limit } = plan;
   const picked = await driver.query(
     `SELECT org_id, detection_id, version, toUnixTimestamp64Milli(last_seen) AS last_seen_ms
-FROM ${db}.detection_heads FINAL
+FROM ${db}.${headsFor(query.since)} FINAL
 ${whereSql(where)}
 ORDER BY ${orderBy}
 LIMIT {limit:UInt32}
