@@ -232,6 +232,31 @@ describe('analytic state export and import', () => {
     });
   }
 
+  for (const [name, make, events] of CASES) {
+    it(`${name}: a later version of a detection never has an earlier last_seen, with events out of order too`, () => {
+      // The storage's recent-heads table (migration 0009) relies on it: its TTL on last_seen must never
+      // drop a latest version while keeping an older one.
+      const inOrder = events();
+      const swapped = [...inOrder];
+      for (let i = 0; i + 1 < swapped.length; i += 2) [swapped[i], swapped[i + 1]] = [swapped[i + 1]!, swapped[i]!];
+      for (const all of [inOrder, swapped]) {
+        const a = make().fork();
+        const out = [...feed(a, all, { max: Number.NEGATIVE_INFINITY }), ...a.advance(Number.POSITIVE_INFINITY, T0)];
+        const last = new Map<string, { version: number; lastSeen: number }>();
+        for (const d of out) {
+          const version = Number(d.attributes['version'] ?? 0);
+          const seen = last.get(d.detection_id);
+          if (seen !== undefined) {
+            expect(version, d.detection_id).toBeGreaterThanOrEqual(seen.version);
+            expect(d.last_seen, d.detection_id).toBeGreaterThanOrEqual(seen.lastSeen);
+          }
+          last.set(d.detection_id, { version, lastSeen: d.last_seen });
+        }
+        if (all === inOrder) expect(out.length).toBeGreaterThan(0);
+      }
+    });
+  }
+
   it('Sigma and intel at the exact end of their gap: the same answer with or without a batch boundary before the next hit', () => {
     const rej = (src: string, time: number) => ev({ source_format: 'zeek.conn', src_ip: src, dst_ip: '198.51.100.66', dst_port: 22, conn_state: 'REJ', time });
     for (const make of [
