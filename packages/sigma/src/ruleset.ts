@@ -99,6 +99,9 @@ const FIRST_ROUTE_PATH = 'source_format';
  * of looking each field up (Windows Security: ~40 such fields indexed, 3–20 attributes per event).
  */
 const ATTRIBUTE_WALK_MIN = 16;
+const NO_FAILURES: string[] = [];
+/** Failures kept until taken; more are dropped (a caller that never takes them must not grow memory). */
+const MAX_FAILURES = 100;
 const ATTRIBUTES_PREFIX = 'attributes.';
 
 /**
@@ -148,6 +151,8 @@ export class RuleSet {
   private owners: Int32Array[] = [];
   private found: number[] = [];
   private readonly counters = { events: 0, routed: 0, evaluated: 0, matches: 0 };
+  /** Evaluation failures not yet taken ({@link takeFailures}). */
+  private failed: string[] = [];
   private readonly onHit = (pattern: number): void => {
     const gen = this.generation;
     const lits = this.owners[pattern]!;
@@ -421,7 +426,23 @@ export class RuleSet {
   private evaluate(r: number): void {
     this.marks[r] = this.generation;
     this.counters.evaluated++;
-    if (this.rules[r]!.test(this.ctx)) this.found.push(r);
+    try {
+      if (this.rules[r]!.test(this.ctx)) this.found.push(r);
+    } catch (error) {
+      // One rule's defect costs that rule, not the event's other rules. Bounded for callers that never take them.
+      if (this.failed.length < MAX_FAILURES) this.failed.push(`rule ${this.rules[r]!.rule.id}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /**
+   * Rules whose evaluation threw since the last call (`rule <id>: <message>`), then cleared: such a
+   * rule counts as not matching and the event's other rules are evaluated as usual.
+   */
+  takeFailures(): string[] {
+    if (this.failed.length === 0) return NO_FAILURES;
+    const out = this.failed;
+    this.failed = [];
+    return out;
   }
 
   private scanValue(idx: SlotIndex, v: FieldValue): void {

@@ -3,7 +3,9 @@ import { silentLogger, type Logger } from '@mamori/core';
 import { createRegistry } from '@mamori/metrics';
 import type { ConsumedMessage } from '@mamori/transport';
 import { describe, expect, it } from 'vitest';
+import { compileDocuments, parseSigmaFile, RuleSet } from '@mamori/sigma';
 import { PortScanAnalytic } from './analytics/port-scan.ts';
+import { SigmaAnalytic } from './analytics/sigma.ts';
 import type { Analytic } from './analytics/types.ts';
 import { DetectorStage } from './detector-stage.ts';
 
@@ -103,6 +105,31 @@ describe('DetectorStage analytic isolation', () => {
     // Once at the batch's end, once at the final close.
     expect(logged).toEqual(['test.advance analytic failed to advance event time; its open episodes may be reported late', 'test.advance analytic failed to advance event time; its open episodes may be reported late']);
     expect(await registry.metrics()).toMatch(/mamori_detector_analytic_failures_total\{analytic="test\.advance"\} 2/);
+  });
+
+  it('keeps a Sigma rule that throws to itself: the event\'s other rules still open their detections, and the event is dead-lettered naming the rule', async () => {
+    const yaml = [
+      'title: Rejected\nid: 22222222-0000-4000-8000-000000000001\nlevel: low\nlogsource: {product: zeek, service: conn}\ndetection:\n  sel: {conn_state: REJ}\n  condition: sel\n',
+      'title: SMB\nid: 22222222-0000-4000-8000-000000000002\nlevel: low\nlogsource: {product: zeek, service: conn}\ndetection:\n  sel: {id.resp_p: 445}\n  condition: sel\n',
+    ].join('---\n');
+    const loaded = compileDocuments(parseSigmaFile(yaml, 'r.yml').documents);
+    const brokenId = '22222222-0000-4000-8000-000000000002';
+    const ruleSet = new RuleSet(
+      loaded.ruleSet.rules.map((r) => (r.rule.id === brokenId ? { ...r, test: () => { throw new Error('planted rule defect'); } } : r)),
+      loaded.ruleSet.slots,
+      loaded.ruleSet.checksum,
+    );
+    const events = scanEvents().slice(0, 4).map((e, i) => ({ ...e, conn_state: 'REJ', dst_port: i % 2 === 0 ? 445 : 139 }));
+    const msgs = events.map((e, i): ConsumedMessage => ({ topic: 'events', partition: 0, offset: String(i), key: null, value: eventCodec.encode(e), headers: {}, timestamp: 0 }));
+    const registry = createRegistry();
+    const result = await stage([new SigmaAnalytic({ ruleSet, checksum: loaded.checksum })], registry).process({ messages: msgs });
+    const found = (result.outputs[0]?.messages ?? []).map((m) => detectionCodec.decode(m.value as Buffer).rule_id);
+    expect(found.length).toBeGreaterThan(0);
+    expect(new Set(found)).toEqual(new Set(['sigma:22222222-0000-4000-8000-000000000001']));
+    expect(result.deadLetters.map((d) => [d.message.offset, d.code, d.reason])).toEqual(
+      ['0', '2'].map((o) => [o, 'DETECTOR_ANALYTIC_FAILED', `mamori.sigma: rule ${brokenId}: planted rule defect`]),
+    );
+    expect(await registry.metrics()).toMatch(/mamori_detector_analytic_failures_total\{analytic="mamori\.sigma"\} 2/);
   });
 
   it('reports the failing analytic through observeEvents (mamori hunt) and still runs the others', () => {

@@ -447,15 +447,21 @@ export class DetectorStage implements Stage {
       try {
         if (!timed) {
           detections.push(...this.measured(analytic, analytic.observe(event, watermark)));
-          continue;
+        } else {
+          const started = process.hrtime.bigint();
+          const found = analytic.observe(event, watermark);
+          this.evaluationSeconds.inc({ analytic: analytic.ruleId }, (Number(process.hrtime.bigint() - started) / 1e9) * EVALUATION_SAMPLE);
+          detections.push(...this.measured(analytic, found));
         }
-        const started = process.hrtime.bigint();
-        const found = analytic.observe(event, watermark);
-        this.evaluationSeconds.inc({ analytic: analytic.ruleId }, (Number(process.hrtime.bigint() - started) / 1e9) * EVALUATION_SAMPLE);
-        detections.push(...this.measured(analytic, found));
       } catch (error) {
         this.analyticFailures.inc({ analytic: analytic.ruleId });
         this.failures.push(`${analytic.ruleId}: ${errorMessage(error)}`);
+      }
+      // Failures the analytic survived (one Sigma rule that threw): reported the same way.
+      const partial = analytic.takeFailures?.();
+      if (partial !== undefined && partial.length > 0) {
+        this.analyticFailures.inc({ analytic: analytic.ruleId }, partial.length);
+        for (const f of partial) this.failures.push(`${analytic.ruleId}: ${f}`);
       }
     }
     if (event.time > state.maxEventTime) state.maxEventTime = event.time;

@@ -88,5 +88,6 @@ export function sigmaRuleSource(loaded: LoadedRules, set: CorrelationSet, mappin
       }
       return out;
     },
+    takeFailures: () => loaded.ruleSet.takeFailures(),
   };
 }

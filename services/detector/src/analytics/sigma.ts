@@ -155,6 +155,10 @@ export class SigmaAnalytic implements StatefulAnalytic {
     return { rules, evaluated, matches };
   }
 
+  takeFailures(): string[] {
+    return this.source.ruleSet.takeFailures();
+  }
+
   observe(event: MamoriEvent, watermark = Number.NEGATIVE_INFINITY): MamoriDetection[] {
     const matches = this.source.ruleSet.match(event);
     if (matches.length === 0) return [];

@@ -28,6 +28,11 @@ export interface Analytic {
    * (Sigma): rules loaded, rule evaluations and matches.
    */
   ruleStats?(): { rules: number; evaluated: number; matches: number };
+  /**
+   * What failed without failing the analytic since the last call (one rule of a rule set whose
+   * evaluation threw: the other rules' results stand), as `<what>: <message>` lines, then cleared.
+   */
+  takeFailures?(): string[];
 }
 
 /**

@@ -68,6 +68,33 @@ describe('first correlation rule without a restart', () => {
     expect(decoded).toBe(1);
   });
 
+  it('source stage: a base rule that threw still lets the others\' facts through, and the event is dead-lettered naming it', async () => {
+    let failures: string[] = [];
+    const source = new CorrelationSourceStage({
+      eventsTopic: 'events',
+      repartitionTopic: 'repartition',
+      repartitionPartitions: 1,
+      correlations: ONE,
+      baseRules: {
+        match: (e) => {
+          if (e.time === T0) failures = ['rule b9: planted rule defect'];
+          return [{ ruleId: 'b1', ruleName: 'failed', time: e.time, eventId: e.event_id, fields: { src_ip: e.src_ip } }];
+        },
+        takeFailures: () => {
+          const out = failures;
+          failures = [];
+          return out;
+        },
+      },
+      codecs: { decodeEvent: (b) => codec.decode(b) },
+    });
+    const first = consumed(event(1, T0));
+    const result = await source.process({ messages: [first, consumed(event(2, T0 + 1_000))] });
+    const facts = result.outputs[0]!.messages.map((m) => decodeRecord(m.value as Buffer)).filter((r) => r.kind === 'fact');
+    expect(facts).toHaveLength(2);
+    expect(result.deadLetters.map((d) => [d.message.offset, d.code, d.reason])).toEqual([[first.offset, 'DETECTOR_ANALYTIC_FAILED', 'rule b9: planted rule defect']]);
+  });
+
   it('correlation stage: started with an empty set, counts facts from the reload on and reports with the new checksum', async () => {
     const producer = recordingProducer();
     const s = testStage({ correlations: EMPTY, sourcePartitions: 1, allowedLatenessMs: 0, producer, rulesetChecksum: 'sum-0' });

@@ -93,6 +93,9 @@ export class CorrelationSourceStage implements Stage {
       } catch (error) {
         deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED', reason: errorMessage(error) });
       }
+      // A base rule that threw: the others' facts are sent; the event is dead-lettered naming the rule.
+      const failed = this.baseRules.takeFailures?.();
+      if (failed !== undefined && failed.length > 0) deadLetters.push({ message, code: 'DETECTOR_ANALYTIC_FAILED', reason: failed.join('; ') });
     }
     for (const partition of [...touched].sort((a, b) => a - b)) {
       const time = this.newest.get(partition);
