@@ -10,6 +10,9 @@ import { Enricher, formatForTopic, normalizeRecord, RecordNormalizer, type Decod
 
 export const RAW_TOPIC = 'telemetry.raw.zeek.conn';
 
+/** The sensor id the bench records carry (registered in {@link benchInventory}). */
+export const BENCH_SENSOR = 'bench-sensor';
+
 /** The shared sample data, `../shared/data/zeek` from the repository root. */
 export const SHARED_ZEEK_DIR = fileURLToPath(new URL('../../../shared/data/zeek', import.meta.url));
 
@@ -20,11 +23,8 @@ export function zeekConnFormat(): SensorFormat {
 }
 
 export function decodeContext(offset: number): DecodeContext {
-  return { topic: RAW_TOPIC, partition: 0, offset, sensorId: 'bench-sensor', orgId: 'default', ingestTime: 1_700_000_000_000 };
+  return { topic: RAW_TOPIC, partition: 0, offset, sensorId: BENCH_SENSOR, orgId: 'default', ingestTime: 1_700_000_000_000 };
 }
-
-/** The sensor id the bench records carry (registered in {@link benchInventory}). */
-export const BENCH_SENSOR = 'bench-sensor';
 
 /** Where a bench record came from, as the stage hands it to `RecordNormalizer` (no org: the sensor check decides it). */
 export function recordSource(topic: string, offset: number): RecordSource {

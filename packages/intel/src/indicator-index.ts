@@ -1,4 +1,5 @@
-import { formatWords, parseCidr, parseIPv4, parseIp, type IpWords } from './ip.ts';
+import { ipv4ToUint32 } from '@mamori/core';
+import { formatWords, parseCidr, parseIp, type IpWords } from './ip.ts';
 import { normalizeDomain, normalizeSerial, requestUrlKey } from './normalize.ts';
 import { BlockedBloom } from './prefilter.ts';
 import { PrefixTrie } from './prefix-trie.ts';
@@ -134,7 +135,7 @@ export class IndicatorIndex {
     this.count++;
     switch (indicator.kind) {
       case 'ip': {
-        const v4 = parseIPv4(indicator.value);
+        const v4 = ipv4ToUint32(indicator.value);
         if (v4 >= 0) {
           this.addIPv4(v4, indicator);
           return;
@@ -178,7 +179,7 @@ export class IndicatorIndex {
   /** Indicators (exact, then networks from most to least specific) holding the address at `time`. */
   matchIp(text: string, time: number, out: IndicatorMatch[] = []): IndicatorMatch[] {
     if (!text) return out;
-    const v4 = parseIPv4(text);
+    const v4 = ipv4ToUint32(text);
     if (v4 >= 0) return this.matchIPv4(v4, text, time, out);
     if (text.indexOf(':') < 0) return out;
     const words = parseIp(text);

@@ -4,9 +4,6 @@ import { ipv4ToUint32 } from '@mamori/core';
 /** An address as 32-bit words, most significant first: 1 word for IPv4, 4 for IPv6. */
 export type IpWords = Uint32Array;
 
-/** Dotted-quad IPv4 to an unsigned 32-bit number, or -1 (the strict rule of {@link ipv4ToUint32}). */
-export const parseIPv4: (text: string) => number = ipv4ToUint32;
-
 /** IPv6 text (also with an embedded IPv4 tail or a zone) to four words, or undefined. */
 export function parseIPv6(text: string): IpWords | undefined {
   const zone = text.indexOf('%');
@@ -15,7 +12,7 @@ export function parseIPv6(text: string): IpWords | undefined {
   let hex = t;
   const lastColon = t.lastIndexOf(':');
   if (t.indexOf('.', lastColon) > 0) {
-    const v4 = parseIPv4(t.slice(lastColon + 1));
+    const v4 = ipv4ToUint32(t.slice(lastColon + 1));
     if (v4 < 0) return undefined;
     hex = `${t.slice(0, lastColon + 1)}${Math.floor(v4 / 65536).toString(16)}:${(v4 % 65536).toString(16)}`;
   }
@@ -31,7 +28,7 @@ export function parseIPv6(text: string): IpWords | undefined {
 
 /** Any address to words; IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is folded to IPv4. */
 export function parseIp(text: string): IpWords | undefined {
-  const v4 = parseIPv4(text);
+  const v4 = ipv4ToUint32(text);
   if (v4 >= 0) return Uint32Array.of(v4);
   if (!text.includes(':')) return undefined;
   const v6 = parseIPv6(text);

@@ -5,6 +5,7 @@
  */
 
 import { ipv4ToUint32 } from '@mamori/core';
+
 /** An address as network-order bytes: 4 for IPv4, 16 for IPv6. */
 export interface IpBytes {
   readonly version: 4 | 6;

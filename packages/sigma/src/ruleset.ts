@@ -99,7 +99,7 @@ const FIRST_ROUTE_PATH = 'source_format';
  * of looking each field up (Windows Security: ~40 such fields indexed, 3–20 attributes per event).
  */
 const ATTRIBUTE_WALK_MIN = 16;
-const NO_FAILURES: string[] = [];
+const NO_FAILURES: readonly string[] = Object.freeze([]);
 /** Failures kept until taken; more are dropped (a caller that never takes them must not grow memory). */
 const MAX_FAILURES = 100;
 const ATTRIBUTES_PREFIX = 'attributes.';
@@ -438,7 +438,7 @@ export class RuleSet {
    * Rules whose evaluation threw since the last call (`rule <id>: <message>`), then cleared: such a
    * rule counts as not matching and the event's other rules are evaluated as usual.
    */
-  takeFailures(): string[] {
+  takeFailures(): readonly string[] {
     if (this.failed.length === 0) return NO_FAILURES;
     const out = this.failed;
     this.failed = [];

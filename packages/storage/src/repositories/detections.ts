@@ -276,8 +276,9 @@ const SMALL_READ = 'SETTINGS max_threads = 1';
  * on the narrow `detection_heads` (migration 0007; `FINAL` gives the latest version there as on
  * `detections`), or on `detection_heads_recent` (0009) when the window starts within
  * {@link RECENT_HEADS_DAYS} (the API's default list: the last 7 days), so the pick reads the
- * organization's recent detections rather than all it ever had; then their full rows are read from `detections_by_time` by its primary key range
- * (org, the page's last_seen span) and id, at the same time as their triage state. Status and
+ * organization's recent detections rather than all it ever had; then their full rows are read from
+ * `detections_by_time` by its primary key range (org, the page's last_seen span) and id, at the same
+ * time as their triage state. Status and
  * assignee filters read the current triage state (`detection_state_current`). A list filtered by
  * address (`entityIp`) is one statement on `detections_by_ip` instead ({@link listDetectionsByIp}).
  * Every value is bound; the organization scope applies to each statement. `cache`: rows of picked

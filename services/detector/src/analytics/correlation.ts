@@ -9,7 +9,7 @@ export interface BaseRuleSource {
   /** Base rules the event matches, with the event's fields for group-by, aliases and values. */
   match(event: MamoriEvent): BaseRuleMatch[];
   /** Base rules whose evaluation threw since the last call (`rule <id>: <message>`; the others' matches stand), then cleared. */
-  takeFailures?(): string[];
+  takeFailures?(): readonly string[];
 }
 
 /** A base rule as a predicate: enough for tests and for hand-written rules. */

@@ -155,7 +155,7 @@ export class SigmaAnalytic implements StatefulAnalytic {
     return { rules, evaluated, matches };
   }
 
-  takeFailures(): string[] {
+  takeFailures(): readonly string[] {
     return this.source.ruleSet.takeFailures();
   }
 

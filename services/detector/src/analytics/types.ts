@@ -32,7 +32,7 @@ export interface Analytic {
    * What failed without failing the analytic since the last call (one rule of a rule set whose
    * evaluation threw: the other rules' results stand), as `<what>: <message>` lines, then cleared.
    */
-  takeFailures?(): string[];
+  takeFailures?(): readonly string[];
 }
 
 /**

@@ -1,5 +1,5 @@
-import { ipv4ToUint32 } from '@mamori/core';
 import { isIPv6 } from 'node:net';
+import { ipv4ToUint32 } from '@mamori/core';
 import { isEventTimeMs, MAX_LONG } from '../event-limits.ts';
 import { jsonText } from '../text.ts';
 
