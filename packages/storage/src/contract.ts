@@ -552,9 +552,10 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       expect(moved).toMatchObject({ version: 2, title: 'beacon moved', lastSeen: base + 90_000 });
       expect((await listDetections(driver, { orgIds: ['org-v'], limit: 1000 })).detections.find((d) => d.detectionId === 'det-044')?.severity).toBe('critical');
       // With a row cache: the same pages, cold and warm; a new version is read, not served from the
-      // cache; another organization's scope never gets a cached row of this one.
+      // cache; another organization's scope never gets a cached row of this one. Address lists
+      // (detections_by_ip) included.
       const cache = new DetectionRowCache(1 << 22);
-      for (const q of queries.filter((x) => x?.entityIp === undefined)) {
+      for (const q of queries) {
         for (const round of ['cold', 'warm']) {
           let cursor: string | undefined;
           for (let page = 0; page < 20; page++) {
@@ -712,6 +713,21 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       const top = await topEntities(driver, ['org-h'], hour, hour + 2 * 3_600_000, { by: 'bytes_sent', limit: 2 });
       expect(top.map((e) => [e.ip, e.bytesSent])).toEqual([['10.50.0.1', 308], ['10.60.0.2', 28]]);
       await expect(entityHourly(driver, ['org-h'], '10.50.0.1', hour, hour + 500 * 86_400_000)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+      // The hours overlapping [since, until), to the millisecond: a since inside an hour takes that
+      // hour; an until 1 ms past an hour's start takes the hour, exactly at its start does not.
+      const hoursIn = async (since: number, until: number) => (await entityHourly(driver, ['org-h'], '10.50.0.1', since, until)).map((h) => h.hour);
+      expect(await hoursIn(hour + 3_599_999, hour + 3_600_000)).toEqual([hour]);
+      expect(await hoursIn(hour + 1, hour + 3_600_001)).toEqual([hour, hour + 3_600_000]);
+      expect(await hoursIn(hour + 3_600_000, hour + 3_600_001)).toEqual([hour + 3_600_000]);
+      expect(await hoursIn(hour - 3_600_000, hour)).toEqual([]);
+      // Bounds outside DateTime's range clamp instead of wrapping.
+      expect(await hoursIn(-86_400_000, 3_600_000)).toEqual([]);
+      expect(await hoursIn(4_294_967_295_000 - 86_400_000, 4_294_967_295_000 + 86_400_000)).toEqual([]);
+      expect((await topEntities(driver, ['org-h'], hour + 3_599_999, hour + 3_600_001, { by: 'connections' })).map((e) => [e.ip, e.connections])).toEqual([
+        ['10.50.0.1', 4],
+        ['10.60.0.2', 3],
+        ['10.60.0.1', 1],
+      ]);
 
       await insertDetections(driver, [
         detection(700, { orgId: 'org-h', firstSeen: hour + 5, lastSeen: hour + 6, severity: 'high', ruleId: 'r1', srcIp: '10.0.7.0' }),
@@ -748,6 +764,9 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       expect((await entityTop(driver, ['org-p'], '10.80.0.2', hour, hour + 2 * 3_600_000, 10)).peers).toEqual([{ ip: '10.70.0.1', connections: 3, bytes: 236 }]);
       const one = await entityTop(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, 1);
       expect([one.peers.length, one.ports]).toEqual([1, [{ port: 443, protocol: 'tcp', connections: 2 }]]);
+      expect(await entityTop(driver, ['org-p'], '10.70.0.1', hour + 3_600_000 + 1, hour + 3_600_000 + 2, 10)).toEqual(
+        await entityTop(driver, ['org-p'], '10.70.0.1', hour + 3_600_000, hour + 2 * 3_600_000, 10),
+      );
       expect(await entityTop(driver, ['org-p'], '10.70.0.1', hour + 3_600_000, hour + 2 * 3_600_000, 10)).toEqual({
         peers: [{ ip: '10.80.0.2', connections: 1, bytes: 6 }],
         ports: [{ port: 443, protocol: 'tcp', connections: 1 }],

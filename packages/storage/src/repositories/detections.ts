@@ -280,10 +280,9 @@ const SMALL_READ = 'SETTINGS max_threads = 1';
  * `detections_by_time` by its primary key range (org, the page's last_seen span) and id, at the same
  * time as their triage state. Status and
  * assignee filters read the current triage state (`detection_state_current`). A list filtered by
- * address (`entityIp`) is one statement on `detections_by_ip` instead ({@link listDetectionsByIp}).
- * Every value is bound; the organization scope applies to each statement. `cache`: rows of picked
- * versions held from earlier calls, so only the others are read (the address path reads whole rows
- * in its one statement and does not use it).
+ * address (`entityIp`) picks on `detections_by_ip` instead (whose key starts with the address) and
+ * reads missing rows there. Every value is bound; the organization scope applies to each statement.
+ * `cache`: rows of picked versions held from earlier calls, so only the others are read.
  */
 export async function listDetections(
   driver: StorageDriver,
@@ -292,16 +291,18 @@ export async function listDetections(
   cache?: DetectionRowCache,
 ): Promise<DetectionPage> {
   const db = assertIdentifier('database', driver.database);
-  if (query.entityIp !== undefined) return listDetectionsByIp(driver, db, query, options);
-  const plan = listPlan(db, query);
+  const byIp = query.entityIp !== undefined;
+  const plan = listPlan(db, query, byIp);
   if (plan === undefined) return { detections: [] };
   const { where, params, orderBy, limit } = plan;
+  // An address's detections come from `detections_by_ip`, where a detection whose source and entity
+  // addresses both fall in the range is stored twice (same versions): `LIMIT 1 BY` keeps one.
   const picked = await driver.query(
     `SELECT org_id, detection_id, version, toUnixTimestamp64Milli(last_seen) AS last_seen_ms
-FROM ${db}.${headsFor(query.since)} FINAL
+FROM ${db}.${byIp ? 'detections_by_ip' : headsFor(query.since)} FINAL
 ${whereSql(where)}
 ORDER BY ${orderBy}
-LIMIT {limit:UInt32}
+${byIp ? 'LIMIT 1 BY detection_id\n' : ''}LIMIT {limit:UInt32}
 ${SMALL_READ}`,
     params,
     options,
@@ -317,12 +318,18 @@ ${SMALL_READ}`,
     if (row === undefined) missing.push(r);
     else found.set(keyOf(row.detectionId, row.version), row);
   }
+  const read =
+    missing.length === 0
+      ? Promise.resolve([])
+      : byIp
+        ? readPickedRowsByIp(driver, db, query.orgIds, params, missing, options)
+        : readPickedRows(driver, db, query.orgIds, missing, options);
   const [rows, states] = await Promise.all([
-    missing.length === 0 ? Promise.resolve([]) : readPickedRows(driver, db, query.orgIds, missing, options),
+    read,
     query.includeState === true ? currentStates(driver, query.orgIds, ids.slice(0, limit), options) : Promise.resolve(undefined),
   ]);
   // The picked version of each id (other versions of the same id can share the span); a row stored
-  // twice (the migration's back-fill overlapping the view) is the same row.
+  // twice (a back-fill overlapping its view, or under two addresses of a range) is the same row.
   const wanted = new Set(missing.map((r) => keyOf(String(r['detection_id']), toNumber(r['version']))));
   for (const raw of rows) {
     const row = detectionFromClickHouse(raw);
@@ -380,33 +387,35 @@ ${SMALL_READ}`,
 }
 
 /**
- * A list filtered by an address or CIDR, in one statement on `detections_by_ip` (migration 0008):
- * `FINAL` over the key range (org, address range) gives the latest version of each detection about
- * an address in the range with its whole row; one row per detection (`LIMIT 1 BY`: a detection
- * whose source and entity addresses both fall in the range is stored under each), then the triage
- * state of the page.
+ * Full rows of picked (org, id, version) keys of an address list from `detections_by_ip`: the key
+ * range (org, the list's address range) and their ids and versions (`plan` holds the bound range).
  */
-async function listDetectionsByIp(
+async function readPickedRowsByIp(
   driver: StorageDriver,
   db: string,
-  query: ListDetectionsQuery,
+  scope: readonly string[] | undefined,
+  plan: Readonly<Record<string, unknown>>,
+  picked: readonly Record<string, unknown>[],
   options: QueryOptions,
-): Promise<DetectionPage> {
-  const plan = listPlan(db, query, true);
-  if (plan === undefined) return { detections: [] };
-  const { where, params, orderBy } = plan;
-  const rows = await driver.query(
+): Promise<Record<string, unknown>[]> {
+  const params: Record<string, unknown> = {
+    orgIds: [...new Set(picked.map((r) => String(r['org_id'])))],
+    ids: picked.map((r) => String(r['detection_id'])),
+    versions: [...new Set(picked.map((r) => String(r['version'])))],
+    ipLo: plan['ipLo'],
+    ipHi: plan['ipHi'],
+  };
+  if (scope !== undefined) params['scope'] = [...scope];
+  return driver.query(
     `SELECT ${DETECTION_SELECT_COLUMNS}
-FROM ${db}.detections_by_ip FINAL
-${whereSql(where)}
-ORDER BY ${orderBy}
-LIMIT 1 BY detection_id
-LIMIT {limit:UInt32}
+FROM ${db}.detections_by_ip
+WHERE org_id IN {orgIds:Array(String)}${scope === undefined ? '' : ' AND org_id IN {scope:Array(String)}'}
+  AND ip BETWEEN toIPv6({ipLo:String}) AND toIPv6({ipHi:String})
+  AND detection_id IN {ids:Array(String)} AND version IN {versions:Array(UInt64)}
 ${SMALL_READ}`,
     params,
     options,
   );
-  return finishPage(driver, query, plan, rows.map(detectionFromClickHouse), options);
 }
 
 /**

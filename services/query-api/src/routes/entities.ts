@@ -32,7 +32,7 @@ export function riskScore(detections: readonly { row: DetectionRow; state?: Dete
 }
 
 /** `GET /v1/entities/:ip`: the investigation page of one address. */
-export const registerEntityRoutes: RegisterRoutes = async (app, { config, storage }) => {
+export const registerEntityRoutes: RegisterRoutes = async (app, { config, storage, detectionCache }) => {
   app.get<{ Params: { ip: string }; Querystring: { since?: string; until?: string } }>(
     '/v1/entities/:ip',
     {
@@ -91,7 +91,12 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
       // entity_port_hourly): reads of the address's own (org, ip, hour) key range, run concurrently.
       const [timeline, page, top, seen] = await Promise.all([
         entityHourly(storage, orgs, ip, since, until, options),
-        listDetections(storage, { orgIds: orgScope(principal), entityIp: ip, since, until, limit: MAX_ENTITY_DETECTIONS, includeState: true }, options),
+        listDetections(
+          storage,
+          { orgIds: orgScope(principal), entityIp: ip, since, until, limit: MAX_ENTITY_DETECTIONS, includeState: true },
+          options,
+          detectionCache,
+        ),
         entityTop(storage, orgs, ip, since, until, TOP_N, options),
         firstLastSeen(storage, orgs, ip, options),
       ]);
