@@ -1,5 +1,5 @@
 import { CodecError, type EventCodec, type FieldWriter, type MamoriEvent } from '@mamori/events';
-import type { EventHead } from './enrich/enricher.ts';
+import type { EventHead, KnownAddresses } from './enrich/enricher.ts';
 import { NormalizeError } from './formats/errors.ts';
 import { eventFieldValue, outOfRangeField } from './formats/event-limits.ts';
 import { FORMATS } from './formats/registry.ts';
@@ -116,7 +116,13 @@ export class EventEncoder {
  * format let through that the schema cannot hold): one bad event never throws, so it can never fail
  * the batch and stall its partition on every retry.
  */
-export function normalizeRecordEncoded(format: SensorFormat, bytes: Buffer, ctx: DecodeContext, encoder: EventEncoder, enrich?: (event: EventHead) => void): EncodedResult {
+export function normalizeRecordEncoded(
+  format: SensorFormat,
+  bytes: Buffer,
+  ctx: DecodeContext,
+  encoder: EventEncoder,
+  enrich?: (event: EventHead, known?: Readonly<KnownAddresses>) => void,
+): EncodedResult {
   const fused = format.fused;
   if (fused !== undefined && bytes.length <= (format.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES)) {
     let event: EventHead | undefined;
@@ -127,7 +133,7 @@ export function normalizeRecordEncoded(format: SensorFormat, bytes: Buffer, ctx:
       event = undefined;
     }
     if (event !== undefined) {
-      enrich?.(event);
+      enrich?.(event, fused.addresses);
       const value = encoder.encodeFused(event, fused.writeAttributes);
       if (value !== undefined) return { events: [{ event, value }], errors: [] };
     }

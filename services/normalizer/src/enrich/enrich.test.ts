@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ipv4ToUint32 } from '@mamori/core';
 import type { MamoriEvent } from '@mamori/events';
 import { parseInventory } from '@mamori/inventory';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -140,6 +141,24 @@ describe('Enricher', () => {
       }
     }
     expect(hashed).toBeGreaterThan(100);
+  });
+
+  it('uses the IPv4 values a decoder hands over (KnownAddresses) as it would the parsed text, and parses the text where one is -1', () => {
+    const v4 = (ip: string) => ipv4ToUint32(ip);
+    const pairs: [string, string][] = [['10.0.0.5', '10.0.9.9'], ['10.0.0.5', '8.8.8.8'], ['8.8.8.8', '10.0.0.5'], ['10.0.0.5', 'fd00::1'], ['::ffff:10.0.0.5', '10.0.9.9']];
+    for (const [src, dst] of pairs) {
+      const byText = event(src, dst);
+      const known = event(src, dst);
+      const enricher = new Enricher({ inventory: () => inventory, communityIdSeed: 3 });
+      enricher.enrich(byText, 'hq');
+      enricher.enrich(known, 'hq', { src: v4(src), dst: v4(dst) });
+      expect(known, `${src} ${dst}`).toEqual(byText);
+    }
+    // The values are what counts when given: a different address there gives that address's context.
+    const e = event('10.0.9.9', '8.8.8.8');
+    new Enricher({ inventory: () => inventory }).enrich(e, 'hq', { src: v4('10.0.0.5'), dst: -1 });
+    expect(e.src_asset?.name).toBe('dc01');
+    expect(e.community_id).toBe(communityIdV1({ protocol: 'tcp', srcIp: '10.0.0.5', srcPort: 1122, dstIp: '8.8.8.8', dstPort: 3344 }));
   });
 });
 

@@ -7,6 +7,17 @@ import type { GeoLookup } from './geo.ts';
 /** What enrichment reads and sets: an event, with or without its attributes (the fused Zeek conn path writes those as bytes). */
 export type EventHead = Omit<MamoriEvent, 'attributes'>;
 
+/**
+ * An event's addresses as its decoder already read them: `src` and `dst` are the IPv4 values
+ * (unsigned 32-bit, `ipv4ToUint32`) of `src_ip` and `dst_ip`, or -1 when the decoder did not read
+ * them as IPv4 (enrichment then parses the text). Lets a decoder that parsed the record's bytes
+ * (the fused Zeek conn path) spare enrichment a second parse of each address.
+ */
+export interface KnownAddresses {
+  src: number;
+  dst: number;
+}
+
 export interface EnricherDeps {
   /** Current inventory; undefined = none configured (no direction, no assets). */
   readonly inventory: () => Inventory | undefined;
@@ -27,14 +38,14 @@ export class Enricher {
 
   constructor(private readonly deps: EnricherDeps) {}
 
-  enrich(event: EventHead, siteId: string): void {
+  enrich(event: EventHead, siteId: string, known?: Readonly<KnownAddresses>): void {
     const inventory = this.deps.inventory();
     event.site_id = siteId;
     const needsId = !event.community_id;
     // Each address parsed once for every lookup below (it was parsed up to three times each), IPv4
     // into this enricher's own arrays: nothing below keeps the bytes.
-    const src = inventory || needsId ? parseIpInto(event.src_ip, this.srcV4) : undefined;
-    const dst = inventory || needsId ? parseIpInto(event.dst_ip, this.dstV4) : undefined;
+    const src = inventory || needsId ? addressOf(event.src_ip, known === undefined ? -1 : known.src, this.srcV4) : undefined;
+    const dst = inventory || needsId ? addressOf(event.dst_ip, known === undefined ? -1 : known.dst, this.dstV4) : undefined;
     if (inventory) {
       const org = event.org_id;
       event.direction = inventory.hasHomeNetworks(org) ? flowDirection(isHome(inventory, org, src), isHome(inventory, org, dst)) : '';
@@ -47,6 +58,17 @@ export class Enricher {
     }
     if (needsId) event.community_id = communityIdOf(event.protocol, src, event.src_port, dst, event.dst_port, this.deps.communityIdSeed ?? 0);
   }
+}
+
+/** The address `text` (whose IPv4 value is `v4` when ≥ 0) parsed, IPv4 into `into`. */
+function addressOf(text: string, v4: number, into: { readonly version: 4; readonly bytes: Uint8Array }): IpBytes | undefined {
+  if (v4 < 0) return parseIpInto(text, into);
+  const bytes = into.bytes;
+  bytes[0] = v4 >>> 24;
+  bytes[1] = (v4 >>> 16) & 0xff;
+  bytes[2] = (v4 >>> 8) & 0xff;
+  bytes[3] = v4 & 0xff;
+  return into;
 }
 
 /** An address that is none (undefined) is in no network. */

@@ -56,7 +56,7 @@ export class RecordNormalizer {
     const owner = resolveSensor(this.policy, source.sensorId, format.id);
     if (!owner.ok) return { events: [], errors: [], rejected: { code: owner.code, reason: owner.reason } };
     const siteId = owner.siteId;
-    return normalizeRecordEncoded(format, bytes, decodeContext(source, owner.orgId), encoder, (event) => this.enricher.enrich(event, siteId));
+    return normalizeRecordEncoded(format, bytes, decodeContext(source, owner.orgId), encoder, (event, known) => this.enricher.enrich(event, siteId, known));
   }
 }
 

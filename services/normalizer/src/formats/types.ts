@@ -1,5 +1,5 @@
 import type { FieldWriter, MamoriEvent } from '@mamori/events';
-import type { EventHead } from '../enrich/enricher.ts';
+import type { EventHead, KnownAddresses } from '../enrich/enricher.ts';
 import type { NormalizeError } from './errors.ts';
 
 /** What the runner knows about a raw record besides its bytes. */
@@ -61,4 +61,9 @@ export interface FusedDecoder {
   decode(bytes: Buffer, ctx: DecodeContext): EventHead | undefined;
   /** The `attributes` field of the event the last `decode` returned (valid until the next call). */
   readonly writeAttributes: FieldWriter;
+  /**
+   * The addresses of the event the last `decode` returned as the decoder read them (valid until the
+   * next call), handed to enrichment so that it need not parse them again. @default none
+   */
+  readonly addresses?: Readonly<KnownAddresses>;
 }

@@ -43,11 +43,18 @@ export interface ConnFields {
   respPkts: unknown;
   connState: unknown;
   communityId: unknown;
+  /**
+   * `origH` and `respH` as IPv4 values (ipv4BytesToUint32) when the caller already read them from
+   * the record's bytes, else -1 (check the text). Only the fused path sets them.
+   */
+  origV4: number;
+  respV4: number;
 }
 
 const fields: ConnFields = {
   ts: undefined, origH: undefined, origP: undefined, respH: undefined, respP: undefined, proto: undefined, duration: undefined,
   origBytes: undefined, respBytes: undefined, origPkts: undefined, respPkts: undefined, connState: undefined, communityId: undefined,
+  origV4: -1, respV4: -1,
 };
 
 /** Zeek writes `id.orig_h`; some shippers flatten to `id_orig_h` or nest under `id`. */
@@ -57,8 +64,9 @@ export function idField(dotted: unknown, underscored: unknown, id: unknown, name
   return id !== null && typeof id === 'object' ? (id as Json)[name] : undefined;
 }
 
-function address(value: unknown, field: string): string {
-  if (typeof value === 'string' && (isIPv4(value) || (value.includes(':') && isIPv6(value)))) return value;
+/** `v4` ≥ 0: `value` is that IPv4 address's text, already read by the rule isIPv4 applies. */
+function address(value: unknown, field: string, v4: number): string {
+  if (typeof value === 'string' && (v4 >= 0 || isIPv4(value) || (value.includes(':') && isIPv6(value)))) return value;
   throw new FieldError(field, `${field} is not an IP address: ${jsonText(value)}`);
 }
 
@@ -135,9 +143,9 @@ export function buildEvent<A>(f: ConnFields, attributes: A, ctx: DecodeContext, 
     org_id: ctx.orgId,
     sensor_id: ctx.sensorId,
     source_format: ZEEK_CONN_FORMAT_ID,
-    src_ip: address(f.origH, 'id.orig_h'),
+    src_ip: address(f.origH, 'id.orig_h', f.origV4),
     src_port: port(f.origP, 'id.orig_p'),
-    dst_ip: address(f.respH, 'id.resp_h'),
+    dst_ip: address(f.respH, 'id.resp_h', f.respV4),
     dst_port: port(f.respP, 'id.resp_p'),
     protocol: proto.toLowerCase(),
     bytes_out: count(f.origBytes, 'orig_bytes'),

@@ -79,7 +79,8 @@ function general(bytes: Buffer, ctx: DecodeContext, enricher: Enricher | undefin
 }
 
 function encoded(bytes: Buffer, ctx: DecodeContext, enricher: Enricher | undefined): Outcome {
-  const result = normalizeRecordEncoded(format, bytes, ctx, encoder, enricher ? (e) => enricher.enrich(e, 'hq') : undefined);
+  // As the stage runs it: enrichment gets the addresses the fused path read (fusedAddresses).
+  const result = normalizeRecordEncoded(format, bytes, ctx, encoder, enricher ? (e, known) => enricher.enrich(e, 'hq', known) : undefined);
   return {
     values: result.events.map((e) => e.value.toString('hex')),
     keys: result.events.map((e) => eventKey(e.event)),
@@ -358,6 +359,30 @@ describe('fused Zeek conn path: generated lines', () => {
     const straddling = `${base},"dup":"a","last":1,"dup":"b"}`;
     expect(fuseZeekConn(Buffer.from(straddling), ctxAt(1))).toBeUndefined();
     check(straddling, 1);
+  });
+
+  it('reads the address idField picks (dotted over underscored, the last of repeated keys) for the event check and enrichment', () => {
+    const head = '{"ts":1664462456.755299,"proto":"tcp","id.orig_p":40042,"id.resp_p":53,';
+    const lines = [
+      // Dotted and underscored together: the dotted one is the event's, whatever the other holds.
+      `${head}"id_orig_h":"8.8.8.8","id.orig_h":"10.0.0.5","id.resp_h":"172.16.1.11","id_resp_h":"01.2.3.4"}`,
+      `${head}"id.orig_h":"10.0.0.5","id_orig_h":"x","id_resp_h":"192.168.1.7","id.resp_h":"fd00::1"}`,
+      `${head}"id_orig_h":"10.0.0.5","id.orig_h":"1.2.3","id.resp_h":"8.8.8.8"}`,
+      `${head}"id_orig_h":"10.0.0.5","id_resp_h":"192.168.1.7"}`,
+      // A repeated mapped key: the last value counts (JSON.parse), in every order of text and non-text.
+      `${head}"id.orig_h":"8.8.8.8","id.orig_h":"10.0.0.5","id.resp_h":"192.168.1.7"}`,
+      `${head}"id.orig_h":17,"id.orig_h":"10.0.0.5","id.resp_h":"192.168.1.7"}`,
+      `${head}"id.orig_h":"10.0.0.5","id.orig_h":17,"id.resp_h":"192.168.1.7"}`,
+      `${head}"id.orig_h":"10.0.0.5","id.orig_h":"010.0.0.5","id.resp_h":"192.168.1.7"}`,
+      `${head}"id.orig_h":"10.0.0.5","id.orig_h":null,"id.resp_h":"192.168.1.7"}`,
+      `${head}"id.orig_h":"::ffff:10.0.0.5","id.resp_h":"10.0.0.5"}`,
+    ];
+    let taken = 0;
+    lines.forEach((line, i) => {
+      if (check(line, i)) taken++;
+      check(line, i, undefined);
+    });
+    expect(taken).toBeGreaterThanOrEqual(6);
   });
 
   it('takes ordinary lines and leaves the rest to the general path', () => {

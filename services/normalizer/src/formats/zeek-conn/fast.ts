@@ -1,5 +1,6 @@
+import { ipv4BytesToUint32 } from '@mamori/core';
 import { writeAvroLong, writeAvroString, type FieldWriter } from '@mamori/events';
-import type { EventHead } from '../../enrich/enricher.ts';
+import type { EventHead, KnownAddresses } from '../../enrich/enricher.ts';
 import { eventIdPrefix } from '../event-id.ts';
 import type { DecodeContext } from '../types.ts';
 import { buildEvent, FieldError, idField, type ConnFields } from './decode.ts';
@@ -143,6 +144,9 @@ let src: Buffer = Buffer.alloc(0);
 /** The (trimmed) line as text: one native copy, for the few values read as JS strings. */
 let text = '';
 const slots: unknown[] = new Array<unknown>(SLOTS).fill(undefined);
+/** Where a mapped slot's string value stands in the line (its last occurrence; read only when the slot holds a string). */
+const slotStart = new Int32Array(SLOTS);
+const slotEnd = new Int32Array(SLOTS);
 const MAX_ATTRIBUTES = 256;
 let attrCount = 0;
 const attrKeys: Key[] = [];
@@ -307,6 +311,8 @@ function scan(b: Buffer): boolean {
         const close = stringEnd(b, p + 1, end);
         if (close < 0) return false;
         slots[kind] = text.slice(p + 1, close);
+        slotStart[kind] = p + 1;
+        slotEnd[kind] = close;
         p = close + 1;
       } else if ((n = literalAt(b, p, c)) > 0) {
         slots[kind] = n === 5 ? false : c === 0x74 ? true : null;
@@ -369,7 +375,16 @@ function scan(b: Buffer): boolean {
 const fields: ConnFields = {
   ts: undefined, origH: undefined, origP: undefined, respH: undefined, respP: undefined, proto: undefined, duration: undefined,
   origBytes: undefined, respBytes: undefined, origPkts: undefined, respPkts: undefined, connState: undefined, communityId: undefined,
+  origV4: -1, respV4: -1,
 };
+
+/** The addresses of the last event {@link fuseZeekConn} returned, as IPv4 values (-1: not IPv4), for enrichment. */
+export const fusedAddresses: KnownAddresses = { src: -1, dst: -1 };
+
+/** The IPv4 value of the address in `slot` (read from the line's bytes), or -1 when it holds no IPv4 text. */
+function addressV4(slot: number): number {
+  return typeof slots[slot] === 'string' ? ipv4BytesToUint32(src, slotStart[slot] as number, slotEnd[slot] as number) : -1;
+}
 
 /**
  * The event of a one-line Zeek conn JSON record without its attributes (write them with
@@ -392,6 +407,12 @@ export function fuseZeekConn(bytes: Buffer, ctx: DecodeContext): (EventHead & { 
   f.respPkts = slots[RESP_PKTS];
   f.connState = slots[CONN_STATE];
   f.communityId = slots[COMMUNITY_ID];
+  // The slots idField picked, read as IPv4 from the bytes once: the event check and enrichment
+  // (fusedAddresses) then skip parsing the text again.
+  const origV4 = (f.origV4 = addressV4(slots[ORIG_H] !== undefined ? ORIG_H : ORIG_H_));
+  const respV4 = (f.respV4 = addressV4(slots[RESP_H] !== undefined ? RESP_H : RESP_H_));
+  fusedAddresses.src = origV4;
+  fusedAddresses.dst = respV4;
   try {
     return buildEvent(f, undefined, ctx, eventIdPrefix(ctx.topic, ctx.partition, ctx.offset), 0);
   } catch (error) {

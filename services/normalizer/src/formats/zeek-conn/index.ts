@@ -2,7 +2,7 @@ import type { SensorFormat } from '../types.ts';
 import { firstJsonEntry, hasAll, hasAny } from '../zeek/format.ts';
 import { sniffZeekTsv } from '../zeek/tsv.ts';
 import { CONN_PATHS, decodeZeekConn, ZEEK_CONN_FORMAT_ID } from './decode.ts';
-import { fuseZeekConn, writeFusedAttributes } from './fast.ts';
+import { fusedAddresses, fuseZeekConn, writeFusedAttributes } from './fast.ts';
 
 /** Content sniffing: a TSV `#path`/JSON `_path` of conn, else conn's own keys in the first entry. */
 export function sniffZeekConn(head: string): number {
@@ -27,7 +27,7 @@ export const zeekConnFormat: SensorFormat = {
   decode: decodeZeekConn,
   sniff: sniffZeekConn,
   // One-line JSON records (what shippers and ingest write) skip JSON.parse and the attributes object.
-  fused: { decode: fuseZeekConn, writeAttributes: writeFusedAttributes },
+  fused: { decode: fuseZeekConn, writeAttributes: writeFusedAttributes, addresses: fusedAddresses },
 };
 
 export { decodeZeekConn, connToEvent, CONN_PATHS, ZEEK_CONN_FORMAT_ID } from './decode.ts';
