@@ -5,7 +5,7 @@ import { buildDetector, correlationDetection, loadCorrelations, loadDetectorConf
 import type { MamoriDetection, MamoriEvent } from '@mamori/events';
 import { createRegistry } from '@mamori/metrics';
 import { Enricher, FORMATS, RecordNormalizer, loadNormalizerConfig, openNormalizerResources, type SensorFormat } from '@mamori/normalizer';
-import { CorrelationEngine } from '@mamori/sigma/correlation';
+import { CorrelationEngine, type CorrelationFailure } from '@mamori/sigma/correlation';
 import type { RuntimeConfig } from './config.ts';
 import { expandPaths, formatById, openFile } from './files.ts';
 
@@ -113,7 +113,12 @@ export function eventTimeOrder(events: readonly MamoriEvent[]): MamoriEvent[] {
 export async function huntEvents(
   config: DetectorConfig,
   events: readonly MamoriEvent[],
-  deps: { intelIndex?: DetectorDeps['intelIndex']; onError?: (event: MamoriEvent, error: unknown) => void } = {},
+  deps: {
+    intelIndex?: DetectorDeps['intelIndex'];
+    onError?: (event: MamoriEvent, error: unknown) => void;
+    /** A correlation group window or match whose handling threw (dropped; the others go on). */
+    onCorrelationFailure?: (failure: CorrelationFailure) => void;
+  } = {},
 ): Promise<{ detections: MamoriDetection[]; correlations: number }> {
   const stage = buildDetector(config, {
     registry: createRegistry(),
@@ -136,8 +141,13 @@ export async function huntEvents(
     for (const { match, report } of outputs) {
       if (!report || !correlations) continue;
       const rule = correlations.set.byId.get(match.correlationId)!;
-      keep([correlationDetection(match, rule, { eventsTopic: config.eventsTopic, now: match.windowEnd, rulesetChecksum: correlations.loaded.checksum })]);
+      try {
+        keep([correlationDetection(match, rule, { eventsTopic: config.eventsTopic, now: match.windowEnd, rulesetChecksum: correlations.loaded.checksum })]);
+      } catch (error) {
+        engine!.partition.recordFailure({ correlationId: match.correlationId, type: match.type, groupKey: match.groupKey, message: errorMessage(error) });
+      }
     }
+    for (const failure of engine?.partition.takeFailures() ?? []) deps.onCorrelationFailure?.(failure);
   };
   const ordered = eventTimeOrder(events);
   for (let i = 0; i < ordered.length; i += config.maxBatchRecords) {
@@ -177,6 +187,10 @@ export async function runHunt(runtime: RuntimeConfig, env: Env, options: HuntOpt
         failures++;
         if (failures <= 20) options.stderr.write(`${event.raw.topic.replace(/^file:/, '')}:${event.raw.offset}: DETECTOR_ANALYTIC_FAILED ${errorMessage(error)}\n`);
       },
+      onCorrelationFailure: (failure) => {
+        failures++;
+        if (failures <= 20) options.stderr.write(`correlation ${failure.correlationId} (${failure.type}) group ${JSON.stringify(failure.groupKey)}: CORRELATION_FAILED ${failure.message}\n`);
+      },
     });
     summary.correlations = result.correlations;
     for (const d of result.detections) {
@@ -192,7 +206,7 @@ export async function runHunt(runtime: RuntimeConfig, env: Env, options: HuntOpt
   await write(
     options.stderr,
     `mamori hunt: ${summary.files} file(s)${summary.filesSkipped ? `, ${summary.filesSkipped} skipped` : ''}, ${summary.records} records, ${summary.events} events, ${summary.deadLettered} dead-lettered${span}; ` +
-      `${summary.detections} detection(s)${rules ? ` (${rules})` : ''}${summary.correlations ? `; ${summary.correlations} correlation rule(s)` : ''}${failures ? `; ${failures} analytic failure(s)` : ''}\n`,
+      `${summary.detections} detection(s)${rules ? ` (${rules})` : ''}${summary.correlations ? `; ${summary.correlations} correlation rule(s)` : ''}${failures ? `; ${failures} analytic or correlation failure(s)` : ''}\n`,
   );
   return summary;
 }

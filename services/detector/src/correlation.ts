@@ -265,6 +265,7 @@ export function buildDetectorCorrelation(config: DetectorConfig, deps: DetectorC
         registry: deps.registry,
         rulesetChecksum: current.loaded.checksum,
         idleSourceMs: c.idleSourceMs,
+        logger: deps.logger,
       });
       // Each stage swaps to a reloaded set at its next batch boundary.
       packs.subscribe((next) => {

@@ -18,8 +18,20 @@ import type { AnalyticChanges, AnalyticsChangelog, PartitionMeta } from './state
  * Batch failures of the analytics changelog (the batch is not committed and comes back):
  * - `DETECTOR_STATE_RESTORE_TIMEOUT`: a partition's state was not read back in time (retryable).
  * - `DETECTOR_STATE_TOPIC_MISMATCH`: the changelog topic has fewer partitions than the events topic.
+ *
+ * The correlation stage (state/correlation-stage.ts):
+ * - `CORRELATION_RECORD_INVALID` (dead letter): a repartition record that cannot be decoded.
+ * - `CORRELATION_FAILED` (logged and counted, no record at fault): a group window threw while
+ *   evaluated, or a match could not be made into a detection or chained facts.
  */
-export const STAGE_ERROR_CODES = ['AVRO_DECODE_FAILED', 'DETECTOR_ANALYTIC_FAILED', 'DETECTOR_STATE_RESTORE_TIMEOUT', 'DETECTOR_STATE_TOPIC_MISMATCH'] as const;
+export const STAGE_ERROR_CODES = [
+  'AVRO_DECODE_FAILED',
+  'DETECTOR_ANALYTIC_FAILED',
+  'DETECTOR_STATE_RESTORE_TIMEOUT',
+  'DETECTOR_STATE_TOPIC_MISMATCH',
+  'CORRELATION_RECORD_INVALID',
+  'CORRELATION_FAILED',
+] as const;
 type StageErrorCode = (typeof STAGE_ERROR_CODES)[number];
 
 /** One event in this many has its evaluation timed per analytic. */

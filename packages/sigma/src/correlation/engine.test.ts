@@ -2,10 +2,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CorrelationEngine, correlationOnlyBaseRules, reportedCorrelations } from './engine.ts';
 import { correlationFingerprints } from './fingerprint.ts';
-import { CorrelationPartition } from './partition.ts';
+import { CorrelationPartition, MAX_CORRELATION_FAILURES_KEPT } from './partition.ts';
+import { GroupWindow } from './window.ts';
 import { CorrelationRuleError } from './errors.ts';
 import { parseCorrelationRules, type CorrelationDocument } from './parse.ts';
 import type { BaseRuleMatch, CorrelationSet } from './types.ts';
@@ -343,5 +344,67 @@ describe('hot reload of the rule set', () => {
     expect(retitled.get('out')).toBe(a.get('out'));
     expect(changed.get('in')).not.toBe(a.get('in'));
     expect(changed.get('out')).not.toBe(a.get('out'));
+  });
+});
+
+describe('a group window whose evaluation throws', () => {
+  const set = rules(
+    [
+      'title: brute\nid: c1\ncorrelation:\n  type: event_count\n  rules: [failed]\n  group-by: [host]\n  timespan: 10s\n  condition: {gte: 3}',
+      'title: spread\nid: c2\ncorrelation:\n  type: value_count\n  rules: [failed]\n  group-by: [user]\n  timespan: 10s\n  condition: {field: host, gte: 2}',
+    ].join('\n---\n'),
+  );
+  const input = () => [
+    ...[0, 1_000, 2_000].map((t) => m('failed', t, { host: 'a', user: 'u' })),
+    ...[3_000, 4_000, 5_000].map((t) => m('failed', t, { host: 'b', user: 'u' })),
+  ];
+
+  it('costs that group only: the window is dropped and reported, the other groups and correlations still match', () => {
+    const advance = GroupWindow.prototype.advance;
+    const spy = vi.spyOn(GroupWindow.prototype, 'advance').mockImplementation(function (this: GroupWindow, ...args) {
+      if (this.rule.id === 'c1' && this.groupKey === 'a') throw new Error('planted defect');
+      return advance.apply(this, args);
+    });
+    try {
+      const { out, engine } = run(set, input());
+      expect(out.map((o) => [o.match.correlationId, o.match.groupKey, o.match.value])).toEqual([
+        ['c2', 'u', 2],
+        ['c1', 'b', 3],
+      ]);
+      // Group a's window is dropped each time it is evaluated (a later fact opens it again, and the
+      // defect is still there); nothing else fails.
+      const failures = engine.partition.takeFailures();
+      expect(failures.length).toBeGreaterThan(0);
+      for (const f of failures) expect(f).toEqual({ correlationId: 'c1', type: 'event_count', groupKey: 'a', message: 'planted defect' });
+      expect(engine.partition.takeFailures()).toEqual([]);
+      expect(engine.partition.stats.failures.get('event_count')).toBe(failures.length);
+      expect(engine.partition.stats.failures.get('value_count')).toBeUndefined();
+      // The dropped window is deleted from the changelog, not left half-evaluated.
+      const changes = new Map(engine.partition.takeChanges().map((c) => [c.key, c.value]));
+      expect(changes.get('g|c1|a')).toBeNull();
+    } finally {
+      spy.mockRestore();
+    }
+    // Without the defect the same input matches both hosts: the planted throw was what cost group a.
+    expect(run(set, input()).out.map((o) => [o.match.correlationId, o.match.groupKey])).toEqual([
+      ['c1', 'a'],
+      ['c2', 'u'],
+      ['c1', 'b'],
+    ]);
+  });
+
+  it('keeps at most MAX_CORRELATION_FAILURES_KEPT failures until taken, counting every one', () => {
+    const spy = vi.spyOn(GroupWindow.prototype, 'advance').mockImplementation(() => {
+      throw new Error('always');
+    });
+    try {
+      const many = Array.from({ length: MAX_CORRELATION_FAILURES_KEPT + 30 }, (_, i) => m('failed', i, { host: `h${i}`, user: `u${i}` }));
+      const { engine } = run(set, many);
+      expect(engine.partition.takeFailures()).toHaveLength(MAX_CORRELATION_FAILURES_KEPT);
+      expect((engine.partition.stats.failures.get('event_count') ?? 0) + (engine.partition.stats.failures.get('value_count') ?? 0)).toBe(2 * many.length);
+      expect(engine.partition.groupCount()).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

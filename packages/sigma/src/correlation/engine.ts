@@ -118,8 +118,15 @@ export class CorrelationEngine {
     for (let depth = 0; depth <= this.set.maxDepth; depth++) {
       const watermark = force ?? this.partition.watermark(depth);
       for (const match of this.partition.advanceDepth(depth, watermark)) {
+        let derived;
+        try {
+          derived = this.router.routeDerived(match);
+        } catch (error) {
+          this.partition.recordFailure({ correlationId: match.correlationId, type: match.type, groupKey: match.groupKey, message: error instanceof Error ? error.message : String(error) });
+          continue;
+        }
         out.push({ match, report: this.reported.has(match.correlationId) });
-        for (const fact of this.router.routeDerived(match)) this.partition.offer(fact);
+        for (const fact of derived) this.partition.offer(fact);
       }
     }
     return out;

@@ -6,7 +6,9 @@ export { DEFAULT_WINDOW_LIMITS, GroupWindow, correlationMatchId, type FactRecord
 export {
   CorrelationPartition,
   CorrelationStats,
+  MAX_CORRELATION_FAILURES_KEPT,
   META_KEY,
+  type CorrelationFailure,
   type OfferResult,
   type PartitionOptions,
   type StateChange,

@@ -33,6 +33,8 @@ export class CorrelationStats {
   readonly evaluations = new Map<CorrelationType, number>();
   readonly matches = new Map<CorrelationType, number>();
   readonly late = new Map<CorrelationType, number>();
+  /** Group windows dropped because their evaluation threw, and matches that could not be used ({@link CorrelationFailure}). */
+  readonly failures = new Map<CorrelationType, number>();
   duplicates = 0;
   overflow = 0;
 
@@ -40,6 +42,22 @@ export class CorrelationStats {
     map.set(type, (map.get(type) ?? 0) + n);
   }
 }
+
+/**
+ * A group window whose evaluation threw (a defect, not bad input: facts are validated when offered).
+ * The window is dropped with its facts, so the partition's other groups and later windows go on;
+ * without that, the same throw would fail every retry of the batch and stall the partition.
+ */
+export interface CorrelationFailure {
+  correlationId: string;
+  type: CorrelationType;
+  groupKey: string;
+  message: string;
+}
+
+/** Failures kept until taken; more are counted in the stats only. */
+export const MAX_CORRELATION_FAILURES_KEPT = 100;
+const NO_FAILURES: readonly CorrelationFailure[] = Object.freeze([]);
 
 /** Outcome of offering a fact. `late`: older than the watermark already evaluated; counted, not admitted. */
 export type OfferResult = 'accepted' | 'duplicate' | 'late' | 'unknown_correlation';
@@ -88,6 +106,7 @@ export class CorrelationPartition {
   emitSeq = 0;
   /** Input offset applied through (set by the stage; persisted with the state). */
   applied: string | undefined;
+  private failures: CorrelationFailure[] = [];
 
   constructor(
     readonly set: CorrelationSet,
@@ -191,7 +210,14 @@ export class CorrelationPartition {
         continue;
       }
       counters.evaluations = 0;
-      const found = group.advance(watermark, counters);
+      let found: CorrelationMatch[];
+      try {
+        found = group.advance(watermark, counters);
+      } catch (error) {
+        this.dropFailed(key, group, error);
+        pending.delete(key);
+        continue;
+      }
       this.stats.bump(this.stats.evaluations, group.rule.type, counters.evaluations);
       for (const m of found) this.stats.bump(this.stats.matches, m.type, 1);
       matches.push(...found);
@@ -204,6 +230,31 @@ export class CorrelationPartition {
     this.sweep(depth, watermark);
     matches.sort((a, b) => a.windowEnd - b.windowEnd || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return matches;
+  }
+
+  /** Group windows dropped since the last call because their evaluation threw (at most {@link MAX_CORRELATION_FAILURES_KEPT}). */
+  takeFailures(): readonly CorrelationFailure[] {
+    if (this.failures.length === 0) return NO_FAILURES;
+    const taken = Object.freeze(this.failures);
+    this.failures = [];
+    return taken;
+  }
+
+  /** Records a failure of a match's later handling (its detection or derived facts), counted like a window failure. */
+  recordFailure(failure: CorrelationFailure): void {
+    this.stats.bump(this.stats.failures, failure.type);
+    if (this.failures.length < MAX_CORRELATION_FAILURES_KEPT) this.failures.push(failure);
+  }
+
+  private dropFailed(key: string, group: GroupWindow, error: unknown): void {
+    this.groups.delete(key);
+    this.dirty.add(key);
+    this.recordFailure({
+      correlationId: group.rule.id,
+      type: group.rule.type,
+      groupKey: group.groupKey,
+      message: error instanceof Error ? error.message : String(error),
+    });
   }
 
   /** Drops groups whose facts can no longer share a window with any future fact. */

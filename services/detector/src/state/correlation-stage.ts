@@ -1,5 +1,4 @@
-import { errorMessage } from '@mamori/core';
-import type { MamoriDetection } from '@mamori/events';
+import { errorMessage, type Logger } from '@mamori/core';
 import type { Registry } from '@mamori/metrics';
 import type { DeadLetter, Stage, StageResult } from '@mamori/pipeline';
 import {
@@ -39,6 +38,8 @@ export interface CorrelationStageOptions {
   codecs: Pick<DetectorCodecs, 'encodeDetection'>;
   registry: Registry;
   rulesetChecksum?: string;
+  /** Receives a warning per correlation failure (a group window or a match whose handling threw). */
+  logger?: Logger;
   /**
    * Idleness timeout (wall clock, ms): an input partition with no watermark report for this long
    * stops holding windows open (it is reported as at the slowest active partition); when every
@@ -174,7 +175,7 @@ export class CorrelationStage implements Stage {
       list.push(m);
     }
     const repartition: OutgoingMessage[] = [];
-    const detections: MamoriDetection[] = [];
+    const detections: OutgoingMessage[] = [];
     const changelog: OutgoingMessage[] = [];
     const deadLetters: DeadLetter[] = [];
     const reloaded = this.applyReload();
@@ -221,7 +222,7 @@ export class CorrelationStage implements Stage {
     // A shutdown keeps windows open: their state lives on in the changelog.
     if (final || idleMs <= 0) return { outputs: [], deadLetters: [] };
     const repartition: OutgoingMessage[] = [];
-    const detections: MamoriDetection[] = [];
+    const detections: OutgoingMessage[] = [];
     const changelog: OutgoingMessage[] = [];
     const reloaded = new Set(this.applyReload());
     for (const [q, state] of this.partitions) {
@@ -265,32 +266,48 @@ export class CorrelationStage implements Stage {
     activity.set(source, { time: Math.max(time, seen?.time ?? Number.NEGATIVE_INFINITY), at });
   }
 
-  private async send(repartition: OutgoingMessage[], detections: MamoriDetection[]): Promise<void> {
+  private async send(repartition: OutgoingMessage[], detections: OutgoingMessage[]): Promise<void> {
     const sends: Promise<void>[] = [];
     if (repartition.length > 0) sends.push(this.options.producer.send(this.repartitionTopic, repartition));
-    if (detections.length > 0) {
-      sends.push(
-        this.options.producer.send(
-          this.options.detectionsTopic,
-          detections.map((d) => ({ key: `${d.org_id}|${d.entity.value}`, value: this.options.codecs.encodeDetection(d), headers: { 'mamori.rule_id': d.rule_id } })),
-        ),
-      );
-    }
+    if (detections.length > 0) sends.push(this.options.producer.send(this.options.detectionsTopic, detections));
     await Promise.all(sends);
   }
 
-  private advance(q: number, state: CorrelationPartition, repartition: OutgoingMessage[], detections: MamoriDetection[]): void {
+  /**
+   * Advances every depth of a partition. A group window whose evaluation throws is dropped by the
+   * partition, and a match whose detection (built and Avro-encoded here, so an encode failure is the
+   * match's alone) or derived facts cannot be built is skipped; both are
+   * counted (`mamori_correlation_failures_total`) and logged, and the rest of the batch goes on: a
+   * throw here would otherwise fail every retry of the batch and stall the partition.
+   */
+  private advance(q: number, state: CorrelationPartition, repartition: OutgoingMessage[], detections: OutgoingMessage[]): void {
     const set = this.set;
     for (let depth = 0; depth <= set.maxDepth; depth++) {
       for (const match of state.advanceDepth(depth)) {
         const rule = set.byId.get(match.correlationId)!;
-        if (this.reported.has(match.correlationId)) {
-          detections.push(correlationDetection(match, rule, { eventsTopic: this.options.eventsTopic, now: match.windowEnd, ...(this.rulesetChecksum ? { rulesetChecksum: this.rulesetChecksum } : {}) }));
+        let detection: OutgoingMessage | undefined;
+        let derived;
+        try {
+          if (this.reported.has(match.correlationId)) {
+            const d = correlationDetection(match, rule, { eventsTopic: this.options.eventsTopic, now: match.windowEnd, ...(this.rulesetChecksum ? { rulesetChecksum: this.rulesetChecksum } : {}) });
+            detection = { key: `${d.org_id}|${d.entity.value}`, value: this.options.codecs.encodeDetection(d), headers: { 'mamori.rule_id': d.rule_id } };
+          }
+          derived = this.router.routeDerived(match);
+        } catch (error) {
+          state.recordFailure({ correlationId: match.correlationId, type: match.type, groupKey: match.groupKey, message: errorMessage(error) });
+          continue;
         }
-        for (const fact of this.router.routeDerived(match)) {
+        if (detection) detections.push(detection);
+        for (const fact of derived) {
           state.emitSeq += 1;
           repartition.push({ key: factKey(fact), value: encodeRecord({ kind: 'fact', source: `l:${q}`, seq: state.emitSeq, fact }) });
         }
+      }
+      for (const failure of state.takeFailures()) {
+        this.options.logger?.warn(
+          { partition: q, correlation: failure.correlationId, correlationType: failure.type, group: failure.groupKey, reason: failure.message },
+          'correlation failed: its group window was dropped or its match skipped; the others go on',
+        );
       }
       if (depth < set.maxDepth) {
         const wm = state.processedWatermark(depth);

@@ -35,6 +35,11 @@ export function registerCorrelationMetrics(registry: Registry, source: Correlati
   };
   perType('mamori_correlation_evaluations_total', 'Window evaluations (one per group and event time admitted).', () => source.stats.evaluations);
   perType('mamori_correlation_matches_total', 'Correlation matches.', () => source.stats.matches);
+  perType(
+    'mamori_correlation_failures_total',
+    'Group windows dropped because their evaluation threw, and matches skipped because their detection or chained facts could not be built (a defect; the other groups go on).',
+    () => source.stats.failures,
+  );
   perType('mamori_correlation_late_facts_total', 'Facts older than the evaluated watermark: counted, not admitted (their windows were already evaluated).', () => source.stats.late);
   const single = (name: string, help: string, read: () => number): void => {
     const counter: Counter = new Counter({ name, help, registers: [registry], collect: () => counter.inc(delta(name, read())) });
