@@ -2,9 +2,9 @@
  * Analyst API benchmark at the issue's scale: 10M events and 100k detections in embedded chDB, the
  * query API served on a real port and loaded with autocannon (default detection list, a detection
  * detail, an entity page; 1 connection, then `connections` at once), plus the writer's insert path.
- * The list runs twice: as served (its row cache warm after the warm-up, as for a page analysts keep
- *   open) and on a second API instance with the cache off (what a page costs when none of its rows is
- *   cached), so both are in every report.
+ * The list and the entity page run twice: as served (the detection row cache warm after the warm-up,
+ *   as for a page analysts keep open) and on a second API instance with the cache off (what a page
+ *   costs when none of its detection rows is cached), so both are in every report.
  *
  * - Bulk data is generated inside the engine (api-data.ts): 10M events in a few minutes instead of
  *   ten-plus through JSON. Inserting into the base tables fires the materialized views, so the roll-ups
@@ -202,7 +202,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
     const env = { MAMORI_API_KEYS: `bench:${hashSecret(secret)}:analyst:org-a`, API_RATE_LIMIT_PER_MINUTE: '0', API_PORT: '0' };
     const app = await buildQueryApi(loadQueryApiConfig(env), { storage, logger: silentLogger(), registry: createRegistry() });
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
-    // The same API with the detection row cache off: the list as a first visit to a page costs.
+    // The same API with the detection row cache off: the list and entity page as a first visit costs.
     const uncached = await buildQueryApi(loadQueryApiConfig({ ...env, API_DETECTION_CACHE_MB: '0' }), { storage, logger: silentLogger(), registry: createRegistry() });
     const uncachedBase = await uncached.listen({ host: '127.0.0.1', port: 0 });
     const headers = { authorization: `Bearer bench.${secret}` };
@@ -211,6 +211,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
       ['default detection list, row cache off (`API_DETECTION_CACHE_MB=0`)', uncachedBase + '/v1/detections', 100],
       ['detection detail (`GET /v1/detections/:id`, evidence and ±15 min context)', base + `/v1/detections/${sampleId}`, 300],
       ['entity page (`GET /v1/entities/:ip`, 7 days, the busiest source)', base + `/v1/entities/${srcIp(0)}`, 300],
+      ['entity page, row cache off (`API_DETECTION_CACHE_MB=0`)', uncachedBase + `/v1/entities/${srcIp(0)}`, 300],
     ];
     const lines: string[] = [];
     const verdicts: string[] = [];
