@@ -60,6 +60,13 @@ function stage(analytics: Analytic[], registry = createRegistry()): DetectorStag
 const messages = (): ConsumedMessage[] =>
   scanEvents().map((e, i) => ({ topic: 'events', partition: 0, offset: String(i), key: null, value: eventCodec.encode(e), headers: {}, timestamp: 0 }));
 
+/** One valid detection (port-scan's first over the scan events), as bytes. */
+const expectedDetection: Buffer = (() => {
+  const found = stage([new PortScanAnalytic()]).observeEvents(scanEvents());
+  const first = found[0] ?? stage([new PortScanAnalytic()]).closeAll()[0];
+  return detectionCodec.encode(first!);
+})();
+
 const records = (out: Awaited<ReturnType<DetectorStage['process']>>): string[] =>
   (out.outputs[0]?.messages ?? []).map((m) => {
     const d: MamoriDetection = detectionCodec.decode(m.value as Buffer);
@@ -130,6 +137,38 @@ describe('DetectorStage analytic isolation', () => {
       ['0', '2'].map((o) => [o, 'DETECTOR_ANALYTIC_FAILED', `mamori.sigma: rule ${brokenId}: planted rule defect`]),
     );
     expect(await registry.metrics()).toMatch(/mamori_detector_analytic_failures_total\{analytic="mamori\.sigma"\} 2/);
+  });
+
+  it('leaves out a detection that does not fit the schema, charging it to its analytic, and sends the others', async () => {
+    const reference = stage([new PortScanAnalytic()]);
+    const expected = records(await reference.process({ messages: messages() }));
+    expect(expected.length).toBeGreaterThan(0);
+
+    const registry = createRegistry();
+    const logged: unknown[] = [];
+    const logger = { ...silentLogger(), error: (obj: Record<string, unknown>, msg: string) => logged.push([obj['analytic'], obj['detection'], msg]) } as unknown as Logger;
+    // Reports a detection whose detected_at is not a time (a defect) for the first event it sees.
+    const malformed: Analytic & { fired: boolean } = {
+      ruleId: 'test.malformed',
+      fired: false,
+      observe(event) {
+        if (this.fired) return [];
+        this.fired = true;
+        const d = detectionCodec.decode(expectedDetection);
+        return [{ ...d, detection_id: `bad-${event.event_id}`, detected_at: 'soon' as unknown as number }];
+      },
+      advance: () => [],
+      size: () => 0,
+    };
+    const s = new DetectorStage({
+      eventsTopic: 'events', detectionsTopic: 'detections', analytics: [malformed, new PortScanAnalytic()],
+      codecs: { decodeEvent: (b) => eventCodec.decode(b), encodeDetection: (d) => detectionCodec.encode(d) }, registry, logger, allowedLatenessMs: 5_000, idleCloseMs: 600_000,
+    });
+    const result = await s.process({ messages: messages() });
+    expect(records(result)).toEqual(expected);
+    expect(result.deadLetters).toEqual([]);
+    expect(logged).toEqual([['test.malformed', 'bad-iso-0', 'detection does not fit the schema and was left out']]);
+    expect(await registry.metrics()).toMatch(/mamori_detector_analytic_failures_total\{analytic="test\.malformed"\} 1/);
   });
 
   it('reports the failing analytic through observeEvents (mamori hunt) and still runs the others', () => {

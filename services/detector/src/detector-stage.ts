@@ -101,6 +101,8 @@ export class DetectorStage implements Stage {
   readonly outputTopics: readonly string[];
   private readonly partitions = new Map<number, PartitionState>();
   private pending: PendingSnapshot[] = [];
+  /** The analytic each detection came from, for charging an encode failure to it. */
+  private readonly origin = new WeakMap<MamoriDetection, string>();
   private assignment: (() => readonly TopicPartition[]) | undefined;
   private topicReady = false;
   private readonly stateGauge: Gauge<'analytic'>;
@@ -222,7 +224,7 @@ export class DetectorStage implements Stage {
     }
     this.analyticFailures = new Counter({
       name: 'mamori_detector_analytic_failures_total',
-      help: 'Events an analytic threw on, or advances of event time it threw in (a defect): the other analytics go on; a failed event is dead-lettered (DETECTOR_ANALYTIC_FAILED) naming the analytic, a failed advance is logged.',
+      help: 'Events an analytic threw on, advances of event time it threw in, and detections it built that do not fit the schema (a defect): the other analytics go on; a failed event is dead-lettered (DETECTOR_ANALYTIC_FAILED) naming the analytic, a failed advance or a left-out detection is logged.',
       labelNames: ['analytic'],
       registers: [options.registry],
     });
@@ -535,6 +537,7 @@ export class DetectorStage implements Stage {
     if (detections.length === 0) return detections;
     const now = Date.now();
     for (const d of detections) {
+      this.origin.set(d, analytic.ruleId);
       this.emitted.inc({ analytic: analytic.ruleId, severity: d.severity });
       this.byRule.inc({ rule_id: d.rule_id, severity: d.severity });
       for (const technique of d.techniques.slice(0, 8)) this.byTechnique.inc({ technique });
@@ -543,14 +546,25 @@ export class DetectorStage implements Stage {
     return detections;
   }
 
+  /**
+   * Detections as records, each encoded on its own: one an analytic built wrong (it does not fit the
+   * Avro schema) is counted as that analytic's failure, logged and left out, and the others go out.
+   * Thrown from here it would fail every retry of the batch and stall the partition.
+   */
   private toOutput(detections: MamoriDetection[]): { topic: string; messages: OutgoingMessage[] } {
-    return {
-      topic: this.options.detectionsTopic,
-      messages: detections.map((d) => ({
-        key: `${d.org_id}|${d.entity.value}`,
-        value: this.options.codecs.encodeDetection(d),
-        headers: { 'mamori.rule_id': d.rule_id },
-      })),
-    };
+    const messages: OutgoingMessage[] = [];
+    for (const d of detections) {
+      let value: Buffer;
+      try {
+        value = this.options.codecs.encodeDetection(d);
+      } catch (error) {
+        const analytic = this.origin.get(d) ?? d.rule_id;
+        this.analyticFailures.inc({ analytic });
+        this.options.logger?.error({ analytic, rule: d.rule_id, detection: d.detection_id, err: error }, 'detection does not fit the schema and was left out');
+        continue;
+      }
+      messages.push({ key: `${d.org_id}|${d.entity.value}`, value, headers: { 'mamori.rule_id': d.rule_id } });
+    }
+    return { topic: this.options.detectionsTopic, messages };
   }
 }
