@@ -385,6 +385,23 @@ describe('fused Zeek conn path: generated lines', () => {
     expect(taken).toBeGreaterThanOrEqual(6);
   });
 
+  it('tells a key from the one predicted at its place when they differ in any one byte, or one is a prefix of the other', () => {
+    // Keys are compared with the key that followed the same key last time, four bytes at a time and
+    // then byte by byte: each line here follows one whose key at that place differs in one byte.
+    const line = (key: string) => `{"ts":1,"id.orig_h":"1.2.3.4","id.orig_p":1,"id.resp_h":"5.6.7.8","id.resp_p":2,"proto":"tcp","${key}":"v","uid":"C1"}`;
+    const keys = ['orig_ip_bytes_x', 'abcdefgh', 'a', 'ab', 'abc', 'abcd', 'abcde'];
+    let offset = 0;
+    for (const key of keys) {
+      for (let i = 0; i <= key.length; i++) {
+        // One byte changed at i (a character, or the closing quote moved: a longer and a shorter key).
+        const variants = i < key.length ? [`${key.slice(0, i)}${key[i] === 'z' ? 'y' : 'z'}${key.slice(i + 1)}`, key.slice(0, i) || 'q'] : [`${key}z`];
+        for (const other of variants) {
+          for (const k of [key, other, key, other]) expect(check(line(k), offset++), k).toBe(true);
+        }
+      }
+    }
+  });
+
   it('takes ordinary lines and leaves the rest to the general path', () => {
     const ok = '{"ts":1664462456.755299,"uid":"C5x","id.orig_h":"172.16.1.11","id.orig_p":40042,"id.resp_h":"8.8.8.8","id.resp_p":53,"proto":"udp","duration":0.0121,"orig_bytes":0,"conn_state":"SHR","local_orig":true,"tunnel_parents":["a","b"],"x":null}';
     expect(check(ok, 1)).toBe(true);
