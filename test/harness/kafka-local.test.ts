@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 
+import { createKafkajsTransport } from '@mamori/transport-kafkajs';
 import { startLocalCluster, type LocalCluster } from './index.ts';
 
 process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
@@ -86,10 +87,24 @@ describe('a three-broker cluster from startLocalCluster', () => {
 
     admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 3 }], waitForLeaders: true });
-    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    const partitions = metadata.topics[0]?.partitions ?? [];
+    // Created through the transport's ensureTopics (what services run at start): on three brokers a
+    // broker can answer that it does not know the new topic yet, which must not fail the create.
+    const transport = createKafkajsTransport({ brokers: cluster.brokerList });
+    const mamoriAdmin = transport.admin();
+    await mamoriAdmin.connect();
+    try {
+      await mamoriAdmin.ensureTopics([{ topic, partitions: 3, replicationFactor: 3 }]);
+    } finally {
+      await mamoriAdmin.close();
+    }
+    // Asked again through another client, which may reach a broker that learns of it a moment later.
+    let partitions: { partitionId: number; leader: number; replicas: number[] }[] = [];
+    for (let attempt = 0; attempt < 40 && !(partitions.length === 3 && partitions.every((p) => p.leader >= 0)); attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      partitions = (await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined))?.topics[0]?.partitions ?? [];
+    }
     expect(partitions).toHaveLength(3);
+    for (const p of partitions) expect(p.leader).toBeGreaterThanOrEqual(0);
     for (const p of partitions) expect(p.replicas).toHaveLength(3);
     const configs = await admin.describeConfigs({
       resources: [{ type: 2, name: topic, configNames: ['min.insync.replicas'] }],

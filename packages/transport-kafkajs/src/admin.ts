@@ -3,6 +3,9 @@ import type { Admin, TopicSpec } from '@mamori/transport';
 import type { Admin as KafkaAdmin, Kafka } from 'kafkajs';
 import { protocolType, wrapError } from './errors.ts';
 
+/** How long `ensureTopics` waits for the leaders of the topics it created. */
+export const LEADER_WAIT_MS = 30_000;
+
 export class KafkajsAdmin implements Admin {
   private readonly admin: KafkaAdmin;
 
@@ -29,8 +32,11 @@ export class KafkajsAdmin implements Admin {
       const wanted = new Map<string, TopicSpec>();
       for (const spec of specs) if (!existing.has(spec.topic) && !wanted.has(spec.topic)) wanted.set(spec.topic, spec);
       if (wanted.size === 0) return;
+      // Not kafkajs's own wait for leaders: it gives up on the first UNKNOWN_TOPIC_OR_PARTITION,
+      // which a broker answers while it has not yet learned the new topic from the controller (on
+      // a multi-broker cluster, for a moment after the create; longer under load).
       await this.admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: [...wanted.values()].map((spec) => ({
           topic: spec.topic,
           numPartitions: spec.partitions ?? 1,
@@ -38,10 +44,41 @@ export class KafkajsAdmin implements Admin {
           configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value })),
         })),
       });
+      await this.waitForLeaders([...wanted.values()]);
     } catch (error) {
       // Another service created it between our list and create: that is the outcome we wanted.
       if (protocolType(error) === 'TOPIC_ALREADY_EXISTS') return;
       throw wrapError(error, 'KAFKA_ADMIN_FAILED', 'ensureTopics', this.brokers);
+    }
+  }
+
+  /**
+   * Waits until every partition of the created topics has a leader, asking the metadata again while
+   * brokers still answer that they do not know the topic or have no leader for it yet; at most
+   * {@link LEADER_WAIT_MS}.
+   */
+  private async waitForLeaders(specs: readonly TopicSpec[]): Promise<void> {
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    const topics = specs.map((s) => s.topic);
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+      let missing: string[];
+      try {
+        const meta = await this.admin.fetchTopicMetadata({ topics });
+        const byTopic = new Map(meta.topics.map((t) => [t.name, t.partitions]));
+        missing = specs
+          .filter((s) => {
+            const partitions = byTopic.get(s.topic) ?? [];
+            return partitions.length < (s.partitions ?? 1) || partitions.some((p) => p.leader < 0);
+          })
+          .map((s) => s.topic);
+      } catch (error) {
+        const type = protocolType(error);
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw error;
+        missing = topics;
+      }
+      if (missing.length === 0) return;
+      if (Date.now() + delay > deadline) throw new Error(`topics without a leader for every partition after ${LEADER_WAIT_MS / 1000} s: ${missing.join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
 
