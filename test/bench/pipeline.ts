@@ -139,10 +139,38 @@ export async function benchPipeline(brokers: string, options: PipelineBenchOptio
     };
   };
 
+  /** Batches and records per stage so far, from the stages' `mamori_batch_records` histogram. */
+  const batches = async (): Promise<Map<string, { count: number; sum: number }>> => {
+    const out = new Map<string, { count: number; sum: number }>();
+    const metric = running.registry.getSingleMetric('mamori_batch_records');
+    for (const v of (await metric?.get())?.values ?? []) {
+      const stage = String(v.labels['stage']);
+      const entry = out.get(stage) ?? { count: 0, sum: 0 };
+      const name = (v as { metricName?: string }).metricName;
+      if (name === 'mamori_batch_records_count') entry.count = v.value;
+      else if (name === 'mamori_batch_records_sum') entry.sum = v.value;
+      else continue;
+      out.set(stage, entry);
+    }
+    return out;
+  };
+
   const timed: Run[] = [];
+  let perBatch = '';
   try {
     await once(0, 2_000); // warm-up: group joins, JIT, first chDB parts
+    const before = await batches();
     for (let i = 1; i <= runs; i++) timed.push(await once(i, records));
+    const after = await batches();
+    perBatch = [...after]
+      .map(([stage, a]) => {
+        const b = before.get(stage) ?? { count: 0, sum: 0 };
+        const n = a.count - b.count;
+        return n > 0 ? `${stage} ${n.toLocaleString('en-US')} batches, ${Math.round((a.sum - b.sum) / n).toLocaleString('en-US')} records each` : '';
+      })
+      .filter((x) => x !== '')
+      .sort()
+      .join('; ');
   } finally {
     await running.close().catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
@@ -171,5 +199,6 @@ export async function benchPipeline(brokers: string, options: PipelineBenchOptio
     lines.push(`| Broker CPU-seconds | ${median(brokerCpus).toFixed(1)} | ${seconds(brokerCpus)} |`);
     lines.push(`| Records per CPU-second, Mamori + broker | ${fmtRate(median(perAllCpu))} | ${perAllCpu.map(fmtRate).join(' / ')} |`);
   }
+  if (perBatch) lines.push('', `Batches over the timed runs (\`mamori_batch_records\`): ${perBatch}.`);
   return lines.join('\n');
 }
