@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { huntEvents } from '@mamori/cli';
 import { buildDetector, loadCorrelations, loadDetectorConfig } from '@mamori/detector';
+import { GroupWindow, type CorrelationFailure } from '@mamori/sigma/correlation';
 import { DetectionCodec, EventCodec, type MamoriDetection, type MamoriEvent } from '@mamori/events';
 import { createRegistry } from '@mamori/metrics';
 import type { ConsumedMessage, OutgoingMessage, Producer } from '@mamori/transport';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CorrelationSourceStage, CorrelationStage } from '../../services/detector/src/state/index.ts';
 
 /** `mamori hunt` as a user runs it (child process), checked against the streaming stages over the same events. */
@@ -167,5 +169,33 @@ describe('mamori hunt', () => {
     // that only feeds the correlation (no `generate: true`) raises nothing of its own.
     const rules = new Set(lines<MamoriDetection>(hunted.stdout).map((d) => d.rule_id));
     expect(rules).toEqual(new Set(['mamori.network.port_scan', 'sigma:7a0e3c44-0000-4000-8000-000000000003', '7a0e3c44-0000-4000-8000-000000000002']));
+  }, 180_000);
+  it('reports a correlation window that throws as CORRELATION_FAILED and keeps the other detections', async () => {
+    writeFileSync(join(dir, 'rules.yml'), RULES);
+    const normalized = await mamori(['normalize', SCAN]);
+    const events = lines<MamoriEvent>(normalized.stdout);
+    const config = loadDetectorConfig({ DETECTOR_RULES_DIRS: dir });
+    const clean = await huntEvents(config, events);
+    const correlationId = '7a0e3c44-0000-4000-8000-000000000002';
+    expect(clean.detections.some((d) => d.rule_id === correlationId)).toBe(true);
+
+    const advance = GroupWindow.prototype.advance;
+    const spy = vi.spyOn(GroupWindow.prototype, 'advance').mockImplementation(function (this: GroupWindow, ...args) {
+      if (this.rule.id === correlationId) throw new Error('planted defect');
+      return advance.apply(this, args);
+    });
+    try {
+      const failures: CorrelationFailure[] = [];
+      const broken = await huntEvents(config, events, { onCorrelationFailure: (f) => failures.push(f) });
+      expect(failures.length).toBeGreaterThan(0);
+      for (const f of failures) expect([f.correlationId, f.type, f.message]).toEqual([correlationId, 'value_count', 'planted defect']);
+      // Everything but the correlation's own detections is still found, the same as without the defect.
+      const others = (list: readonly MamoriDetection[]) => list.filter((d) => d.rule_id !== correlationId).map((d) => d.detection_id).sort();
+      expect(broken.detections.some((d) => d.rule_id === correlationId)).toBe(false);
+      expect(others(broken.detections)).toEqual(others(clean.detections));
+      expect(others(clean.detections).length).toBeGreaterThan(0);
+    } finally {
+      spy.mockRestore();
+    }
   }, 180_000);
 });
