@@ -4,87 +4,44 @@
  *
  * Kafka: KAFKA_BROKERS when set, else a local one-broker cluster started through the test harness and
  * stopped at the end (also on error or Ctrl-C). Only the transport and pipeline sections need it.
+ * Each section runs in its own Node process (`section.ts`, as each service runs in its own process):
+ * run one after another in one process, a section's CPU time carried the previous one's leftovers: the
+ * normalizer stage read ~25% slower right after the codec section (149-164k against 196-209k events
+ * per CPU-second, back to back), with its CPU time above its wall time (other threads at work, e.g.
+ * collecting the codec section's garbage, which `process.cpuUsage` counts).
  * The machine is shared: compare ratios within one run, not absolute numbers across runs.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, waitForKafka, type LocalCluster } from '../harness/index.ts';
-import { benchApi } from './api.ts';
-import { benchCodec } from './codec.ts';
-import { benchDetector } from './detector.ts';
-import { benchIntel } from './intel.ts';
-import { benchFormats } from './formats.ts';
-import { fmtRate } from './measure.ts';
-import { benchNormalizer } from './normalizer.ts';
-import { benchPipeline } from './pipeline.ts';
-import { benchSigma } from './sigma.ts';
 import { describeMachine, replaceBlock } from './report.ts';
-import { benchTransportDetailed } from './transport.ts';
+import { KAFKA_SECTIONS, SECTIONS, type Section } from './sections.ts';
 
 const DOC = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
+const SECTION_ENTRY = fileURLToPath(new URL('./section.ts', import.meta.url));
 
-interface Context {
-  brokers(): Promise<string>;
-  brokerPid(): Promise<number | undefined>;
+/** Runs one section in a child Node process and returns its markdown body. */
+async function runInChild(section: Section, env: NodeJS.ProcessEnv): Promise<string> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'mamori-bench-'));
+  const out = join(dir, 'body.md');
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', SECTION_ENTRY, section.name], {
+        env: { ...env, BENCH_SECTION_OUT: out },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      child.once('error', reject);
+      child.once('exit', (c) => resolve(c));
+    });
+    if (code !== 0) throw new Error(`bench: section ${section.name} exited with ${code}`);
+    return readFileSync(out, 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
-
-interface Section {
-  readonly name: string;
-  readonly title: string;
-  run(ctx: Context): Promise<string>;
-}
-
-const SECTIONS: readonly Section[] = [
-  {
-    name: 'codec',
-    title: 'Codec',
-    run: async () => benchCodec(),
-  },
-  {
-    name: 'normalizer',
-    title: 'Normalizer',
-    run: async () => benchNormalizer(),
-  },
-  { name: 'formats', title: 'Formats', run: async () => benchFormats() },
-  {
-    name: 'detector',
-    title: 'Detector',
-    run: async () => benchDetector(),
-  },
-  { name: 'intel', title: 'Threat intel matching', run: async () => benchIntel() },
-  {
-    name: 'sigma',
-    title: 'Sigma rules',
-    run: async () => benchSigma(),
-  },
-  {
-    name: 'transport',
-    title: 'Transport',
-    run: async (ctx) => {
-      const brokers = (await ctx.brokers()).split(',');
-      const { markdown, medians } = await benchTransportDetailed(brokers, { messages: Number(process.env['BENCH_TRANSPORT_MESSAGES'] ?? 100_000) });
-      const [kjs, rd] = medians;
-      if (!kjs || !rd) return markdown;
-      // The documented choice is kafkajs, chiefly for its consume rate and small sends: say whether this run agrees.
-      const consumeAhead = kjs.consume >= rd.consume;
-      const smallAhead = kjs.produce100 >= rd.produce100;
-      const verdict =
-        consumeAhead && smallAhead
-          ? 'This run agrees with the rate argument for the kafkajs default: it is ahead on consume and on small sends.'
-          : !consumeAhead && !smallAhead
-            ? '**This run contradicts the rate argument for the kafkajs default**: node-rdkafka is ahead on consume and on small sends.'
-            : `**This run only partly bears out the rate argument for the kafkajs default**: kafkajs is ${consumeAhead ? 'ahead' : 'behind'} on consume and ${smallAhead ? 'ahead' : 'behind'} on 100-per-send produce.`;
-      return `${markdown}\n\nMedians: consume ${fmtRate(kjs.consume)} (kafkajs) vs ${fmtRate(rd.consume)} (node-rdkafka) msg/s; 100 per send ${fmtRate(kjs.produce100)} vs ${fmtRate(rd.produce100)}; 1000 per send ${fmtRate(kjs.produce1000)} vs ${fmtRate(rd.produce1000)}. ${verdict}`;
-    },
-  },
-  { name: 'api', title: 'Analyst API', run: async () => benchApi() },
-  {
-    name: 'pipeline',
-    title: 'Pipeline end to end',
-    run: async (ctx) => benchPipeline(await ctx.brokers(), { brokerPid: () => ctx.brokerPid() }),
-  },
-];
 
 function parseArgs(argv: readonly string[]): { write: boolean; sections: Section[] } {
   let write = false;
@@ -128,19 +85,14 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const ctx: Context = {
-    async brokers() {
-      if (external) return external;
-      if (!cluster) {
-        console.error('bench: KAFKA_BROKERS unset, starting a local one-broker Kafka (test harness)');
-        starting ??= startLocalCluster({ brokers: 1 });
-        cluster = await starting;
-      }
-      return cluster.brokers;
-    },
-    async brokerPid() {
-      return cluster ? cluster.brokerPid(0) : undefined;
-    },
+  const brokers = async (): Promise<string> => {
+    if (external) return external;
+    if (!cluster) {
+      console.error('bench: KAFKA_BROKERS unset, starting a local one-broker Kafka (test harness)');
+      starting ??= startLocalCluster({ brokers: 1 });
+      cluster = await starting;
+    }
+    return cluster.brokers;
   };
   if (external) {
     await waitForKafka(external, 30_000);
@@ -153,7 +105,13 @@ async function main(): Promise<number> {
     for (const section of sections) {
       console.error(`bench: ${section.name}...`);
       const started = performance.now();
-      const body = await section.run(ctx);
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      if (KAFKA_SECTIONS.has(section.name)) {
+        env['KAFKA_BROKERS'] = await brokers();
+        const pid = cluster ? await cluster.brokerPid(0) : undefined;
+        if (pid !== undefined) env['BENCH_BROKER_PID'] = String(pid);
+      }
+      const body = await runInChild(section, env);
       const kafka = section.name === 'transport' || section.name === 'pipeline' ? `; Kafka ${external ? `at ${external} (KAFKA_BROKERS)` : '4.1.2, one local KRaft broker on this machine (test harness)'}` : '';
       const full = `_Measured ${new Date().toISOString().slice(0, 10)}: ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0]!.toFixed(1)} at the end${kafka}; ${((performance.now() - started) / 1000).toFixed(0)} s._\n\n${body}`;
       out.push({ section, body: full });
