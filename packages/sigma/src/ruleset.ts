@@ -1,3 +1,4 @@
+import { errorMessage } from '@mamori/core';
 import type { MamoriEvent } from '@mamori/events';
 import type { SigmaRule } from './ast.ts';
 import { AhoCorasick } from './aho-corasick.ts';
@@ -430,7 +431,7 @@ export class RuleSet {
       if (this.rules[r]!.test(this.ctx)) this.found.push(r);
     } catch (error) {
       // One rule's defect costs that rule, not the event's other rules. Bounded for callers that never take them.
-      if (this.failed.length < MAX_FAILURES) this.failed.push(`rule ${this.rules[r]!.rule.id}: ${error instanceof Error ? error.message : String(error)}`);
+      if (this.failed.length < MAX_FAILURES) this.failed.push(`rule ${this.rules[r]!.rule.id}: ${errorMessage(error)}`);
     }
   }
 

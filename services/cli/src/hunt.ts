@@ -144,7 +144,7 @@ export async function huntEvents(
       try {
         keep([correlationDetection(match, rule, { eventsTopic: config.eventsTopic, now: match.windowEnd, rulesetChecksum: correlations.loaded.checksum })]);
       } catch (error) {
-        engine!.partition.recordFailure({ correlationId: match.correlationId, type: match.type, groupKey: match.groupKey, message: errorMessage(error) });
+        engine!.partition.recordMatchFailure(match, error);
       }
     }
     for (const failure of engine?.partition.takeFailures() ?? []) deps.onCorrelationFailure?.(failure);

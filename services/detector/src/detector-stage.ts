@@ -563,8 +563,13 @@ export class DetectorStage implements Stage {
         this.options.logger?.error({ analytic, rule: d.rule_id, detection: d.detection_id, err: error }, 'detection does not fit the schema and was left out');
         continue;
       }
-      messages.push({ key: `${d.org_id}|${d.entity.value}`, value, headers: { 'mamori.rule_id': d.rule_id } });
+      messages.push(detectionMessage(d, value));
     }
     return { topic: this.options.detectionsTopic, messages };
   }
+}
+
+/** A detection as a record of the detections topic: key `org|entity` (one entity's versions on one partition), the rule in a header. */
+export function detectionMessage(d: MamoriDetection, value: Buffer): OutgoingMessage {
+  return { key: `${d.org_id}|${d.entity.value}`, value, headers: { 'mamori.rule_id': d.rule_id } };
 }

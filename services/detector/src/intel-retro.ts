@@ -5,6 +5,7 @@ import { Counter, type Registry } from '@mamori/metrics';
 import type { StorageDriver } from '@mamori/storage';
 import type { OutgoingMessage } from '@mamori/transport';
 import { retroMatch, type IntelMatchAnalytic } from './analytics/intel.ts';
+import { detectionMessage } from './detector-stage.ts';
 
 /** How a retro-match run ended (the `outcome` label of `mamori_intel_retro_runs_total`). */
 export type RetroOutcome = 'matched' | 'no_match' | 'not_applicable' | 'no_storage' | 'failed';
@@ -100,5 +101,5 @@ export class IntelRetroMatcher {
 
 /** Detection records as the detector stage writes them to the detections topic (key `org|entity`). */
 export function detectionMessages(detections: readonly MamoriDetection[], encode: (d: MamoriDetection) => Buffer): OutgoingMessage[] {
-  return detections.map((d) => ({ key: `${d.org_id}|${d.entity.value}`, value: encode(d), headers: { 'mamori.rule_id': d.rule_id } }));
+  return detections.map((d) => detectionMessage(d, encode(d)));
 }

@@ -122,7 +122,7 @@ export class CorrelationEngine {
         try {
           derived = this.router.routeDerived(match);
         } catch (error) {
-          this.partition.recordFailure({ correlationId: match.correlationId, type: match.type, groupKey: match.groupKey, message: error instanceof Error ? error.message : String(error) });
+          this.partition.recordMatchFailure(match, error);
           continue;
         }
         out.push({ match, report: this.reported.has(match.correlationId) });

@@ -1,3 +1,4 @@
+import { errorMessage } from '@mamori/core';
 import { correlationFingerprints } from './fingerprint.ts';
 import type { CorrelationMatch, CorrelationSet, CorrelationType, KeyedFact } from './types.ts';
 import { DEFAULT_WINDOW_LIMITS, GroupWindow, type GroupStateJson, type WindowLimits } from './window.ts';
@@ -240,8 +241,12 @@ export class CorrelationPartition {
     return taken;
   }
 
-  /** Records a failure of a match's later handling (its detection or derived facts), counted like a window failure. */
-  recordFailure(failure: CorrelationFailure): void {
+  /** Records that a match's later handling (its detection or derived facts) threw, counted like a window failure. */
+  recordMatchFailure(match: CorrelationMatch, error: unknown): void {
+    this.recordFailure({ correlationId: match.correlationId, type: match.type, groupKey: match.groupKey, message: errorMessage(error) });
+  }
+
+  private recordFailure(failure: CorrelationFailure): void {
     this.stats.bump(this.stats.failures, failure.type);
     if (this.failures.length < MAX_CORRELATION_FAILURES_KEPT) this.failures.push(failure);
   }
@@ -249,12 +254,7 @@ export class CorrelationPartition {
   private dropFailed(key: string, group: GroupWindow, error: unknown): void {
     this.groups.delete(key);
     this.dirty.add(key);
-    this.recordFailure({
-      correlationId: group.rule.id,
-      type: group.rule.type,
-      groupKey: group.groupKey,
-      message: error instanceof Error ? error.message : String(error),
-    });
+    this.recordFailure({ correlationId: group.rule.id, type: group.rule.type, groupKey: group.groupKey, message: errorMessage(error) });
   }
 
   /** Drops groups whose facts can no longer share a window with any future fact. */

@@ -12,7 +12,7 @@ import {
 } from '@mamori/sigma/correlation';
 import type { ConsumedBatch, ConsumedMessage, OutgoingMessage, Producer } from '@mamori/transport';
 import { correlationDetection } from '../analytics/correlation.ts';
-import type { DetectorCodecs } from '../detector-stage.ts';
+import { detectionMessage, type DetectorCodecs } from '../detector-stage.ts';
 import type { StateSource } from './changelog.ts';
 import { registerCorrelationMetrics } from './metrics.ts';
 import { CORRELATION_TOPICS, decodeRecord, encodeRecord, factKey } from './records.ts';
@@ -290,11 +290,11 @@ export class CorrelationStage implements Stage {
         try {
           if (this.reported.has(match.correlationId)) {
             const d = correlationDetection(match, rule, { eventsTopic: this.options.eventsTopic, now: match.windowEnd, ...(this.rulesetChecksum ? { rulesetChecksum: this.rulesetChecksum } : {}) });
-            detection = { key: `${d.org_id}|${d.entity.value}`, value: this.options.codecs.encodeDetection(d), headers: { 'mamori.rule_id': d.rule_id } };
+            detection = detectionMessage(d, this.options.codecs.encodeDetection(d));
           }
           derived = this.router.routeDerived(match);
         } catch (error) {
-          state.recordFailure({ correlationId: match.correlationId, type: match.type, groupKey: match.groupKey, message: errorMessage(error) });
+          state.recordMatchFailure(match, error);
           continue;
         }
         if (detection) detections.push(detection);
