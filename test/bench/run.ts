@@ -112,7 +112,7 @@ async function main(): Promise<number> {
         if (pid !== undefined) env['BENCH_BROKER_PID'] = String(pid);
       }
       const body = await runInChild(section, env);
-      const kafka = section.name === 'transport' || section.name === 'pipeline' ? `; Kafka ${external ? `at ${external} (KAFKA_BROKERS)` : '4.1.2, one local KRaft broker on this machine (test harness)'}` : '';
+      const kafka = KAFKA_SECTIONS.has(section.name) ? `; Kafka ${external ? `at ${external} (KAFKA_BROKERS)` : '4.1.2, one local KRaft broker on this machine (test harness)'}` : '';
       const full = `_Measured ${new Date().toISOString().slice(0, 10)}: ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0]!.toFixed(1)} at the end${kafka}; ${((performance.now() - started) / 1000).toFixed(0)} s._\n\n${body}`;
       out.push({ section, body: full });
       console.error(`bench: ${section.name} done`);

@@ -2,4 +2,4 @@
 export { CRITICALITIES, Inventory, parseInventory, type AssetEntry, type Criticality, type Organization, type Sensor } from './inventory.ts';
 export { InventoryStore, loadInventoryFile, type InventoryWatchOptions } from './store.ts';
 export { PrefixTrie, type PrefixMatch } from './prefix-trie.ts';
-export { formatCidr, formatIp, parseCidr, parseIp, parseIpInto, type Cidr, type IpBytes } from './ip.ts';
+export { formatCidr, formatIp, ipv4Into, parseCidr, parseIp, parseIpInto, type Cidr, type IpBytes } from './ip.ts';

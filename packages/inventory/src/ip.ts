@@ -21,11 +21,21 @@ export interface Cidr extends IpBytes {
 function parseIPv4(text: string, out: Uint8Array, at: number): boolean {
   const n = ipv4ToUint32(text);
   if (n < 0) return false;
+  writeUint32(n, out, at);
+  return true;
+}
+
+function writeUint32(n: number, out: Uint8Array, at: number): void {
   out[at] = n >>> 24;
   out[at + 1] = (n >>> 16) & 0xff;
   out[at + 2] = (n >>> 8) & 0xff;
   out[at + 3] = n & 0xff;
-  return true;
+}
+
+/** An IPv4 address already read as its value (`ipv4ToUint32`, ≥ 0) into `v4`'s bytes, as {@link parseIpInto} would. */
+export function ipv4Into(n: number, v4: { readonly version: 4; readonly bytes: Uint8Array }): IpBytes {
+  writeUint32(n, v4.bytes, 0);
+  return v4;
 }
 
 function parseIPv6(text: string): Uint8Array | undefined {

@@ -103,6 +103,7 @@ export {
 } from './repositories/decisions.ts';
 export {
   DETECTION_COUNT_GROUPS,
+  ENTITY_READ,
   MAX_AGGREGATE_RANGE_MS,
   TOP_ENTITY_METRICS,
   detectionCountsHourly,

@@ -37,10 +37,11 @@ function hourBounds(range: { since: number; until: number }): { hourFrom: number
 const HOUR_SQL = "hour >= toDateTime({hourFrom:UInt32}, 'UTC') AND hour < toDateTime({hourTo:UInt32}, 'UTC')";
 
 /**
- * Settings of the reads of one address's roll-up rows: one thread, and no JIT compilation of the
- * aggregates (compiled again for every statement, ~1.5 ms of CPU each, for a few thousand rows).
+ * Settings of the reads of one address's roll-up rows (here and the API's first/last seen): one
+ * thread, and no JIT compilation of the aggregates (compiled again for every statement, ~1.5 ms of
+ * CPU each, for a few thousand rows).
  */
-const ENTITY_READ = 'SETTINGS max_threads = 1, compile_expressions = 0, compile_aggregate_expressions = 0';
+export const ENTITY_READ = 'SETTINGS max_threads = 1, compile_expressions = 0, compile_aggregate_expressions = 0';
 
 /** Per-hour activity of one address in [since, until), oldest first; hours without traffic are absent. */
 export async function entityHourly(

@@ -1,5 +1,5 @@
 import type { Asset, MamoriEvent } from '@mamori/events';
-import { parseIpInto, type Inventory, type IpBytes } from '@mamori/inventory';
+import { ipv4Into, parseIpInto, type Inventory, type IpBytes } from '@mamori/inventory';
 import { communityIdOf } from './community-id.ts';
 import { flowDirection } from './direction.ts';
 import type { GeoLookup } from './geo.ts';
@@ -62,13 +62,7 @@ export class Enricher {
 
 /** The address `text` (whose IPv4 value is `v4` when ≥ 0) parsed, IPv4 into `into`. */
 function addressOf(text: string, v4: number, into: { readonly version: 4; readonly bytes: Uint8Array }): IpBytes | undefined {
-  if (v4 < 0) return parseIpInto(text, into);
-  const bytes = into.bytes;
-  bytes[0] = v4 >>> 24;
-  bytes[1] = (v4 >>> 16) & 0xff;
-  bytes[2] = (v4 >>> 8) & 0xff;
-  bytes[3] = v4 & 0xff;
-  return into;
+  return v4 < 0 ? parseIpInto(text, into) : ipv4Into(v4, into);
 }
 
 /** An address that is none (undefined) is in no network. */

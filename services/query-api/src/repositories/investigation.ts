@@ -1,5 +1,6 @@
 import {
   DETECTION_SELECT_COLUMNS,
+  ENTITY_READ,
   EVENT_SELECT_COLUMNS,
   SEVERITY_RANK,
   assertIdentifier,
@@ -78,7 +79,7 @@ export async function firstLastSeen(
   const rows = await driver.query(
     `SELECT count() AS n, toUnixTimestamp(min(hour)) * 1000 AS first_ms, toUnixTimestamp(max(hour)) * 1000 AS last_ms
 FROM ${db}.entity_hourly WHERE org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String})
-SETTINGS max_threads = 1, compile_expressions = 0, compile_aggregate_expressions = 0`,
+${ENTITY_READ}`,
     { orgIds: [...orgIds], ip },
     options,
   );
