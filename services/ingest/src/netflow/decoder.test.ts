@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NetflowDecoder } from './decoder.ts';
 import type { FlowRecord } from './flow-record.ts';
 import { loadSampleGroups, samplesPresent } from './samples.ts';
-import { FLOW_FIELDS, flowRow, ip, ipfixOptionsTemplate, ipfixPacket, set, templateRecord, uint, v9Packet, varField } from './test-packets.ts';
+import { FLOW_FIELDS, flowRow, ip, ipfixOptionsTemplate, ipfixPacket, set, templateRecord, uint, v9Packet, varField, type FieldDef } from './test-packets.ts';
 
 const EXPORTER = '192.0.2.10';
 const T0 = 1_700_000_000_000;
@@ -284,5 +284,82 @@ describe('NetFlow decoder: malformed packets', () => {
     const out = decoder.decode(ipfixPacket([set(2, templateRecord(700, [[8, 4], [82, 0xffff]])), set(700, bad, false)]), EXPORTER, T0);
     expect(out.records).toHaveLength(1);
     expect(out.errors.map((e) => e.code)).toEqual(['NETFLOW_MALFORMED']);
+  });
+});
+
+/** A NetFlow v5 packet of the given records (48 bytes each, times as uptimes). */
+function v5Packet(records: readonly { src: string; dst: string; sport: number; dport: number; proto: number }[]): Buffer {
+  const header = Buffer.alloc(24);
+  header.writeUInt16BE(5, 0);
+  header.writeUInt16BE(records.length, 2);
+  header.writeUInt32BE(100_000, 4);
+  header.writeUInt32BE(1_700_000_000, 8);
+  const body = records.map((r) => {
+    const b = Buffer.alloc(48);
+    ip(r.src).copy(b, 0);
+    ip(r.dst).copy(b, 4);
+    b.writeUInt32BE(1, 16);
+    b.writeUInt32BE(84, 20);
+    b.writeUInt32BE(90_000, 24);
+    b.writeUInt32BE(95_000, 28);
+    b.writeUInt16BE(r.sport, 32);
+    b.writeUInt16BE(r.dport, 34);
+    b[38] = r.proto;
+    return b;
+  });
+  return Buffer.concat([header, ...body]);
+}
+
+describe('NetFlow decoder: ICMP type and code as the ports (as Zeek and Suricata write them, for Community ID)', () => {
+  const ports = (records: readonly FlowRecord[]) => records.map((r) => [r.protocol, r.src_port, r.dst_port]);
+
+  it('v5: type << 8 | code in the destination port (source port 0) becomes type and code; other protocols keep their ports', () => {
+    const out = new NetflowDecoder().decode(
+      v5Packet([
+        { src: '10.0.0.5', dst: '8.8.8.8', sport: 0, dport: 0x0800, proto: 1 },
+        { src: '8.8.8.8', dst: '10.0.0.5', sport: 0, dport: 0, proto: 1 },
+        { src: '10.0.0.1', dst: '10.0.0.5', sport: 0, dport: 0x0303, proto: 1 },
+        { src: '10.0.0.5', dst: '10.0.0.9', sport: 0, dport: 0x0800, proto: 6 },
+        { src: '10.0.0.5', dst: '10.0.0.9', sport: 0, dport: 0x0800, proto: 17 },
+      ]),
+      EXPORTER,
+      T0,
+    );
+    expect(out.errors).toEqual([]);
+    expect(ports(out.records)).toEqual([[1, 8, 0], [1, 0, 0], [1, 3, 3], [6, 0, 0x0800], [17, 0, 0x0800]]);
+  });
+
+  it('v9/IPFIX: icmpTypeCode, or icmpType/icmpCode over ports that carry the ICMP identifier, or the destination-port convention', () => {
+    const FIELDS: readonly FieldDef[] = [[8, 4], [12, 4], [7, 2], [11, 2], [4, 1], [176, 1], [177, 1]];
+    const row = (sport: number, dport: number, proto: number, type: number, code: number) =>
+      Buffer.concat([ip('10.0.0.5'), ip('10.0.0.9'), uint(sport, 2), uint(dport, 2), uint(proto, 1), uint(type, 1), uint(code, 1)]);
+    const typeFields = new NetflowDecoder().decode(
+      v9Packet([set(0, templateRecord(400, FIELDS)), set(400, Buffer.concat([row(17549, 0, 1, 8, 0), row(0, 17549, 1, 0, 0), row(0, 0, 1, 3, 3), row(443, 51000, 6, 0, 0)]))]),
+      EXPORTER,
+      T0,
+    );
+    expect(typeFields.errors).toEqual([]);
+    expect(ports(typeFields.records)).toEqual([[1, 8, 0], [1, 0, 0], [1, 3, 3], [6, 443, 51000]]);
+    // The exporter's own fields stay in `fields`.
+    expect(typeFields.records[0]?.fields).toMatchObject({ icmpTypeIPv4: 8, icmpCodeIPv4: 0 });
+
+    const typeCode = new NetflowDecoder().decode(
+      ipfixPacket([set(2, templateRecord(401, [[8, 4], [12, 4], [7, 2], [11, 2], [4, 1], [139, 2]])), set(401, Buffer.concat([ip('10.0.0.5'), ip('10.0.0.9'), uint(0, 2), uint(0, 2), uint(58, 1), uint(0x8700, 2)]))]),
+      EXPORTER,
+      T0,
+    );
+    expect(ports(typeCode.records)).toEqual([[58, 135, 0]]);
+
+    const portsOnly = new NetflowDecoder().decode(v9Packet([set(0, templateRecord(402, FLOW_FIELDS)), set(402, flowRow('10.0.0.5', '10.0.0.9', 0, 0x8600, 58, 64, 1, 90_000, 95_000))]), EXPORTER, T0);
+    expect(ports(portsOnly.records)).toEqual([[58, 134, 0]]);
+  });
+
+  it.skipIf(!samplesPresent())('on the samples: Cisco NBAR echo requests, softflowd router advertisements, ASA NSEL echo and unreachable', () => {
+    const icmp = (name: string) => ports(decodeGroup(name).records.filter((r) => r.protocol === 1 || r.protocol === 58));
+    expect(icmp('netflow9_test_cisco_nbar')).toEqual([[1, 8, 0], [1, 8, 0]]);
+    expect(icmp('netflow9_test_softflowd')).toEqual([[58, 134, 0]]);
+    const asa = icmp('netflow9_test_cisco_asa_1');
+    expect(asa.length).toBeGreaterThan(10);
+    expect(new Set(asa.map((p) => p.join('/')))).toEqual(new Set(['1/8/0', '1/0/0', '1/3/3']));
   });
 });

@@ -105,6 +105,24 @@ function allZero(buf: Buffer, start: number, end: number): boolean {
 }
 
 /** The first non-zero counter in order of preference (an exporter may send IN_BYTES 0 and OUT_BYTES n). */
+/**
+ * The ports of an ICMP/ICMPv6 flow as Zeek and Suricata write them (and Community ID hashes them):
+ * type as the source port, code as the destination port. Exporters say it three ways: icmpTypeCode
+ * (32/139, `type << 8 | code`), icmpType/icmpCode (176-179, Cisco ASA NSEL, whose ports carry the
+ * ICMP identifier), or, with no such field, `type << 8 | code` in the destination port and 0 in the
+ * source port (NetFlow v5 and most v9 exporters). Other port pairs are left as the exporter sent them.
+ */
+export function icmpPorts(srcPort: number, dstPort: number, typeCode: number | undefined, type: number | undefined, code: number | undefined): [number, number] {
+  if (typeCode !== undefined) return [(typeCode >> 8) & 0xff, typeCode & 0xff];
+  if (type !== undefined) return [type & 0xff, (code ?? 0) & 0xff];
+  if (srcPort === 0) return [(dstPort >> 8) & 0xff, dstPort & 0xff];
+  return [srcPort, dstPort];
+}
+
+function isIcmp(protocol: number): boolean {
+  return protocol === 1 || protocol === 58;
+}
+
 function firstCount(candidates: readonly (number | undefined)[]): number {
   for (const c of candidates) if (c !== undefined && c > 0) return c;
   return 0;
@@ -228,6 +246,7 @@ export class NetflowDecoder {
           destinationIPv4PrefixLength: buf[o + 45] as number,
         },
       };
+      if (isIcmp(record.protocol)) [record.src_port, record.dst_port] = icmpPorts(record.src_port, record.dst_port, undefined, undefined, undefined);
       if (samplingInterval > 0) record.sampling_interval = samplingInterval;
       out.records.push(record);
     }
@@ -616,6 +635,8 @@ export class NetflowDecoder {
     let outputIf = 0;
     let direction: number | undefined;
     let icmpTypeCode: number | undefined;
+    let icmpType: number | undefined;
+    let icmpCode: number | undefined;
     let samplerId: number | undefined;
     let samplingInterval: number | undefined;
     // Counters in order of preference: delta, total, initiator (ASA), post (v9 OUT_*).
@@ -663,6 +684,8 @@ export class NetflowDecoder {
           case 14: outputIf = n; break;
           case 61: direction = n; break;
           case 32: case 139: icmpTypeCode = n; mapped = false; break;
+          case 176: case 178: icmpType = n; mapped = false; break;
+          case 177: case 179: icmpCode = n; mapped = false; break;
           case 48: case 302: samplerId = n; mapped = false; break;
           case 34: case 50: case 305: samplingInterval = n; mapped = false; break;
           case 21: endUp = n; break;
@@ -710,10 +733,7 @@ export class NetflowDecoder {
 
     srcPort ??= altSrcPort ?? 0;
     dstPort ??= altDstPort ?? 0;
-    if (icmpTypeCode !== undefined && (protocol === 1 || protocol === 58) && srcPort === 0 && dstPort === 0) {
-      srcPort = icmpTypeCode >> 8;
-      dstPort = icmpTypeCode & 0xff;
-    }
+    if (isIcmp(protocol)) [srcPort, dstPort] = icmpPorts(srcPort & 0xffff, dstPort & 0xffff, icmpTypeCode, icmpType, icmpCode);
     const record: FlowRecord = {
       exporter: ctx.exporter,
       observation_domain: ctx.domain,

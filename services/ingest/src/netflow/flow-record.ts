@@ -17,7 +17,7 @@ export interface FlowRecord {
   /** Null when the template carries no address of that side. */
   src_ip: string | null;
   dst_ip: string | null;
-  /** 0 when absent; for ICMP without ports, type and code (as Zeek writes them). */
+  /** 0 when absent; for ICMP/ICMPv6, type and code (as Zeek and Suricata write them; see `icmpPorts`). */
   src_port: number;
   dst_port: number;
   /** IANA protocol number; 0 when absent. */

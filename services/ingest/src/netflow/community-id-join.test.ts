@@ -1,0 +1,72 @@
+import { Enricher, FORMATS, RecordNormalizer, type SensorFormat } from '@mamori/normalizer';
+import { describe, expect, it } from 'vitest';
+import { NetflowDecoder } from './decoder.ts';
+import { FLOW_FIELDS, flowRow, set, templateRecord, v9Packet } from './test-packets.ts';
+
+/**
+ * Community ID joins one flow across sensors: the same 5-tuple seen by Zeek (conn), Suricata (EVE
+ * flow) and a NetFlow exporter (through this collector and the normalizer's `netflow.flow`) must
+ * get the same `community_id` once normalized and enriched.
+ */
+const normalizer = new RecordNormalizer({ inventory: () => undefined, allowUnregistered: true, defaultOrg: 'org' }, new Enricher({ inventory: () => undefined }));
+const format = (id: string): SensorFormat => FORMATS.find((f) => f.id === id)!;
+const source = { topic: 'join', partition: 0, offset: 0, sensorId: 'sensor', ingestTime: 0 };
+
+function communityIds(formatId: string, text: string): (string | null)[] {
+  const result = normalizer.normalize(format(formatId), Buffer.from(text), source);
+  expect(result.errors).toEqual([]);
+  return result.events.map((e) => e.community_id);
+}
+
+interface Flow {
+  readonly proto: 'tcp' | 'udp' | 'icmp';
+  readonly number: number;
+  readonly src: string;
+  readonly dst: string;
+  /** Ports, or ICMP type and code. */
+  readonly sport: number;
+  readonly dport: number;
+}
+
+const zeek = (f: Flow) => JSON.stringify({ ts: 1_700_000_000.5, uid: 'C1', 'id.orig_h': f.src, 'id.orig_p': f.sport, 'id.resp_h': f.dst, 'id.resp_p': f.dport, proto: f.proto, conn_state: 'SF' });
+
+function suricata(f: Flow): string {
+  const icmp = f.proto === 'icmp';
+  return JSON.stringify({
+    timestamp: '2023-11-14T22:13:20.500000+0000',
+    flow_id: 1,
+    event_type: 'flow',
+    src_ip: f.src,
+    dest_ip: f.dst,
+    proto: f.proto.toUpperCase(),
+    ...(icmp ? { icmp_type: f.sport, icmp_code: f.dport } : { src_port: f.sport, dest_port: f.dport }),
+    flow: { pkts_toserver: 1, pkts_toclient: 1, bytes_toserver: 84, bytes_toclient: 84, start: '2023-11-14T22:13:20.500000+0000', end: '2023-11-14T22:13:21.000000+0000', state: 'closed' },
+  });
+}
+
+/** The flow as a v9 exporter writes it (ICMP: type << 8 | code in the destination port), through the collector's decoder. */
+function netflow(f: Flow): string {
+  const icmp = f.proto === 'icmp';
+  const row = flowRow(f.src, f.dst, icmp ? 0 : f.sport, icmp ? (f.sport << 8) | f.dport : f.dport, f.number, 84, 1, 90_000, 95_000);
+  const out = new NetflowDecoder().decode(v9Packet([set(0, templateRecord(300, FLOW_FIELDS)), set(300, row)]), '192.0.2.10', 1_700_000_000_000);
+  expect(out.errors).toEqual([]);
+  return out.records.map((r) => JSON.stringify(r)).join('\n');
+}
+
+const FLOWS: readonly Flow[] = [
+  { proto: 'tcp', number: 6, src: '10.0.0.5', dst: '93.184.216.34', sport: 40_000, dport: 443 },
+  { proto: 'udp', number: 17, src: '10.0.0.5', dst: '10.0.0.53', sport: 5353, dport: 53 },
+  { proto: 'icmp', number: 1, src: '10.0.0.5', dst: '8.8.8.8', sport: 8, dport: 0 },
+  { proto: 'icmp', number: 1, src: '10.0.0.1', dst: '10.0.0.5', sport: 3, dport: 3 },
+];
+
+describe('the same flow from Zeek, Suricata and NetFlow gets one Community ID', () => {
+  for (const flow of FLOWS) {
+    it(`${flow.proto} ${flow.src}:${flow.sport} -> ${flow.dst}:${flow.dport}`, () => {
+      const [fromZeek] = communityIds('zeek.conn', zeek(flow));
+      expect(fromZeek).toMatch(/^1:/);
+      expect(communityIds('suricata.eve', suricata(flow))).toEqual([fromZeek]);
+      expect(communityIds('netflow.flow', netflow(flow))).toEqual([fromZeek]);
+    });
+  }
+});
