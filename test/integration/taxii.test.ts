@@ -220,6 +220,37 @@ describe('collections per partner', () => {
     }
   });
 
+  it('treats injection strings in every parameter as plain values: a 400 TAXII error or nothing from another collection', async () => {
+    const injections = ["' OR 1=1 --", "x'; DROP TABLE mamori_taxii_test.decision_versions; --", '\\', '%', '_', '{orgIds:Array(String)}', "') UNION SELECT * FROM system.users --"];
+    const own = (await get(`/taxii2/mamori/collections/${x}/objects/?limit=1000`, basic('cert-x'))).body.objects.length;
+    for (const value of injections) {
+      const v = encodeURIComponent(value);
+      for (const q of ['added_after', 'next', 'match[type]', 'match[id]', 'match[version]', 'match[spec_version]']) {
+        for (const path of ['objects/', 'manifest/']) {
+          const res = await app.inject({ url: `/taxii2/mamori/collections/${x}/${path}?${encodeURIComponent(q)}=${v}`, headers: basic('cert-x') });
+          expect([200, 400], `${path} ${q}=${value}`).toContain(res.statusCode);
+          expect(res.headers['content-type']).toBe(TAXII);
+          if (res.statusCode === 200) expect(res.json().objects ?? [], `${path} ${q}=${value}`).toEqual([]);
+        }
+      }
+      for (const url of [`/taxii2/mamori/collections/${v}/`, `/taxii2/mamori/collections/${v}/objects/`, `/taxii2/mamori/collections/${x}/objects/${v}/`]) {
+        expect((await app.inject({ url, headers: basic('cert-x') })).statusCode, url).toBe(404);
+      }
+      // A hostile user name is only a wrong credential.
+      expect((await app.inject({ url: '/taxii2/mamori/collections/', headers: basic(value, partnerSecret('cert-x')) })).statusCode).toBe(401);
+    }
+    // The tables are intact and partner X still sees exactly its own collection.
+    expect((await get(`/taxii2/mamori/collections/${x}/objects/?limit=1000`, basic('cert-x'))).body.objects).toHaveLength(own);
+  });
+
+  it('bounds a huge page to 1000 objects', async () => {
+    const res = await get(`/taxii2/mamori/collections/${x}/objects/?limit=100000`, basic('cert-x'));
+    expect(res.res.statusCode).toBe(200);
+    expect(res.body.objects.length).toBeGreaterThan(0);
+    expect(res.body.objects.length).toBeLessThanOrEqual(1000);
+    expect((await app.inject({ url: `/taxii2/mamori/collections/${x}/objects/?limit=1000000`, headers: basic('cert-x') })).statusCode).toBe(400);
+  });
+
   it('a revoked share leaves the collection', async () => {
     const list = (await app.inject({ url: '/v1/decisions?action=share&indicator_value=45.67.1.1', headers: analyst('a') })).json().decisions;
     expect(list).toHaveLength(1);
