@@ -99,6 +99,19 @@ assets: [{ org: acme, network: 10.0.0.5, name: dc01, owner: it, criticality: cri
     expect((await mamori(['normalize'])).code).toBe(2);
   });
 
+  it('accounts for every line: events, dead letters, and lines that are not events (Suricata stats)', async () => {
+    const eve = (type: string, extra: Record<string, unknown>) =>
+      JSON.stringify({ timestamp: '2024-03-01T10:00:00.000000+0000', event_type: type, ...extra });
+    const flow = { flow_id: 1, src_ip: '10.0.0.5', src_port: 40000, dest_ip: '10.0.0.9', dest_port: 443, proto: 'TCP', flow: { pkts_toserver: 1, pkts_toclient: 1, bytes_toserver: 60, bytes_toclient: 60, start: '2024-03-01T10:00:00.000000+0000', end: '2024-03-01T10:00:01.000000+0000' } };
+    const file = join(dir, 'eve.json');
+    writeFileSync(file, `${[eve('flow', flow), eve('stats', { stats: { uptime: 60 } }), eve('flow', { ...flow, src_port: 40001 }), eve('stats', { stats: { uptime: 120 } }), '{"timestamp":'].join('\n')}\n`);
+    const r = await mamori(['normalize', file]);
+    expect(r.code).toBe(0);
+    expect(events(r)).toHaveLength(2);
+    expect(r.stderr).toContain('mamori normalize: 1 file(s), 5 records, 2 events, 1 dead-lettered (PARSE_FAILED 1), 2 not events');
+    expect(r.stderr).toMatch(/suricata\.eve: 1 file\(s\), 5 records, 2 events, 1 dead-lettered, 2 not events$/m);
+  });
+
   it('skips content no format recognizes, without failing the run', async () => {
     const file = join(dir, 'prose.txt');
     writeFileSync(file, 'Dear diary,\ntoday nothing happened.\n');

@@ -57,7 +57,7 @@ export async function runImport(runtime: RuntimeConfig, env: Env, options: Impor
   }
   const producer = transport.producer({ clientId: 'mamori-import' });
   await producer.connect();
-  const summary: ImportSummary = { files: 0, filesSkipped: 0, records: 0, events: 0, deadLettered: 0, byCode: {}, byFormat: {}, produced: {} };
+  const summary: ImportSummary = { files: 0, filesSkipped: 0, records: 0, events: 0, deadLettered: 0, notEvents: 0, byCode: {}, byFormat: {}, produced: {} };
   const batchRecords = options.batchRecords ?? 1000;
   let lastProgress = Date.now();
   let produced = 0;
@@ -70,7 +70,7 @@ export async function runImport(runtime: RuntimeConfig, env: Env, options: Impor
       }
       const topic = file.format.topics[0]!;
       summary.files++;
-      const perFormat = (summary.byFormat[file.format.id] ??= { files: 0, records: 0, events: 0, deadLettered: 0 });
+      const perFormat = (summary.byFormat[file.format.id] ??= { files: 0, records: 0, events: 0, deadLettered: 0, notEvents: 0 });
       perFormat.files++;
       let batch: OutgoingMessage[] = [];
       let bytes = 0;

@@ -26,8 +26,10 @@ export interface NormalizeSummary {
   records: number;
   events: number;
   deadLettered: number;
+  /** Well-formed lines that are not events (Suricata `stats`: sensor telemetry), neither events nor dead letters. */
+  notEvents: number;
   byCode: Record<string, number>;
-  byFormat: Record<string, { files: number; records: number; events: number; deadLettered: number }>;
+  byFormat: Record<string, { files: number; records: number; events: number; deadLettered: number; notEvents: number }>;
 }
 
 /** Buffers output lines and honours back-pressure, so a large file does not pile up in memory. */
@@ -73,7 +75,7 @@ export async function runNormalize(runtime: RuntimeConfig, env: Env, options: No
   const sensorId = options.sensor ?? 'mamori-cli';
   const out = new LineWriter(options.stdout);
   const err = new LineWriter(options.stderr);
-  const summary: NormalizeSummary = { files: 0, filesSkipped: 0, records: 0, events: 0, deadLettered: 0, byCode: {}, byFormat: {} };
+  const summary: NormalizeSummary = { files: 0, filesSkipped: 0, records: 0, events: 0, deadLettered: 0, notEvents: 0, byCode: {}, byFormat: {} };
   const ingestTime = Date.now();
 
   for (const path of paths) {
@@ -84,7 +86,7 @@ export async function runNormalize(runtime: RuntimeConfig, env: Env, options: No
       continue;
     }
     summary.files++;
-    const perFormat = (summary.byFormat[file.format.id] ??= { files: 0, records: 0, events: 0, deadLettered: 0 });
+    const perFormat = (summary.byFormat[file.format.id] ??= { files: 0, records: 0, events: 0, deadLettered: 0, notEvents: 0 });
     perFormat.files++;
     const dead = async (line: number, code: string, message: string) => {
       summary.deadLettered++;
@@ -109,6 +111,8 @@ export async function runNormalize(runtime: RuntimeConfig, env: Env, options: No
       for (const event of result.events) await out.write(JSON.stringify(event));
       summary.events += result.events.length;
       perFormat.events += result.events.length;
+      summary.notEvents += result.skipped ?? 0;
+      perFormat.notEvents += result.skipped ?? 0;
       if (result.rejected) await dead(record.line, result.rejected.code, result.rejected.reason);
       else if (result.errors.length > 0) await dead(record.line, result.errors[0]!.code, result.errors.map((e) => e.message).join('; '));
     }
@@ -123,11 +127,13 @@ export async function runNormalize(runtime: RuntimeConfig, env: Env, options: No
 /** The end-of-run summary lines (stderr). */
 export function summaryLines(command: string, s: NormalizeSummary): string[] {
   const codes = Object.entries(s.byCode).sort(([a], [b]) => a.localeCompare(b)).map(([c, n]) => `${c} ${n}`).join(', ');
+  // Every record is an event, a dead letter or a line that is not an event (said only when there are any).
+  const notEvents = (n: number) => (n > 0 ? `, ${n} not events` : '');
   const lines = [
-    `mamori ${command}: ${s.files} file(s)${s.filesSkipped ? `, ${s.filesSkipped} skipped` : ''}, ${s.records} records, ${s.events} events, ${s.deadLettered} dead-lettered${codes ? ` (${codes})` : ''}`,
+    `mamori ${command}: ${s.files} file(s)${s.filesSkipped ? `, ${s.filesSkipped} skipped` : ''}, ${s.records} records, ${s.events} events, ${s.deadLettered} dead-lettered${codes ? ` (${codes})` : ''}${notEvents(s.notEvents)}`,
   ];
   for (const [id, f] of Object.entries(s.byFormat).sort(([a], [b]) => a.localeCompare(b))) {
-    lines.push(`  ${id}: ${f.files} file(s), ${f.records} records, ${f.events} events, ${f.deadLettered} dead-lettered`);
+    lines.push(`  ${id}: ${f.files} file(s), ${f.records} records, ${f.events} events, ${f.deadLettered} dead-lettered${notEvents(f.notEvents)}`);
   }
   return lines;
 }

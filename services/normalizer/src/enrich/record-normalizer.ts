@@ -24,6 +24,8 @@ export interface RecordOutcome {
   readonly events: MamoriEvent[];
   readonly errors: NormalizeError[];
   readonly rejected?: { readonly code: SensorErrorCode; readonly reason: string };
+  /** Well-formed lines that are not events (e.g. Suricata `stats`), as the format reported them. @default 0 */
+  readonly skipped?: number;
 }
 
 /** {@link RecordOutcome} with each event's Avro value; `errors` also names events the codec refused (AVRO_ENCODE_FAILED). */

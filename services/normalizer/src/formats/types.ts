@@ -20,7 +20,8 @@ export interface DecodeResult {
   readonly errors: NormalizeError[];
   /**
    * Well-formed lines that are deliberately not events (e.g. Suricata `stats`: sensor telemetry, not
-   * something about the network). Neither errors nor dead letters; the runner counts them.
+   * something about the network). Neither errors nor dead letters: the stage counts their record as
+   * normalized, and `mamori normalize` reports them in its summary as "not events".
    * @default 0
    */
   readonly skipped?: number;
