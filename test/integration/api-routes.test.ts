@@ -194,3 +194,80 @@ describe('GET /v1/detections/stream', () => {
     expect(text).not.toContain('det-a-scan'); // history is not replayed
   });
 });
+
+describe('GET /v1/detections/stream filters', () => {
+  it('applies every list filter, including the current triage status and assignee, and streams each detection with its triage state', async () => {
+    const streamApp = await fx.build({ API_SSE_POLL_INTERVAL_MS: '200' });
+    const url = await streamApp.listen({ host: '127.0.0.1', port: 0 });
+    const t0 = Date.now();
+    const det = (id: string, fields: Partial<Parameters<typeof toDetectionRow>[0]>, at: number, version = 1) =>
+      toDetectionRow({ detectionId: id, orgId: 'org-a', ruleId: 'r.other', title: 'other', severity: 'high', firstSeen: t0 - 60_000, lastSeen: at, detectedAt: at, version, ...fields });
+    // A detection triaged before the streams open: its next update is not `new`.
+    await insertDetections(fx.storage, [det('det-s-3', { srcIp: '10.3.3.3', entityType: 'ip', entityValue: '10.3.3.3' }, t0 - 1000)]);
+    const triage = await app.inject({ method: 'PATCH', url: '/v1/detections/det-s-3', headers: key('analyst-a'), payload: { status: 'false_positive', assignee: 'carol', note: 'lab scanner' } });
+    expect(triage.statusCode, triage.body).toBe(200);
+
+    const filters: Record<string, string[]> = {
+      'rule_id=r.match': ['det-s-1'],
+      'technique=T1071': ['det-s-1'],
+      [`entity_ip=${encodeURIComponent('10.1.1.0/24')}`]: ['det-s-1'],
+      'q=STREAM%20MATCH': ['det-s-1'],
+      'src_ip=10.2.2.2': ['det-s-2'],
+      'min_severity=critical': ['det-s-2'],
+      'status=new': ['det-s-1', 'det-s-2'],
+      'status=false_positive,resolved': ['det-s-3'],
+      'assignee=carol': ['det-s-3'],
+      'assignee=': ['det-s-1', 'det-s-2'],
+      '': ['det-s-1', 'det-s-2', 'det-s-3'],
+    };
+    const controller = new AbortController();
+    const streams = await Promise.all(
+      Object.keys(filters).map(async (query) => {
+        const res = await fetch(`${url}/v1/detections/stream?${query}`, { headers: key('analyst-a'), signal: controller.signal });
+        expect(res.status, query).toBe(200);
+        return { query, reader: res.body!.getReader(), text: '' };
+      }),
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const t = Date.now();
+      await insertDetections(fx.storage, [
+        det('det-s-1', { ruleId: 'r.match', title: 'Stream match one', techniques: ['T1071.001'], srcIp: '10.1.1.1', entityType: 'ip', entityValue: '10.1.1.1' }, t),
+        det('det-s-2', { srcIp: '10.2.2.2', severity: 'critical', techniques: ['T1046'] }, t),
+        det('det-s-3', { srcIp: '10.3.3.3', entityType: 'ip', entityValue: '10.3.3.3' }, t, 2),
+      ]);
+      const decoder = new TextDecoder();
+      const received = (text: string) => [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { id: string; status: string; assignee: string | null });
+      await Promise.all(
+        streams.map(async (s) => {
+          const deadline = Date.now() + 15_000;
+          const want = filters[s.query]!;
+          while (Date.now() < deadline && !want.every((id) => received(s.text).some((d) => d.id === id))) {
+            const { value, done } = await s.reader.read();
+            if (done) break;
+            s.text += decoder.decode(value, { stream: true });
+          }
+        }),
+      );
+      // Another poll or two: anything a filter should have left out would be here by now.
+      await new Promise((r) => setTimeout(r, 600));
+      controller.abort();
+      for (const s of streams) {
+        for (;;) {
+          const next = await s.reader.read().catch(() => ({ done: true, value: undefined }));
+          if (next.done || !next.value) break;
+          s.text += decoder.decode(next.value, { stream: true });
+        }
+        const got = received(s.text);
+        expect(got.map((d) => d.id).filter((id) => id.startsWith('det-s-')).sort(), s.query).toEqual(filters[s.query]);
+        const triaged = got.find((d) => d.id === 'det-s-3');
+        if (triaged) expect(triaged, s.query).toMatchObject({ status: 'false_positive', assignee: 'carol' });
+        const fresh = got.find((d) => d.id === 'det-s-1');
+        if (fresh) expect(fresh, s.query).toMatchObject({ status: 'new', assignee: null });
+      }
+    } finally {
+      controller.abort();
+      await streamApp.close();
+    }
+  });
+});

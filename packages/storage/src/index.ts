@@ -63,6 +63,7 @@ export {
   DETECTION_STATUSES,
   appendDetectionState,
   getDetectionState,
+  getDetectionStates,
   listDetectionStates,
   type DetectionState,
   type DetectionStateInput,

@@ -125,6 +125,31 @@ LIMIT 1`,
   return rows[0] === undefined ? undefined : fromRow(rows[0]);
 }
 
+/**
+ * The current triage state of several detections (at most 10,000 ids), within the caller's
+ * organizations; a detection never triaged (`new`) or another tenant's has no entry.
+ */
+export async function getDetectionStates(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  detectionIds: readonly string[],
+  options: QueryOptions = {},
+): Promise<DetectionState[]> {
+  const db = assertIdentifier('database', driver.database);
+  const orgs = orgScope(orgIds);
+  if (orgs === undefined || detectionIds.length === 0) return [];
+  if (detectionIds.length > 10_000 || detectionIds.some((id) => typeof id !== 'string')) {
+    throw new StorageError('STORAGE_INVALID_ARGUMENT', 'detectionIds must be at most 10000 strings');
+  }
+  const rows = await driver.query(
+    `SELECT ${COLUMNS} FROM ${db}.detection_state_current FINAL
+WHERE org_id IN {orgIds:Array(String)} AND detection_id IN {ids:Array(String)}`,
+    { orgIds: orgs, ids: [...new Set(detectionIds)] },
+    options,
+  );
+  return rows.map(fromRow);
+}
+
 /** Every triage change of one detection, newest first (its history). */
 export async function listDetectionStates(
   driver: StorageDriver,

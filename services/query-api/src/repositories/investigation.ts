@@ -119,6 +119,8 @@ export interface StreamCursor {
 export interface StreamFilters {
   minSeverity?: Severity | undefined;
   ruleId?: string | undefined;
+  /** Exact source address. */
+  srcIp?: string | undefined;
   technique?: string | undefined;
   entityIp?: string | undefined;
   text?: string | undefined;
@@ -151,6 +153,10 @@ export async function detectionsAfter(
   if (filters.ruleId !== undefined) {
     where.push('rule_id = {ruleId:String}');
     params['ruleId'] = filters.ruleId;
+  }
+  if (filters.srcIp !== undefined) {
+    where.push('src_ip = toIPv6({srcIp:String})');
+    params['srcIp'] = filters.srcIp;
   }
   if (filters.technique !== undefined) {
     where.push("(has(techniques, {technique:String}) OR arrayExists(t -> startsWith(t, concat({technique:String}, '.')), techniques))");

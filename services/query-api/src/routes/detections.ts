@@ -48,6 +48,8 @@ interface TriageBody {
   expected_version?: number;
 }
 
+const STATUS_LIST = `^(${DETECTION_STATUSES.join('|')})(,(${DETECTION_STATUSES.join('|')})){0,${DETECTION_STATUSES.length - 1}}$`;
+
 /** Filters shared by the list and the stream (querystring schema properties). */
 export const DETECTION_FILTERS = {
   min_severity: { type: 'string', enum: [...SEVERITIES] },
@@ -55,9 +57,10 @@ export const DETECTION_FILTERS = {
   technique: { type: 'string', maxLength: 32, pattern: '^[A-Za-z0-9._-]+$', description: 'ATT&CK technique; T1071 also matches T1071.001' },
   entity_ip: { type: 'string', maxLength: 64, description: 'address or CIDR, matched against the source and an ip entity' },
   q: { type: 'string', minLength: 1, maxLength: 200, description: 'case-insensitive text in the title' },
+  src_ip: { type: 'string', maxLength: 45, description: 'exact source address' },
+  status: { type: 'string', maxLength: 100, pattern: STATUS_LIST, description: `current triage status: one or more of ${DETECTION_STATUSES.join(', ')}, comma-separated` },
+  assignee: { type: 'string', maxLength: 128, description: 'current assignee (exact); empty for unassigned' },
 } as const;
-
-const STATUS_LIST = `^(${DETECTION_STATUSES.join('|')})(,(${DETECTION_STATUSES.join('|')})){0,${DETECTION_STATUSES.length - 1}}$`;
 const MAX_EVIDENCE_EVENTS = 100;
 const MAX_CONTEXT_EVENTS = 200;
 
@@ -83,14 +86,14 @@ export const registerDetectionRoutes: RegisterRoutes = async (app, { config, sto
           properties: {
             since: TIME_PARAM,
             until: TIME_PARAM,
-            min_severity: { type: 'string', enum: [...SEVERITIES] },
-            rule_id: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' },
-            src_ip: { type: 'string', maxLength: 45 },
+            min_severity: DETECTION_FILTERS.min_severity,
+            rule_id: DETECTION_FILTERS.rule_id,
+            src_ip: DETECTION_FILTERS.src_ip,
             technique: DETECTION_FILTERS.technique,
             entity_ip: DETECTION_FILTERS.entity_ip,
             q: DETECTION_FILTERS.q,
-            status: { type: 'string', maxLength: 100, pattern: STATUS_LIST, description: `one or more of ${DETECTION_STATUSES.join(', ')}, comma-separated` },
-            assignee: { type: 'string', maxLength: 128, description: 'current assignee (exact); empty for unassigned' },
+            status: DETECTION_FILTERS.status,
+            assignee: DETECTION_FILTERS.assignee,
             sort: { type: 'string', enum: [...DETECTION_SORTS], default: 'last_seen' },
             order: { type: 'string', enum: ['asc', 'desc'], default: 'desc' },
             limit: limitParam(config),

@@ -1,8 +1,9 @@
+import { isIP } from 'node:net';
 import { Gauge } from '@mamori/metrics';
-import type { Severity } from '@mamori/storage';
+import { getDetectionStates, type DetectionState, type DetectionStatus, type Severity } from '@mamori/storage';
 import { ERROR_RESPONSES } from '../openapi.ts';
 import { detectionsAfter, latestStreamCursor, type StreamCursor, type StreamFilters } from '../repositories/investigation.ts';
-import { queryOptions } from '../security/guards.ts';
+import { badRequest, queryOptions } from '../security/guards.ts';
 import { orgScope, principalOf, requireRole } from '../security/principal.ts';
 import type { RegisterRoutes } from './deps.ts';
 import { DETECTION_FILTERS, detectionJson } from './detections.ts';
@@ -14,6 +15,9 @@ interface StreamQuery {
   technique?: string;
   entity_ip?: string;
   q?: string;
+  src_ip?: string;
+  status?: string;
+  assignee?: string;
 }
 
 const MAX_ROWS_PER_POLL = 500;
@@ -40,7 +44,9 @@ function decodeEventId(text: string | undefined): StreamCursor | undefined {
  * polls storage every API_SSE_POLL_INTERVAL_MS for detection versions newer than its cursor
  * (detected_at, id, version); a reconnect with `Last-Event-ID` resumes after the last one seen.
  * Polling (not a Kafka subscription) keeps the API free of a broker dependency and works with
- * every storage backend and any number of API replicas.
+ * every storage backend and any number of API replicas. Each streamed detection carries its current
+ * triage state; `status` and `assignee` filter on it (an update of a detection already triaged as a
+ * false positive is not `new`), after the poll, so the cursor still moves past what they leave out.
  */
 export const registerStreamRoutes: RegisterRoutes = async (app, { config, storage, registry, logger }) => {
   const gauge = new Gauge({ name: 'mamori_api_sse_subscribers', help: 'Open GET /v1/detections/stream connections.', registers: [registry] });
@@ -64,12 +70,15 @@ export const registerStreamRoutes: RegisterRoutes = async (app, { config, storag
     async (request, reply) => {
       const q = request.query;
       if (q.entity_ip !== undefined) assertIpOrCidr('entity_ip', q.entity_ip);
+      if (q.src_ip !== undefined && isIP(q.src_ip) === 0) throw badRequest('src_ip must be an IPv4 or IPv6 address');
       if (subscribers >= config.maxSseSubscribers) {
         return reply.code(503).header('retry-after', '5').send({ error: 'too_many_streams', message: `at most ${config.maxSseSubscribers} detection streams at once; retry later` });
       }
       const orgs = orgScope(principalOf(request));
       const options = queryOptions(config);
-      const filters: StreamFilters = { minSeverity: q.min_severity, ruleId: q.rule_id, technique: q.technique, entityIp: q.entity_ip, text: q.q };
+      const filters: StreamFilters = { minSeverity: q.min_severity, ruleId: q.rule_id, srcIp: q.src_ip, technique: q.technique, entityIp: q.entity_ip, text: q.q };
+      const statuses = q.status === undefined ? undefined : new Set(q.status.split(',') as DetectionStatus[]);
+      const assignee = q.assignee;
       const lastEventId = request.headers['last-event-id'];
       let cursor = decodeEventId(typeof lastEventId === 'string' ? lastEventId : undefined) ?? (await latestStreamCursor(storage, orgs, options));
 
@@ -88,10 +97,20 @@ export const registerStreamRoutes: RegisterRoutes = async (app, { config, storag
         polling = true;
         try {
           const rows = await detectionsAfter(storage, orgs, cursor, filters, MAX_ROWS_PER_POLL, options);
+          const states = new Map<string, DetectionState>();
+          if (rows.length > 0) {
+            const rowOrgs = [...new Set(rows.map((r) => r.row.orgId))];
+            for (const state of await getDetectionStates(storage, rowOrgs, rows.map((r) => r.row.detectionId), options)) {
+              states.set(`${state.orgId}\u0000${state.detectionId}`, state);
+            }
+          }
           for (const { row, cursor: next } of rows) {
             if (closed) return;
-            raw.write(`id: ${encodeEventId(next)}\nevent: detection\ndata: ${JSON.stringify(detectionJson(row))}\n\n`);
             cursor = next;
+            const state = states.get(`${row.orgId}\u0000${row.detectionId}`);
+            if (statuses !== undefined && !statuses.has(state?.status ?? 'new')) continue;
+            if (assignee !== undefined && (state?.assignee ?? '') !== assignee) continue;
+            raw.write(`id: ${encodeEventId(next)}\nevent: detection\ndata: ${JSON.stringify(detectionJson(row, state))}\n\n`);
             lastWrite = Date.now();
           }
           if (!closed && Date.now() - lastWrite >= config.sseHeartbeatMs) {
