@@ -112,6 +112,34 @@ assets: [{ org: acme, network: 10.0.0.5, name: dc01, owner: it, criticality: cri
     expect(r.stderr).toMatch(/suricata\.eve: 1 file\(s\), 5 records, 2 events, 1 dead-lettered, 2 not events$/m);
   });
 
+  it('reads what a cut gzip file holds and skips a corrupt one, without failing the run', async () => {
+    const sub = join(dir, 'gz');
+    mkdirSync(sub);
+    const many = Array.from({ length: 2000 }, (_, i) => conn('10.0.0.5', '10.0.0.6', 1 + (i % 60000)));
+    const packed = gzipSync(`${many.join('\n')}\n`);
+    // Cut mid-stream (a log still being compressed at rotation): the whole lines before the cut are events.
+    writeFileSync(join(sub, 'a-cut.log.gz'), packed.subarray(0, Math.floor(packed.length / 2)));
+    // Gzip magic, then nothing a gzip reader can use.
+    writeFileSync(join(sub, 'b-corrupt.log.gz'), Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(64, 0xff)]));
+    writeFileSync(join(sub, 'c-good.log'), `${GOOD[0]}\n`);
+    const r = await mamori(['normalize', sub]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`${join(sub, 'a-cut.log.gz')}: GZIP_TRUNCATED .*read the \\d+ bytes it holds`));
+    expect(r.stderr).toContain(`${join(sub, 'b-corrupt.log.gz')}: GZIP_CORRUPT`);
+    const out = events(r);
+    const counts = r.stderr.match(/mamori normalize: 2 file\(s\), 1 skipped, (\d+) records, (\d+) events, (\d+) dead-lettered/);
+    expect(counts).not.toBeNull();
+    const [records, evs, dead] = counts!.slice(1).map(Number) as [number, number, number];
+    expect(out).toHaveLength(evs);
+    expect(records).toBe(evs + dead);
+    // The cut gzip held some but not all lines; at most its last line is cut (dead-lettered).
+    expect(evs).toBeGreaterThan(100);
+    expect(evs).toBeLessThan(many.length + 1);
+    expect(dead).toBeLessThanOrEqual(1);
+    // The good file after them is read as usual.
+    expect((out.at(-1)?.['attributes'] as Record<string, string> | undefined)?.['uid']).toBe('C53');
+  });
+
   it('skips content no format recognizes, without failing the run', async () => {
     const file = join(dir, 'prose.txt');
     writeFileSync(file, 'Dear diary,\ntoday nothing happened.\n');

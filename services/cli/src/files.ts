@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { ConfigError, errorMessage } from '@mamori/core';
 import type { SensorFormat } from '@mamori/normalizer';
 
@@ -30,22 +30,45 @@ export function expandPaths(paths: readonly string[]): string[] {
   return out;
 }
 
-/** The file's bytes, gunzipped when they start with the gzip magic (the name does not matter). */
-export function readInput(path: string): Buffer {
+/**
+ * What a file holds: its bytes, gunzipped when they start with the gzip magic (the name does not
+ * matter). A gzip stream that ends early (a log still being compressed at rotation, a cut copy)
+ * gives what it holds with a `GZIP_TRUNCATED` warning: the cut last line is then reported by the
+ * format like any cut line. A gzip stream that is corrupt gives `GZIP_CORRUPT` and no bytes: the
+ * file is skipped, the run goes on. A file that cannot be read at all is a usage error (ConfigError).
+ */
+export type InputBytes =
+  | { readonly ok: true; readonly bytes: Buffer; readonly warning?: { readonly code: 'GZIP_TRUNCATED'; readonly message: string } }
+  | { readonly ok: false; readonly code: 'GZIP_CORRUPT'; readonly message: string };
+
+export function readInput(path: string): InputBytes {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch (error) {
     throw new ConfigError(`cannot read ${path}: ${errorMessage(error)}`, { cause: error });
   }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      return gunzipSync(bytes);
-    } catch (error) {
-      throw new ConfigError(`${path} looks gzip-compressed but cannot be decompressed: ${errorMessage(error)}`, { cause: error });
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return { ok: true, bytes };
+  try {
+    return { ok: true, bytes: gunzipSync(bytes) };
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'Z_BUF_ERROR') {
+      return { ok: false, code: 'GZIP_CORRUPT', message: `looks gzip-compressed but cannot be decompressed: ${errorMessage(error)}` };
     }
+    // Z_BUF_ERROR: the stream ended early. A sync flush gives everything inflated up to the cut.
+    let partial: Buffer;
+    try {
+      partial = gunzipSync(bytes, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch (cause) {
+      return { ok: false, code: 'GZIP_CORRUPT', message: `looks gzip-compressed but cannot be decompressed: ${errorMessage(cause)}` };
+    }
+    if (partial.length === 0) return { ok: false, code: 'GZIP_CORRUPT', message: 'looks gzip-compressed but ends before any data' };
+    return {
+      ok: true,
+      bytes: partial,
+      warning: { code: 'GZIP_TRUNCATED', message: `the gzip stream ends early (a file still being written, or cut in copying); read the ${partial.length} bytes it holds` },
+    };
   }
-  return bytes;
 }
 
 /** A format and how sure detection is of it (1 = forced by `--format`). */
@@ -113,8 +136,17 @@ export interface FileRecord {
 
 /** A file split into records, with the format that will decode them. */
 export type OpenedFile =
-  | { readonly ok: true; readonly path: string; readonly format: SensorFormat; readonly confidence: number; readonly container: 'lines' | 'zeek-tsv'; readonly records: FileRecord[] }
-  | { readonly ok: false; readonly path: string; readonly code: 'FORMAT_UNKNOWN' | 'FORMAT_UNSUPPORTED'; readonly message: string };
+  | {
+      readonly ok: true;
+      readonly path: string;
+      readonly format: SensorFormat;
+      readonly confidence: number;
+      readonly container: 'lines' | 'zeek-tsv';
+      readonly records: FileRecord[];
+      /** Set when only part of the file could be read (see {@link readInput}); print it, the records are still good. */
+      readonly warning?: { readonly code: 'GZIP_TRUNCATED'; readonly message: string };
+    }
+  | { readonly ok: false; readonly path: string; readonly code: 'FORMAT_UNKNOWN' | 'FORMAT_UNSUPPORTED' | 'GZIP_CORRUPT'; readonly message: string };
 
 interface ZeekTsvModule {
   zeekTsvToJsonLines(text: string): Iterable<{ path: string; line: string; lineNumber: number; error?: string }>;
@@ -159,7 +191,10 @@ function splitLines(text: string): FileRecord[] {
  * JSON lines its decoders read, keeping the TSV line numbers.
  */
 export async function openFile(path: string, formats: readonly SensorFormat[], forced?: SensorFormat): Promise<OpenedFile> {
-  const text = readInput(path).toString('utf8');
+  const input = readInput(path);
+  if (!input.ok) return { ok: false, path, code: input.code, message: input.message };
+  const warning = input.warning === undefined ? {} : { warning: input.warning };
+  const text = input.bytes.toString('utf8');
   let records: FileRecord[];
   let container: 'lines' | 'zeek-tsv' = 'lines';
   if (isZeekTsvHead(text)) {
@@ -171,11 +206,11 @@ export async function openFile(path: string, formats: readonly SensorFormat[], f
   } else {
     records = splitLines(text);
   }
-  if (forced) return { ok: true, path, format: forced, confidence: 1, container, records };
+  if (forced) return { ok: true, path, format: forced, confidence: 1, container, records, ...warning };
   const head = container === 'lines' ? text.slice(0, SNIFF_HEAD_BYTES) : headOf(records);
   const detected = detectFormat(head, formats);
   if (!detected) return { ok: false, path, code: 'FORMAT_UNKNOWN', message: `no registered format recognizes this content (known: ${formats.map((f) => f.id).join(', ')}); name one with --format` };
-  return { ok: true, path, format: detected.format, confidence: detected.confidence, container, records };
+  return { ok: true, path, format: detected.format, confidence: detected.confidence, container, records, ...warning };
 }
 
 function headOf(records: readonly FileRecord[]): string {

@@ -71,6 +71,7 @@ async function normalizeFiles(env: Env, runtime: RuntimeConfig, options: HuntOpt
         continue;
       }
       summary.files++;
+      if (file.warning) await write(options.stderr, `${path}: ${file.warning.code} ${file.warning.message}\n`);
       for (const record of file.records) {
         summary.records++;
         if (record.error !== undefined) {

@@ -70,6 +70,7 @@ export async function runImport(runtime: RuntimeConfig, env: Env, options: Impor
       }
       const topic = file.format.topics[0]!;
       summary.files++;
+      if (file.warning) say(`${file.path}: ${file.warning.code} ${file.warning.message}`);
       const perFormat = (summary.byFormat[file.format.id] ??= { files: 0, records: 0, events: 0, deadLettered: 0, notEvents: 0 });
       perFormat.files++;
       let batch: OutgoingMessage[] = [];

@@ -86,6 +86,7 @@ export async function runNormalize(runtime: RuntimeConfig, env: Env, options: No
       continue;
     }
     summary.files++;
+    if (file.warning) await err.write(`${path}: ${file.warning.code} ${file.warning.message}`);
     const perFormat = (summary.byFormat[file.format.id] ??= { files: 0, records: 0, events: 0, deadLettered: 0, notEvents: 0 });
     perFormat.files++;
     const dead = async (line: number, code: string, message: string) => {
