@@ -88,7 +88,10 @@ ${ENTITY_READ}`,
   return { first: toNumber(r['first_ms']), last: toNumber(r['last_ms']) + 3_600_000 };
 }
 
-/** Events per hour and sensor over [since, until). */
+/**
+ * Events per hour of ingestion and sensor, for the hours overlapping [since, until), from the
+ * `sensor_ingest_hourly` roll-up (migration 0010): a dashboard never groups raw events.
+ */
 export async function ingestBySensor(
   driver: StorageDriver,
   orgIds: readonly string[],
@@ -98,12 +101,13 @@ export async function ingestBySensor(
 ): Promise<{ sensorId: string; orgId: string; hour: number; events: number }[]> {
   if (orgIds.length === 0) return [];
   const db = assertIdentifier('database', driver.database);
+  const clamp = (s: number) => Math.min(Math.max(s, 0), 0xffff_ffff);
   const rows = await driver.query(
-    `SELECT org_id, sensor_id, toUnixTimestamp(toStartOfHour(ingest_time)) * 1000 AS hour_ms, count() AS events
-FROM ${db}.events
-WHERE org_id IN {orgIds:Array(String)} AND time >= fromUnixTimestamp64Milli({since:Int64}) AND time < fromUnixTimestamp64Milli({until:Int64})
-GROUP BY org_id, sensor_id, hour_ms ORDER BY hour_ms, org_id, sensor_id LIMIT 100000`,
-    { orgIds: [...orgIds], since: Math.trunc(since), until: Math.trunc(until) },
+    `SELECT org_id, sensor_id, toUnixTimestamp(hour) * 1000 AS hour_ms, sum(events) AS events
+FROM ${db}.sensor_ingest_hourly
+WHERE org_id IN {orgIds:Array(String)} AND hour >= toDateTime({hourFrom:UInt32}, 'UTC') AND hour < toDateTime({hourTo:UInt32}, 'UTC')
+GROUP BY org_id, sensor_id, hour ORDER BY hour_ms, org_id, sensor_id LIMIT 100000`,
+    { orgIds: [...orgIds], hourFrom: clamp(Math.floor(since / 3_600_000) * 3_600), hourTo: clamp(Math.ceil(until / 1_000)) },
     options,
   );
   return rows.map((r) => ({ orgId: String(r['org_id']), sensorId: String(r['sensor_id']), hour: toNumber(r['hour_ms']), events: toNumber(r['events']) }));
