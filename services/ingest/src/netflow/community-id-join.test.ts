@@ -1,7 +1,8 @@
+import { parseIp } from '@mamori/inventory';
 import { Enricher, FORMATS, RecordNormalizer, type SensorFormat } from '@mamori/normalizer';
 import { describe, expect, it } from 'vitest';
 import { NetflowDecoder } from './decoder.ts';
-import { FLOW_FIELDS, flowRow, set, templateRecord, v9Packet } from './test-packets.ts';
+import { FLOW_FIELDS, flowRow, set, templateRecord, uint, v9Packet } from './test-packets.ts';
 
 /**
  * Community ID joins one flow across sensors: the same 5-tuple seen by Zeek (conn), Suricata (EVE
@@ -19,6 +20,7 @@ function communityIds(formatId: string, text: string): (string | null)[] {
 }
 
 interface Flow {
+  /** As Zeek writes it: `icmp` for ICMPv6 too. */
   readonly proto: 'tcp' | 'udp' | 'icmp';
   readonly number: number;
   readonly src: string;
@@ -32,13 +34,14 @@ const zeek = (f: Flow) => JSON.stringify({ ts: 1_700_000_000.5, uid: 'C1', 'id.o
 
 function suricata(f: Flow): string {
   const icmp = f.proto === 'icmp';
+  const v6 = f.src.includes(':');
   return JSON.stringify({
     timestamp: '2023-11-14T22:13:20.500000+0000',
     flow_id: 1,
     event_type: 'flow',
     src_ip: f.src,
     dest_ip: f.dst,
-    proto: f.proto.toUpperCase(),
+    proto: icmp && v6 ? 'IPv6-ICMP' : f.proto.toUpperCase(),
     ...(icmp ? { icmp_type: f.sport, icmp_code: f.dport } : { src_port: f.sport, dest_port: f.dport }),
     flow: { pkts_toserver: 1, pkts_toclient: 1, bytes_toserver: 84, bytes_toclient: 84, start: '2023-11-14T22:13:20.500000+0000', end: '2023-11-14T22:13:21.000000+0000', state: 'closed' },
   });
@@ -47,8 +50,16 @@ function suricata(f: Flow): string {
 /** The flow as a v9 exporter writes it (ICMP: type << 8 | code in the destination port), through the collector's decoder. */
 function netflow(f: Flow): string {
   const icmp = f.proto === 'icmp';
-  const row = flowRow(f.src, f.dst, icmp ? 0 : f.sport, icmp ? (f.sport << 8) | f.dport : f.dport, f.number, 84, 1, 90_000, 95_000);
-  const out = new NetflowDecoder().decode(v9Packet([set(0, templateRecord(300, FLOW_FIELDS)), set(300, row)]), '192.0.2.10', 1_700_000_000_000);
+  const sport = icmp ? 0 : f.sport;
+  const dport = icmp ? (f.sport << 8) | f.dport : f.dport;
+  const v6 = f.src.includes(':');
+  const packet = v6
+    ? v9Packet([
+        set(0, templateRecord(301, [[27, 16], [28, 16], [7, 2], [11, 2], [4, 1], [1, 4], [2, 4]])),
+        set(301, Buffer.concat([Buffer.from(parseIp(f.src)!.bytes), Buffer.from(parseIp(f.dst)!.bytes), uint(sport, 2), uint(dport, 2), uint(f.number, 1), uint(84, 4), uint(1, 4)])),
+      ])
+    : v9Packet([set(0, templateRecord(300, FLOW_FIELDS)), set(300, flowRow(f.src, f.dst, sport, dport, f.number, 84, 1, 90_000, 95_000))]);
+  const out = new NetflowDecoder().decode(packet, '192.0.2.10', 1_700_000_000_000);
   expect(out.errors).toEqual([]);
   return out.records.map((r) => JSON.stringify(r)).join('\n');
 }
@@ -58,6 +69,8 @@ const FLOWS: readonly Flow[] = [
   { proto: 'udp', number: 17, src: '10.0.0.5', dst: '10.0.0.53', sport: 5353, dport: 53 },
   { proto: 'icmp', number: 1, src: '10.0.0.5', dst: '8.8.8.8', sport: 8, dport: 0 },
   { proto: 'icmp', number: 1, src: '10.0.0.1', dst: '10.0.0.5', sport: 3, dport: 3 },
+  { proto: 'udp', number: 17, src: '2001:db8::5', dst: '2001:db8::53', sport: 5353, dport: 53 },
+  { proto: 'icmp', number: 58, src: '2001:db8::5', dst: '2001:db8::1', sport: 128, dport: 0 },
 ];
 
 describe('the same flow from Zeek, Suricata and NetFlow gets one Community ID', () => {

@@ -57,9 +57,12 @@ export function communityIdV1(flow: FlowTuple, seed = 0): string | null {
 /** {@link communityIdV1} of addresses already parsed (undefined: not an address); the enricher parses each once per event. */
 export function communityIdOf(protocol: string, src: IpBytes | undefined, srcPort: number, dst: IpBytes | undefined, dstPort: number, seed = 0): string | null {
   // Decoders write the protocol in lower case: the exact text first, case-folded only when that misses.
-  const proto = PROTOCOLS.get(protocol) ?? PROTOCOLS.get(protocol.toLowerCase());
+  let proto = PROTOCOLS.get(protocol) ?? PROTOCOLS.get(protocol.toLowerCase());
   if (proto === undefined) return null;
   if (!src || !dst || src.version !== dst.version) return null;
+  // Zeek's conn.log says `icmp` for ICMPv6 too (its transport_proto has no icmpv6): over IPv6 it is 58,
+  // as Zeek's own community_id, Suricata (`IPv6-ICMP`) and NetFlow (58) hash it.
+  if (proto === 1 && src.version === 6) proto = 58;
   let sport = srcPort;
   let dport = dstPort;
   if (!Number.isInteger(sport) || !Number.isInteger(dport) || sport < 0 || dport < 0 || sport > 65535 || dport > 65535) return null;

@@ -57,6 +57,11 @@ describe('Community ID v1 (the spec\'s published vectors)', () => {
     expect(communityIdV1({ protocol: 'icmpv6', srcIp: 'fe80:1011:1213:1415:1617:1819:1A1B:1C1D', srcPort: 129, dstIp: 'fe80:1:203:405:607:809:a0b:c0d', dstPort: 0 })).toBe('1:0bf7hyMJUwt3fMED7z8LIfRpBeo=');
   });
 
+  it('hashes Zeek\'s `icmp` between IPv6 addresses as ICMPv6 (the spec vector), and IPv4-mapped addresses as IPv4', () => {
+    expect(communityIdV1({ protocol: 'icmp', srcIp: 'fe80:0001:0203:0405:0607:0809:0A0B:0C0D', srcPort: 128, dstIp: 'fe80:1011:1213:1415:1617:1819:1A1B:1C1D', dstPort: 0 })).toBe('1:0bf7hyMJUwt3fMED7z8LIfRpBeo=');
+    expect(communityIdV1({ protocol: 'icmp', srcIp: '::ffff:1.2.3.4', srcPort: 8, dstIp: '::ffff:5.6.7.8', dstPort: 0 })).toBe('1:crodRHL2FEsHjbv3UkRrfbs4bZ0=');
+  });
+
   it('gives null for protocols without ports, mixed families and bad ports', () => {
     expect(communityIdV1({ protocol: 'gre', srcIp: '1.2.3.4', srcPort: 0, dstIp: '5.6.7.8', dstPort: 0 })).toBeNull();
     expect(communityIdV1({ protocol: 'tcp', srcIp: '1.2.3.4', srcPort: 1, dstIp: '::1', dstPort: 2 })).toBeNull();
