@@ -390,7 +390,7 @@ describe('concurrent changes of one decision', () => {
   ];
 
   /** Proposes a block, fires both changes at once, and checks that exactly one won, in the answers, the decision and its audit trail. */
-  async function race(api: FastifyInstance, value: string, [a, b]: [Change, Change], beforeFire?: () => void): Promise<string> {
+  async function race(api: FastifyInstance, value: string, [a, b]: [Change, Change], beforeFire?: () => void): Promise<{ error: string; failedEntries: number }> {
     const created = await api.inject({ method: 'POST', url: '/v1/decisions', headers: auth('analystA'), payload: { indicator: { type: 'ipv4', value }, action: 'block', justification } });
     expect(created.statusCode, created.body).toBe(201);
     const id = created.json().id as string;
@@ -406,15 +406,28 @@ describe('concurrent changes of one decision', () => {
     expect(loser.decision_id).toBe(id);
     const full = (await api.inject({ url: `/v1/decisions/${id}`, headers: auth('viewerA') })).json();
     expect(full).toMatchObject({ status: winner.status, version: 2, decided_by: `key:${KEYS[winner.who].id}`, decision_reason: `${winner.action} by ${winner.who}` });
-    expect(full.audit.map((e: { action: string; actor: string }) => [e.action, e.actor])).toEqual([
+    // A loser that got as far as writing has its entry (written before the change) followed by its
+    // `.failed` entry; every other entry is the creation and the winner's change.
+    const loserWho = winner === a ? b : a;
+    type Entry = { action: string; actor: string; reason: string; before: unknown; after: { status: string; version: number } };
+    const entries = full.audit as Entry[];
+    const failed = entries.filter((e) => e.action.endsWith('.failed'));
+    const attempted = entries.filter((e) => failed.some((f) => f.actor === e.actor && f.action === `${e.action}.failed`));
+    const effective = entries.filter((e) => !failed.includes(e) && !attempted.includes(e));
+    expect(effective.map((e) => [e.action, e.actor])).toEqual([
       ['decision.create', 'key:analyst-a'],
       [`decision.${winner.action}`, `key:${KEYS[winner.who].id}`],
     ]);
-    expect(full.audit[1]).toMatchObject({ before: { status: 'proposed', version: 1 }, after: { status: winner.status, version: 2 } });
-    return loser.error as string;
+    expect(effective[1]).toMatchObject({ before: { status: 'proposed', version: 1 }, after: { status: winner.status, version: 2 } });
+    expect(failed.length).toBe(attempted.length);
+    for (const f of failed) {
+      expect([f.action, f.actor]).toEqual([`decision.${loserWho.action}.failed`, `key:${KEYS[loserWho.who].id}`]);
+      expect(f.reason).toMatch(/^did not take effect: .*changed by someone else/);
+    }
+    return { error: loser.error as string, failedEntries: failed.length };
   }
 
-  it('lets exactly one of two racing approvals, rejections or revocations win, with one audit entry', async () => {
+  it('lets exactly one of two racing approvals, rejections or revocations win, with one effective audit entry', async () => {
     for (let i = 0; i < 24; i++) await race(app, `45.33.50.${i + 1}`, PAIRS[i % PAIRS.length]!);
   });
 
@@ -439,10 +452,11 @@ describe('concurrent changes of one decision', () => {
     const api = await buildQueryApi(loadQueryApiConfig(env), { storage: gated, logger: silentLogger(), registry: createRegistry() });
     try {
       for (let i = 0; i < 12; i++) {
-        const error = await race(api, `45.33.51.${i + 1}`, PAIRS[i % PAIRS.length]!, () => {
+        const outcome = await race(api, `45.33.51.${i + 1}`, PAIRS[i % PAIRS.length]!, () => {
           gateOn = true;
         });
-        expect(error).toBe('version_conflict');
+        // Both wrote, so the loser's audit entry exists and is followed by its `.failed` entry.
+        expect(outcome).toEqual({ error: 'version_conflict', failedEntries: 1 });
       }
     } finally {
       await api.close();

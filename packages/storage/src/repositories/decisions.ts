@@ -157,8 +157,16 @@ ORDER BY write_id DESC LIMIT 1`,
 /**
  * Records a new decision (version 1) for one of the caller's organizations and returns it.
  * Validation of the indicator value, guard rails and uniqueness of open decisions are the caller's.
+ * `beforeWrite` runs with the decision once it is validated, right before it is written (what must be
+ * stored before the change is: its audit entry); if it throws, nothing is written.
  */
-export async function createDecision(driver: StorageDriver, orgIds: readonly string[], input: NewDecision, options: QueryOptions = {}): Promise<Decision> {
+export async function createDecision(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  input: NewDecision,
+  options: QueryOptions = {},
+  beforeWrite?: (next: Decision) => Promise<void>,
+): Promise<Decision> {
   assertOrgAllowed(orgIds, input.orgId);
   const now = Date.now();
   const status = oneOf('status', input.status, DECISION_STATUSES);
@@ -189,6 +197,7 @@ export async function createDecision(driver: StorageDriver, orgIds: readonly str
     version: 1,
   };
   if (d.targetKind === 'detection' && d.detectionId === '') throw new StorageError('STORAGE_INVALID_ARGUMENT', 'decision.detectionId is required for a decision on a detection');
+  if (beforeWrite !== undefined) await beforeWrite(d);
   if (!(await writeVersion(driver, d, options))) {
     throw new StorageError('STORAGE_VERSION_CONFLICT', `decision ${d.id} already exists`);
   }
@@ -200,7 +209,8 @@ export async function createDecision(driver: StorageDriver, orgIds: readonly str
  * `expectedVersion`: of two racing changes of the same version exactly one is stored; the other
  * (and any change naming a version that is no longer current) gets STORAGE_VERSION_CONFLICT and
  * wrote nothing that readers see. Returns the new version. Which transitions are allowed is the
- * caller's rule; this only guarantees they apply one at a time.
+ * caller's rule; this only guarantees they apply one at a time. `beforeWrite` as for
+ * {@link createDecision}, with the next version (it runs before the race for that version is decided).
  */
 export async function changeDecision(
   driver: StorageDriver,
@@ -209,6 +219,7 @@ export async function changeDecision(
   expectedVersion: number,
   change: DecisionChange,
   options: QueryOptions = {},
+  beforeWrite?: (next: Decision) => Promise<void>,
 ): Promise<Decision> {
   const status = oneOf('status', change.status, DECISION_STATUSES);
   const decidedBy = nonEmpty('decidedBy', change.decidedBy);
@@ -228,6 +239,7 @@ export async function changeDecision(
     activatedAt: change.activatedAt !== undefined ? epochMs('activatedAt', change.activatedAt) : status === 'active' && current.status !== 'active' ? updatedAt : current.activatedAt,
     version: current.version + 1,
   };
+  if (beforeWrite !== undefined) await beforeWrite(next);
   if (!(await writeVersion(driver, next, options))) {
     throw new StorageError('STORAGE_VERSION_CONFLICT', `decision ${id} was changed by someone else at the same time (version ${next.version} is taken): read it again and retry`);
   }

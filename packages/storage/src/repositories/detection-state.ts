@@ -61,12 +61,15 @@ function fromRow(r: Readonly<Record<string, unknown>>): DetectionState {
  * rewritten: `detection_state` keeps every change, `detection_state_current` the latest.
  * Two writers racing on one detection without `expectedVersion` can both get the same version;
  * the later insert then wins (ReplacingMergeTree keeps the last inserted of equal versions).
+ * `beforeWrite` runs with the new row once it is validated and versioned, right before the insert:
+ * what must be stored before the change is (its audit entry); if it throws, nothing is inserted.
  */
 export async function appendDetectionState(
   driver: StorageDriver,
   orgIds: readonly string[],
   input: DetectionStateInput,
   options: QueryOptions = {},
+  beforeWrite?: (next: DetectionState) => Promise<void>,
 ): Promise<DetectionState> {
   assertOrgAllowed(orgIds, input.orgId);
   if (typeof input.detectionId !== 'string' || input.detectionId === '') throw new StorageError('STORAGE_INVALID_ARGUMENT', 'detectionId must be a non-empty string');
@@ -90,6 +93,7 @@ export async function appendDetectionState(
     changedAt: Math.trunc(input.changedAt ?? Date.now()),
     version: currentVersion + 1,
   };
+  if (beforeWrite !== undefined) await beforeWrite(row);
   await driver.insert('detection_state', [
     {
       detection_id: row.detectionId,

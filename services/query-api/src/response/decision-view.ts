@@ -1,4 +1,4 @@
-import { appendAudit, effectiveDecisionStatus, listAudit, type Decision, type QueryOptions, type StorageDriver } from '@mamori/storage';
+import { effectiveDecisionStatus, listAudit, type AuditInput, type Decision, type QueryOptions, type StorageDriver } from '@mamori/storage';
 
 /**
  * What the decision routes add on top of `@mamori/storage`'s decision repository (the
@@ -40,13 +40,12 @@ export function decisionJson(d: Decision, now: number): Record<string, unknown> 
   };
 }
 
-/** Appends one change of a decision to the audit log, stamped with the decision version's time. */
-export async function appendDecisionAudit(
-  driver: StorageDriver,
+/** The audit entry of one change of a decision, stamped with the decision version's time. */
+export function decisionAuditInput(
   d: Decision,
   entry: { actor: string; action: string; before: Record<string, unknown> | null; after: Record<string, unknown>; reason: string },
-): Promise<void> {
-  await appendAudit(driver, [d.orgId], {
+): AuditInput {
+  return {
     orgId: d.orgId,
     at: d.updatedAt,
     actor: entry.actor,
@@ -56,7 +55,7 @@ export async function appendDecisionAudit(
     beforeJson: entry.before === null ? '' : JSON.stringify(entry.before),
     afterJson: JSON.stringify(entry.after),
     reason: entry.reason,
-  });
+  };
 }
 
 /** A decision's audit trail, oldest first (the newest 1000 entries). */

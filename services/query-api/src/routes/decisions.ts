@@ -16,7 +16,8 @@ import {
 } from '@mamori/storage';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { responseContext, type ResponseContext } from '../response/context.ts';
-import { appendDecisionAudit, decisionAuditTrail, decisionJson } from '../response/decision-view.ts';
+import { auditedChange } from '../response/audited.ts';
+import { decisionAuditInput, decisionAuditTrail, decisionJson } from '../response/decision-view.ts';
 import { checkGuardRails } from '../response/guard-rails.ts';
 import { INDICATOR_TYPES, indicatorFromEntity, parseIndicatorValue, type IndicatorType, type IndicatorValue } from '../response/indicator-value.ts';
 import { queryOptions } from '../security/guards.ts';
@@ -225,33 +226,39 @@ export async function registerDecisionRoutes(app: FastifyInstance, deps: RouteDe
         if (existing) {
           return reply.code(409).send({ error: 'conflict', message: `decision ${existing.id} already ${existing.status === 'proposed' ? 'proposes' : 'applies'} ${body.action} on ${value.value}; revoke it first`, decision_id: existing.id });
         }
-        const decision = await createDecision(
-          storage,
-          [org],
-          {
-            orgId: org,
-            action: body.action,
-            status: needsApproval ? 'proposed' : 'active',
-            targetKind: detectionId ? 'detection' : 'indicator',
-            detectionId,
-            indicatorType: value.type,
-            indicatorValue: value.value,
-            justification: body.justification,
-            tlp: body.tlp ?? 'amber',
-            shareWith,
-            requestedBy: principal.id,
-            createdAt: now,
-            expiresAt,
-          },
-          opts,
+        // The audit entry is written before the decision (auditedChange): no decision is stored without it.
+        const decision = await auditedChange(storage, deps.logger, (audit) =>
+          createDecision(
+            storage,
+            [org],
+            {
+              orgId: org,
+              action: body.action,
+              status: needsApproval ? 'proposed' : 'active',
+              targetKind: detectionId ? 'detection' : 'indicator',
+              detectionId,
+              indicatorType: value.type,
+              indicatorValue: value.value,
+              justification: body.justification,
+              tlp: body.tlp ?? 'amber',
+              shareWith,
+              requestedBy: principal.id,
+              createdAt: now,
+              expiresAt,
+            },
+            opts,
+            (next) =>
+              audit(
+                decisionAuditInput(next, {
+                  actor: principal.id,
+                  action: body.action === 'share' ? 'decision.share' : 'decision.create',
+                  before: null,
+                  after: decisionJson(next, now),
+                  reason: body.justification,
+                }),
+              ),
+          ),
         );
-        await appendDecisionAudit(storage, decision, {
-          actor: principal.id,
-          action: body.action === 'share' ? 'decision.share' : 'decision.create',
-          before: null,
-          after: decisionJson(decision, now),
-          reason: body.justification,
-        });
         return reply.code(201).send(decisionJson(decision, now));
       });
     },
@@ -401,14 +408,27 @@ async function changeStatus(
   let after: Decision;
   try {
     // Only if it is still the version read above: a racing approval, rejection or revocation that
-    // wrote first makes this one a version conflict, and nothing of it is stored or audited.
-    after = await changeDecision(
-      deps.storage,
-      [before.orgId],
-      before.id,
-      before.version,
-      { status: name === 'approve' ? 'active' : name === 'reject' ? 'rejected' : 'revoked', decidedBy: principal.id, decisionReason: reason ?? '', updatedAt: now },
-      opts,
+    // wrote first makes this one a version conflict. Readers never see its version; its audit entry
+    // (written first) is followed by a `.failed` entry saying it did not take effect.
+    after = await auditedChange(deps.storage, deps.logger, (audit) =>
+      changeDecision(
+        deps.storage,
+        [before.orgId],
+        before.id,
+        before.version,
+        { status: name === 'approve' ? 'active' : name === 'reject' ? 'rejected' : 'revoked', decidedBy: principal.id, decisionReason: reason ?? '', updatedAt: now },
+        opts,
+        (next) =>
+          audit(
+            decisionAuditInput(next, {
+              actor: principal.id,
+              action: `decision.${name}`,
+              before: decisionJson(before, now),
+              after: decisionJson(next, now),
+              reason: reason ?? '',
+            }),
+          ),
+      ),
     );
   } catch (error) {
     if (error instanceof StorageError && error.code === 'STORAGE_VERSION_CONFLICT') {
@@ -417,13 +437,6 @@ async function changeStatus(
     }
     throw error;
   }
-  await appendDecisionAudit(deps.storage, after, {
-    actor: principal.id,
-    action: `decision.${name}`,
-    before: decisionJson(before, now),
-    after: decisionJson(after, now),
-    reason: reason ?? '',
-  });
   return decisionJson(after, now);
 }
 

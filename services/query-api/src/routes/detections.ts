@@ -3,7 +3,6 @@ import {
   DETECTION_SORTS,
   DETECTION_STATUSES,
   SEVERITIES,
-  appendAudit,
   appendDetectionState,
   getDetection,
   getDetectionState,
@@ -19,6 +18,7 @@ import {
 } from '@mamori/storage';
 import { DETECTION_PROPERTIES, ERROR_RESPONSES } from '../openapi.ts';
 import { eventsByIds } from '../repositories/investigation.ts';
+import { auditedChange } from '../response/audited.ts';
 import { DAY_MS, TIME_PARAM, badRequest, limitParam, pageSize, queryOptions, timeRange } from '../security/guards.ts';
 import { orgScope, principalOf, requireRole } from '../security/principal.ts';
 import type { RegisterRoutes } from './deps.ts';
@@ -72,7 +72,7 @@ export const DETECTION_ID_PARAMS = {
 } as const;
 
 /** `GET /v1/detections`, `GET /v1/detections/:id`. */
-export const registerDetectionRoutes: RegisterRoutes = async (app, { config, storage, detectionCache }) => {
+export const registerDetectionRoutes: RegisterRoutes = async (app, { config, storage, logger, detectionCache }) => {
   app.get<{ Querystring: ListQuery }>(
     '/v1/detections',
     {
@@ -237,32 +237,36 @@ export const registerDetectionRoutes: RegisterRoutes = async (app, { config, sto
       if (body.status === undefined && body.assignee === undefined && body.note === undefined) throw badRequest('give status, assignee or note');
       const orgs = [row.orgId];
       const before = await getDetectionState(storage, orgs, row.detectionId, options);
-      const after = await appendDetectionState(
-        storage,
-        orgs,
-        {
-          detectionId: row.detectionId,
-          orgId: row.orgId,
-          status: body.status ?? before?.status ?? 'new',
-          assignee: body.assignee ?? before?.assignee ?? '',
-          note: body.note ?? '',
-          changedBy: principal.id,
-          ...(body.expected_version !== undefined ? { expectedVersion: body.expected_version } : {}),
-        },
-        options,
+      // The audit entry is written before the state row (auditedChange): no triage change is stored without it.
+      const after = await auditedChange(storage, logger, (audit) =>
+        appendDetectionState(
+          storage,
+          orgs,
+          {
+            detectionId: row.detectionId,
+            orgId: row.orgId,
+            status: body.status ?? before?.status ?? 'new',
+            assignee: body.assignee ?? before?.assignee ?? '',
+            note: body.note ?? '',
+            changedBy: principal.id,
+            ...(body.expected_version !== undefined ? { expectedVersion: body.expected_version } : {}),
+          },
+          options,
+          (next) =>
+            audit({
+              orgId: row.orgId,
+              actor: principal.id,
+              action: 'detection.triaged',
+              targetType: 'detection',
+              targetId: row.detectionId,
+              beforeJson: JSON.stringify(triageSnapshot(before)),
+              afterJson: JSON.stringify(triageSnapshot(next)),
+              reason: body.note ?? '',
+              at: next.changedAt,
+              requestId: String(request.id),
+            }),
+        ),
       );
-      await appendAudit(storage, orgs, {
-        orgId: row.orgId,
-        actor: principal.id,
-        action: 'detection.triaged',
-        targetType: 'detection',
-        targetId: row.detectionId,
-        beforeJson: JSON.stringify(triageSnapshot(before)),
-        afterJson: JSON.stringify(triageSnapshot(after)),
-        reason: body.note ?? '',
-        at: after.changedAt,
-        requestId: String(request.id),
-      });
       return { detection: detectionJson(row, after), state: stateJson(after) };
     },
   );
