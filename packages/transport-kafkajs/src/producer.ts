@@ -7,6 +7,33 @@ import { wrapError } from './errors.ts';
 const { CompressionTypes, Partitioners } = kafkajs;
 
 /**
+ * Bytes of records per produce request (librdkafka's default `message.max.bytes`, which the rdkafka
+ * adapter gets by default). kafkajs puts all of one send's records for a partition into one record
+ * batch, and a broker refuses a batch over its `message.max.bytes` (1048588 by default): a stage
+ * sending a consumed batch's worth of records to one partition (a sensor's dead letters: the raw
+ * bytes plus the dead-letter headers) was refused on every retry and stalled its partition. A single
+ * record over this bound is still sent, alone.
+ */
+const MAX_REQUEST_BYTES = 1_000_000;
+/** Per-record framing in a v2 record batch (length, attributes, deltas, counts as varints), rounded up. */
+const RECORD_OVERHEAD_BYTES = 32;
+
+function byteLength(value: Buffer | string | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/** An upper bound of the bytes a record takes in a record batch (uncompressed). */
+function recordBytes(message: OutgoingMessage): number {
+  let n = RECORD_OVERHEAD_BYTES + byteLength(message.key) + byteLength(message.value);
+  const headers = message.headers;
+  if (headers !== undefined) {
+    for (const name in headers) n += 8 + Buffer.byteLength(name) + byteLength(headers[name]);
+  }
+  return n;
+}
+
+/**
  * acks=all (-1) with idempotence. kafkajs numbers idempotent batches per partition when it builds a
  * request; with several requests in flight a retried one comes back OUT_OF_ORDER_SEQUENCE_NUMBER,
  * so one request in flight per broker connection keeps idempotence sound (Java allows up to 5).
@@ -44,8 +71,23 @@ export class KafkajsProducer implements Producer {
     }
   }
 
+  /** Sends in requests of at most MAX_REQUEST_BYTES, one after another (order within a partition is kept). */
   async send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    if (messages.length === 0) return;
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const size = recordBytes(messages[i]!);
+      if (i > start && bytes + size > MAX_REQUEST_BYTES) {
+        await this.sendRequest(topic, messages.slice(start, i));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    if (start < messages.length) await this.sendRequest(topic, start === 0 ? messages : messages.slice(start));
+  }
+
+  private async sendRequest(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
     try {
       await this.producer.send({ topic, acks: -1, compression: this.compression, messages: messages.map(toKafkajs) });
     } catch (error) {

@@ -164,6 +164,15 @@ export function runTransportContract(
       }
     });
 
+    it('takes one send larger than a broker accepts in one request for one partition (1 MiB by default), in order', async () => {
+      const t = await topic('large-send');
+      const value = (i: number) => `${String(i).padStart(6, '0')}${'x'.repeat(2_000)}`;
+      await produce(t, Array.from({ length: 1_200 }, (_, i) => ({ key: 'one-key', value: value(i), headers: { 'h.name': 'v'.repeat(200) } })));
+      const { handled } = await collecting({ groupId: unique('g'), topics: [t], maxBatchSize: 500 });
+      await waitFor(() => handled.length >= 1_200, '1200 records');
+      expect(handled.map((m) => m.value!.toString().slice(0, 6))).toEqual(Array.from({ length: 1_200 }, (_, i) => String(i).padStart(6, '0')));
+    });
+
     it('bounds batches by maxBatchSize', async () => {
       const t = await topic('batch');
       await produce(t, Array.from({ length: 250 }, (_, i) => ({ value: String(i) })));
