@@ -6,6 +6,9 @@ import { protocolType, wrapError } from './errors.ts';
 /** How long `ensureTopics` waits for the leaders of the topics it created. */
 export const LEADER_WAIT_MS = 30_000;
 
+/** Answers of a broker that has not taken a new topic's partition over yet: ask again. */
+const NOT_READY: ReadonlySet<string> = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION']);
+
 export class KafkajsAdmin implements Admin {
   private readonly admin: KafkaAdmin;
 
@@ -53,9 +56,12 @@ export class KafkajsAdmin implements Admin {
   }
 
   /**
-   * Waits until every partition of the created topics has a leader, asking the metadata again while
-   * brokers still answer that they do not know the topic or have no leader for it yet; at most
-   * {@link LEADER_WAIT_MS}.
+   * Waits until every partition of the created topics has a leader that serves requests: the
+   * metadata names a leader for each, and then each leader answers a ListOffsets. The metadata can
+   * name a leader before that broker has taken the partition over (KRaft brokers apply the
+   * controller's change asynchronously), and a request sent to it then fails with
+   * NOT_LEADER_FOR_PARTITION. Asks again while brokers answer that they do not know the topic, have
+   * no leader, or are not the leader yet; at most {@link LEADER_WAIT_MS}.
    */
   private async waitForLeaders(specs: readonly TopicSpec[]): Promise<void> {
     const deadline = Date.now() + LEADER_WAIT_MS;
@@ -71,9 +77,10 @@ export class KafkajsAdmin implements Admin {
             return partitions.length < (s.partitions ?? 1) || partitions.some((p) => p.leader < 0);
           })
           .map((s) => s.topic);
+        // Then each partition's leader must answer as the leader.
+        for (const topic of topics) if (!missing.includes(topic)) await this.admin.fetchTopicOffsets(topic);
       } catch (error) {
-        const type = protocolType(error);
-        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw error;
+        if (!NOT_READY.has(protocolType(error) ?? '')) throw error;
         missing = topics;
       }
       if (missing.length === 0) return;
