@@ -80,6 +80,17 @@ describe('PortScanAnalytic', () => {
     expect(run(a, events)).toEqual([]);
   });
 
+  it('does not read an ICMP or ICMPv6 sweep without connection state (NetFlow, Suricata) as a port scan', () => {
+    // Echo requests to many hosts: type 8 / 128 sits where a port would (as NetFlow writes it, type << 8 | code).
+    for (const [protocol, port] of [['icmp', 8 << 8], ['ipv6-icmp', 128 << 8]] as const) {
+      const a = new PortScanAnalytic();
+      const sweep = Array.from({ length: 60 }, (_, i) =>
+        conn({ src_ip: '2001:db8::9', time: T0 + i * 100, dst_ip: `2001:db8::1:${i.toString(16)}`, dst_port: port, protocol, conn_state: null, source_format: 'netflow.flow' }),
+      );
+      expect(run(a, sweep), protocol).toEqual([]);
+    }
+  });
+
   it('counts within a sliding window: probes spread thinner than the window raise nothing', () => {
     const a = new PortScanAnalytic();
     const probes = Array.from({ length: 60 }, (_, i) => conn({ src_ip: '10.9.9.9', time: T0 + i * 5000, dst_ip: `10.0.4.${i + 1}`, dst_port: 445 }));

@@ -47,7 +47,7 @@ const PROBE_STATES = new Set(['S0', 'REJ', 'RSTO', 'RSTOS0', 'RSTR', 'RSTRH', 'S
 
 export function isProbe(event: MamoriEvent): boolean {
   if (event.conn_state != null && PROBE_STATES.has(event.conn_state)) return true;
-  return event.bytes_out === 0 && event.bytes_in === 0 && event.protocol !== 'icmp';
+  return event.bytes_out === 0 && event.bytes_in === 0 && event.protocol !== 'icmp' && event.protocol !== 'ipv6-icmp';
 }
 
 interface Probe {

@@ -13,11 +13,13 @@ const normalizer = new RecordNormalizer({ inventory: () => undefined, allowUnreg
 const format = (id: string): SensorFormat => FORMATS.find((f) => f.id === id)!;
 const source = { topic: 'join', partition: 0, offset: 0, sensorId: 'sensor', ingestTime: 0 };
 
-function communityIds(formatId: string, text: string): (string | null)[] {
+function normalized(formatId: string, text: string) {
   const result = normalizer.normalize(format(formatId), Buffer.from(text), source);
   expect(result.errors).toEqual([]);
-  return result.events.map((e) => e.community_id);
+  return result.events;
 }
+const communityIds = (formatId: string, text: string): (string | null)[] => normalized(formatId, text).map((e) => e.community_id);
+const protocols = (formatId: string, text: string): string[] => normalized(formatId, text).map((e) => e.protocol);
 
 interface Flow {
   /** As Zeek writes it: `icmp` for ICMPv6 too. */
@@ -80,6 +82,18 @@ describe('the same flow from Zeek, Suricata and NetFlow gets one Community ID', 
       expect(fromZeek).toMatch(/^1:/);
       expect(communityIds('suricata.eve', suricata(flow))).toEqual([fromZeek]);
       expect(communityIds('netflow.flow', netflow(flow))).toEqual([fromZeek]);
+    });
+  }
+});
+
+describe('and one protocol name, IANA\'s keyword (ICMPv6: Zeek icmp, Suricata IPv6-ICMP, NetFlow 58)', () => {
+  const IANA: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp' };
+  for (const flow of FLOWS) {
+    it(`${flow.proto} ${flow.src} -> ${flow.dst}: ${IANA[flow.number]}`, () => {
+      const name = IANA[flow.number];
+      expect(protocols('zeek.conn', zeek(flow))).toEqual([name]);
+      expect(protocols('suricata.eve', suricata(flow))).toEqual([name]);
+      expect(protocols('netflow.flow', netflow(flow))).toEqual([name]);
     });
   }
 });

@@ -7,6 +7,7 @@ import type { DecodeContext, DecodeResult } from '../types.ts';
 import { CefSyntaxError, parseCef, type CefRecord } from './parse.ts';
 import { parseCefTime } from './time.ts';
 import { stripEnd } from '../text.ts';
+import { isIpv6Flow, protocolOfName } from '../protocol.ts';
 
 export const CEF_FORMAT_ID = 'cef';
 
@@ -20,8 +21,6 @@ const MAPPED = new Set(['src', 'dst', 'spt', 'dpt', 'proto', 'in', 'out', 'act',
 
 /** Names and `cat` values that mark a firewall/flow traffic log rather than a finding. */
 const TRAFFIC = /\b(traffic|flow|conn|connection|session)\b/i;
-
-const PROTOCOL_NUMBERS: Readonly<Record<string, string>> = { '1': 'icmp', '6': 'tcp', '17': 'udp', '58': 'ipv6-icmp', '132': 'sctp' };
 
 function bounded(text: string, max = MAX_ATTRIBUTE_CHARS): string {
   return text.length <= max ? text : `${text.slice(0, max)}…`;
@@ -130,8 +129,8 @@ export function cefToEvent(rec: CefRecord, ctx: DecodeContext, eventId: string, 
     if (!kept) put(key, value);
   }
 
-  const rawProto = ext.get('proto')?.trim().toLowerCase() ?? '';
-  const protocol = PROTOCOL_NUMBERS[rawProto] ?? rawProto.slice(0, 32);
+  const rawProto = ext.get('proto')?.trim() ?? '';
+  const protocol = rawProto === '' ? '' : protocolOfName(rawProto.slice(0, 32), isIpv6Flow(address(ext.get('src') ?? '')));
   const traffic = isTrafficLog(rec);
   const signatureId = /^\d{1,15}$/.test(rec.signatureId.trim()) ? Number(rec.signatureId.trim()) : null;
   if (signatureId === null && rec.signatureId !== '') put('signature_id', rec.signatureId);

@@ -6,6 +6,7 @@ import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult } from '../types.ts';
 import { jsonText } from '../text.ts';
 import { forEachJsonObject } from '../json.ts';
+import { isIpv6Flow, protocolOfName, protocolOfNumber } from '../protocol.ts';
 
 export const SURICATA_EVE_FORMAT_ID = 'suricata.eve';
 
@@ -130,7 +131,15 @@ function optionalTime(o: Json | undefined, key: string): number | null {
 /** The common part of every Suricata event; the caller fills the class record. */
 function baseEvent(o: Json, eventClass: string, ctx: DecodeContext, prefix: Readonly<FnvState>, line: number): MamoriEvent {
   const proto = o['proto'];
-  const protocol = typeof proto === 'string' ? proto.toLowerCase() : typeof proto === 'number' ? String(proto) : '';
+  const srcIp = o['src_ip'];
+  const protocol =
+    typeof proto === 'string'
+      ? protocolOfName(proto, typeof srcIp === 'string' && isIpv6Flow(srcIp))
+      : typeof proto === 'number' && Number.isInteger(proto) && proto >= 0 && proto <= 255
+        ? protocolOfNumber(proto)
+        : typeof proto === 'number'
+          ? String(proto)
+          : '';
   const icmp = o['icmp_type'] !== undefined;
   const attributes: Record<string, string> = { event_type: String(o['event_type']) };
   for (const key of COMMON_ATTRIBUTES) {

@@ -8,6 +8,7 @@ import { jsonText } from '../text.ts';
 import { forEachJsonObject } from '../json.ts';
 import { isIPv4 } from '../zeek/fields.ts';
 import { isEventTimeMs, MAX_LONG } from '../event-limits.ts';
+import { isIpv6Flow, protocolOfName } from '../protocol.ts';
 
 export const ZEEK_CONN_FORMAT_ID = 'zeek.conn';
 
@@ -135,19 +136,23 @@ export function buildEvent<A>(f: ConnFields, attributes: A, ctx: DecodeContext, 
   const proto = f.proto;
   if (typeof proto !== 'string' || proto === '') throw new FieldError('proto', `proto is missing or not a string: ${jsonText(proto)}`);
   const durationMs = long(nonNegative(f.duration, 'duration') * 1000, 'duration', f.duration);
+  // Checked in the order of the event's fields: the first bad one is the error reported.
+  const time = timestamp(f.ts);
+  const srcIp = address(f.origH, 'id.orig_h', f.origV4);
   return {
     event_id: eventIdAt(prefix, line),
     event_class: 'network_activity',
-    time: timestamp(f.ts),
+    time,
     ingest_time: ctx.ingestTime,
     org_id: ctx.orgId,
     sensor_id: ctx.sensorId,
     source_format: ZEEK_CONN_FORMAT_ID,
-    src_ip: address(f.origH, 'id.orig_h', f.origV4),
+    src_ip: srcIp,
     src_port: port(f.origP, 'id.orig_p'),
     dst_ip: address(f.respH, 'id.resp_h', f.respV4),
     dst_port: port(f.respP, 'id.resp_p'),
-    protocol: proto.toLowerCase(),
+    // Zeek says `icmp` for ICMPv6 too: the address family tells them apart (f.origV4 ≥ 0: read as IPv4).
+    protocol: protocolOfName(proto, f.origV4 < 0 && isIpv6Flow(srcIp)),
     bytes_out: count(f.origBytes, 'orig_bytes'),
     bytes_in: count(f.respBytes, 'resp_bytes'),
     packets_out: count(f.origPkts, 'orig_pkts'),

@@ -4,6 +4,7 @@ import { NormalizeError } from '../errors.ts';
 import type { DecodeContext, DecodeResult, SensorFormat } from '../types.ts';
 import { attributesOf, eventTimeMs, FieldError, flattenZeek, optAddress, optPort, optString, type ZeekRecord } from './fields.ts';
 import { isZeekTsv, sniffZeekTsv, zeekTsvRecords } from './tsv.ts';
+import { isIpv6Flow, protocolOfName } from '../protocol.ts';
 import { forEachJsonObject, parseJsonObject } from '../json.ts';
 
 /**
@@ -46,20 +47,24 @@ function toEvent(c: Compiled, rec: ZeekRecord, ctx: DecodeContext, prefix: Reado
   const ts = rec['ts'];
   if (ts === undefined || ts === null) throw new FieldError('ts', 'ts is missing');
   const proto = optString(rec, 'proto');
+  // Checked in the order of the event's fields: the first bad one is the error reported.
+  const time = eventTimeMs(ts, 'ts');
+  // Logs about files and certificates have no connection: '' and 0, as the schema says.
+  const srcIp = optAddress(rec, 'id.orig_h') ?? '';
   const event: MamoriEvent = {
     event_id: eventIdAt(prefix, line),
     event_class: c.spec.eventClass,
-    time: eventTimeMs(ts, 'ts'),
+    time,
     ingest_time: ctx.ingestTime,
     org_id: ctx.orgId,
     sensor_id: ctx.sensorId,
     source_format: c.id,
-    // Logs about files and certificates have no connection: '' and 0, as the schema says.
-    src_ip: optAddress(rec, 'id.orig_h') ?? '',
+    src_ip: srcIp,
     src_port: optPort(rec, 'id.orig_p') ?? 0,
     dst_ip: optAddress(rec, 'id.resp_h') ?? '',
     dst_port: optPort(rec, 'id.resp_p') ?? 0,
-    protocol: proto === null ? c.spec.protocol : proto.toLowerCase(),
+    // Zeek says `icmp` for ICMPv6 too: the address family tells them apart.
+    protocol: proto === null ? c.spec.protocol : protocolOfName(proto, isIpv6Flow(srcIp)),
     bytes_out: 0,
     bytes_in: 0,
     packets_out: 0,

@@ -5,13 +5,12 @@ import { NormalizeError } from '../../errors.ts';
 import type { DecodeContext, DecodeResult } from '../../types.ts';
 import { jsonText } from '../../text.ts';
 import { MAX_EVENT_TIME_MS, MAX_LONG } from '../../event-limits.ts';
+import { protocolOfNumber } from '../../protocol.ts';
 
 export const NETFLOW_FLOW_FORMAT_ID = 'netflow.flow';
 
 type Json = Record<string, unknown>;
 
-/** IANA protocol numbers with a name events use; any other number is written as its decimal text. */
-const PROTOCOL_NAMES: Readonly<Record<number, string>> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6' };
 
 /** Bounds on what a record may put into `attributes` (the ingest decoder already bounds `fields`). */
 const MAX_ATTRIBUTES = 96;
@@ -26,8 +25,9 @@ class FieldError extends Error {
   }
 }
 
+/** The event's name of an IANA protocol number (formats/protocol.ts: IANA's keyword, else the decimal text). */
 export function protocolName(n: number): string {
-  return PROTOCOL_NAMES[n] ?? String(n);
+  return protocolOfNumber(n);
 }
 
 function address(o: Json, field: string): string {

@@ -50,7 +50,7 @@ describe('netflow.flow details', () => {
   });
 
   it('names protocols 1, 6, 17 and 58; other numbers as text', () => {
-    expect([1, 6, 17, 58, 47, 132].map(protocolName)).toEqual(['icmp', 'tcp', 'udp', 'icmpv6', '47', '132']);
+    expect([1, 6, 17, 58, 47, 132, 200].map(protocolName)).toEqual(['icmp', 'tcp', 'udp', 'ipv6-icmp', 'gre', 'sctp', '200']);
   });
 
   it('sniffs collector lines and nothing else', () => {
