@@ -8,6 +8,7 @@ export interface StageMetrics {
   readonly received: Counter<'stage' | 'topic'>;
   readonly emitted: Counter<'stage' | 'topic'>;
   readonly deadLettered: Counter<'stage' | 'topic' | 'error_code'>;
+  readonly deadLettersCut: Counter<'stage'>;
   readonly receivedBytes: Counter<'stage' | 'topic'>;
   readonly batchSize: Histogram<'stage'>;
   readonly batchDuration: Histogram<'stage'>;
@@ -38,6 +39,12 @@ export function stageMetrics(registry: Registry): StageMetrics {
       name: 'mamori_records_dead_lettered_total',
       help: 'Records sent to the dead-letter topic, per input topic and error code.',
       labelNames: ['stage', 'topic', 'error_code'],
+      registers,
+    }),
+    deadLettersCut: new Counter({
+      name: 'mamori_dead_letters_cut_total',
+      help: 'Dead letters cut to fit the dead-letter topic (value shortened; original length and SHA-256 in headers).',
+      labelNames: ['stage'],
       registers,
     }),
     receivedBytes: new Counter({

@@ -1,7 +1,7 @@
 import { errorCode, errorMessage, withTimeout, type Logger } from '@mamori/core';
 import { stageMetrics, type Registry, type StageMetrics } from '@mamori/metrics';
 import type { ConsumedBatch, Consumer, Producer, TopicPartition, Transport } from '@mamori/transport';
-import { DEAD_LETTER_TOPIC, deadLetterMessage } from './dead-letter.ts';
+import { DEAD_LETTER_TOPIC, deadLetterMessage, isCutDeadLetter } from './dead-letter.ts';
 import { ThrottledErrorLog } from './error-log.ts';
 import type { Stage, StageResult } from './stage.ts';
 
@@ -22,6 +22,8 @@ export interface StageRunnerOptions {
   tickIntervalMs?: number;
   /** @default 'telemetry.dlq' */
   deadLetterTopic?: string;
+  /** The dead-letter topic's `max.message.bytes`: a dead letter is cut to fit it. @default DEAD_LETTER_MAX_MESSAGE_BYTES (8 MiB) */
+  deadLetterMaxBytes?: number;
   /** Consumer group session timeout: how long a member that died silently holds its partitions. @default 30000 */
   sessionTimeoutMs?: number;
 }
@@ -186,10 +188,18 @@ export class StageRunner {
       if (output.messages.length === 0) continue;
       sends.push(producer.send(output.topic, output.messages));
     }
+    let cut = 0;
     if (result.deadLetters.length > 0) {
-      sends.push(producer.send(this.dlqTopic, result.deadLetters.map((letter) => deadLetterMessage(stage.name, letter))));
+      const now = Date.now();
+      const letters = result.deadLetters.map((letter) => deadLetterMessage(stage.name, letter, now, this.options.deadLetterMaxBytes));
+      for (const m of letters) if (isCutDeadLetter(m)) cut++;
+      sends.push(producer.send(this.dlqTopic, letters));
     }
     await Promise.all(sends);
+    if (cut > 0) {
+      this.metrics.deadLettersCut.inc({ stage: stage.name }, cut);
+      this.options.logger.warn({ stage: stage.name, cut, dlqMaxBytes: this.options.deadLetterMaxBytes }, 'dead letters cut to fit the dead-letter topic (original length and SHA-256 in their headers)');
+    }
     for (const output of result.outputs) this.metrics.emitted.inc({ stage: stage.name, topic: output.topic }, output.messages.length);
     for (const sunk of result.sunk ?? []) this.metrics.emitted.inc({ stage: stage.name, topic: sunk.target }, sunk.count);
     for (const letter of result.deadLetters) {

@@ -47,6 +47,10 @@ export class RdkafkaProducer implements Producer {
       'linger.ms': this.options.lingerMs ?? 5,
       'compression.codec': this.options.compression ?? 'none',
       'batch.num.messages': 10_000,
+      // One record may be bigger than librdkafka's default bound (1,000,000 bytes): a dead letter is a
+      // raw record (up to the broker's 1 MiB default) plus headers. Batches stay bounded by batch.size;
+      // the broker enforces each topic's max.message.bytes.
+      'message.max.bytes': 64 * 1024 * 1024,
       'queue.buffering.max.messages': 200_000,
       'socket.connection.setup.timeout.ms': 5_000,
       'allow.auto.create.topics': false,

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { EnvReader, type Env } from '@mamori/core';
+import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@mamori/pipeline';
 
 /** Settings shared by every service a `mamori` process runs. Documented in docs/configuration.md. */
 export interface RuntimeConfig {
@@ -11,6 +12,12 @@ export interface RuntimeConfig {
   topicPartitions: number;
   /** MAMORI_REPLICATION_FACTOR: replication of topics Mamori creates; unset = broker default. */
   replicationFactor: number | undefined;
+  /**
+   * MAMORI_DLQ_MAX_MESSAGE_BYTES: `max.message.bytes` of the dead-letter topic when Mamori creates it,
+   * and the size stages cut a dead letter to (a pre-created topic: set it to that topic's limit).
+   * @default 8388608 (8 MiB)
+   */
+  dlqMaxMessageBytes: number;
   storage:
     | { kind: 'chdb'; path: string; database: string; sessions: number }
     | { kind: 'clickhouse'; url: string; database: string; username: string | undefined; password: string | undefined };
@@ -70,6 +77,7 @@ export function loadRuntimeConfig(env: Env, cwd = process.cwd()): Readonly<Runti
     transport: r.oneOf('MAMORI_TRANSPORT', ['kafkajs', 'rdkafka'] as const, 'kafkajs'),
     topicPartitions: r.integer('MAMORI_TOPIC_PARTITIONS', 3, { min: 1, max: 1024 }),
     replicationFactor: rf === 0 ? undefined : rf,
+    dlqMaxMessageBytes: r.integer('MAMORI_DLQ_MAX_MESSAGE_BYTES', DEAD_LETTER_MAX_MESSAGE_BYTES, { min: 65_536, max: 100 * 1024 * 1024 }),
     storage,
     metricsHost: r.string('METRICS_HOST', '127.0.0.1'),
     metricsPort: r.integer('METRICS_PORT', 9464, { min: 0, max: 65_535 }),

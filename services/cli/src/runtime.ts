@@ -1,6 +1,6 @@
 import { Lifecycle, createLogger, type Env, type Logger } from '@mamori/core';
 import { OpsServer, createRegistry, type Registry } from '@mamori/metrics';
-import { LagMonitor, StageRunner, TOPICS, type LagSubject, type Stage } from '@mamori/pipeline';
+import { LagMonitor, StageRunner, TOPICS, deadLetterTopicSpec, type LagSubject, type Stage } from '@mamori/pipeline';
 import { migrate, type StorageDriver } from '@mamori/storage';
 import type { Producer, Transport } from '@mamori/transport';
 import { IntelKnownLog, buildDetector, buildDetectorCorrelation, detectionMessages, loadDetectorConfig, openIntelFeeds, type DetectorCorrelation, type IntelFeeds } from '@mamori/detector';
@@ -156,7 +156,13 @@ export async function startServices(names: readonly ServiceName[], config: Runti
     const admin = transport.admin();
     await admin.connect();
     try {
-      const spec = (topic: string) => ({ topic, partitions: config.topicPartitions, ...(config.replicationFactor ? { replicationFactor: config.replicationFactor } : {}) });
+      // The dead-letter topic takes bigger records than the others: a dead letter is a record plus headers.
+      const spec = (topic: string) => ({
+        ...(topic === TOPICS.deadLetter ? deadLetterTopicSpec(config.dlqMaxMessageBytes) : {}),
+        topic,
+        partitions: config.topicPartitions,
+        ...(config.replicationFactor ? { replicationFactor: config.replicationFactor } : {}),
+      });
       await admin.ensureTopics([...topics].map(spec));
     } finally {
       await admin.close();
@@ -178,6 +184,7 @@ export async function startServices(names: readonly ServiceName[], config: Runti
         registry,
         logger: logger.child({ stage: stage.name }),
         maxBatchSize: stage.name === 'writer' ? writerConfig?.maxBatchRecords : stage.name.startsWith('detector') ? detectorConfig?.maxBatchRecords : normalizerConfig?.maxBatchRecords,
+        deadLetterMaxBytes: config.dlqMaxMessageBytes,
       });
       await runner.start();
       lagSubjects.push({ stage: stage.name, groupId: runner.groupId, topics: stage.inputTopics });
