@@ -140,6 +140,29 @@ assets: [{ org: acme, network: 10.0.0.5, name: dc01, owner: it, criticality: cri
     expect((out.at(-1)?.['attributes'] as Record<string, string> | undefined)?.['uid']).toBe('C53');
   });
 
+  it('reads JSON objects written over several lines: a jq-style stream, an exported array, a cut array', async () => {
+    const objects = GOOD.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const sub = join(dir, 'pretty');
+    mkdirSync(sub);
+    const stream = objects.map((o) => JSON.stringify(o, null, 2)).join('\n');
+    writeFileSync(join(sub, 'stream.json'), `${stream}\n`);
+    const array = JSON.stringify(objects, null, 2);
+    writeFileSync(join(sub, 'array.json'), array);
+    // Cut inside the third object: the first two are events, the cut one a dead letter at its first line.
+    writeFileSync(join(sub, 'cut.json'), array.slice(0, array.lastIndexOf('"proto"')));
+    const r = await mamori(['normalize', sub]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = events(r);
+    expect(out).toHaveLength(3 + 3 + 2);
+    for (const e of out) expect(e['source_format']).toBe('zeek.conn');
+    // The line the third object of the array starts on.
+    const third = array.slice(0, array.lastIndexOf('\n  {')).split('\n').length + 1;
+    expect(r.stderr).toContain(`${join(sub, 'cut.json')}:${third}: PARSE_FAILED`);
+    expect(r.stderr).toMatch(/zeek\.conn: 3 file\(s\), 9 records, 8 events, 1 dead-lettered/);
+    // A file of one object per line is still read line by line.
+    expect(r.stderr).not.toContain('stream.json:');
+  }, 60_000);
+
   it('skips content no format recognizes, without failing the run', async () => {
     const file = join(dir, 'prose.txt');
     writeFileSync(file, 'Dear diary,\ntoday nothing happened.\n');

@@ -141,7 +141,7 @@ export type OpenedFile =
       readonly path: string;
       readonly format: SensorFormat;
       readonly confidence: number;
-      readonly container: 'lines' | 'zeek-tsv';
+      readonly container: 'lines' | 'json-documents' | 'zeek-tsv';
       readonly records: FileRecord[];
       /** Set when only part of the file could be read (see {@link readInput}); print it, the records are still good. */
       readonly warning?: { readonly code: 'GZIP_TRUNCATED'; readonly message: string };
@@ -186,9 +186,96 @@ function splitLines(text: string): FileRecord[] {
 }
 
 /**
+ * Whether a text holds JSON objects written over several lines (`jq .` output, an export's
+ * pretty-printed array) rather than one object a line: it opens an array, or its first object does
+ * not end on its first line.
+ */
+function isJsonDocuments(text: string): boolean {
+  const start = text.search(/\S/);
+  if (start === -1) return false;
+  if (text[start] === '[') return true;
+  if (text[start] !== '{') return false;
+  const end = text.indexOf('\n', start);
+  const first = text.slice(start, end === -1 ? text.length : end).trim();
+  try {
+    JSON.parse(first);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The objects of a text that is a stream of (pretty-printed) JSON objects or one JSON array of
+ * them, each as one line (line breaks outside strings, the only place JSON allows them, become
+ * spaces; nothing else changes) with the line it starts on. A cut last object is kept as it is, for
+ * its decoder to report. Undefined when the text is not that shape (anything but an object at the
+ * top, or in the array); it is then read line by line.
+ */
+function splitJsonDocuments(text: string): FileRecord[] | undefined {
+  const records: FileRecord[] = [];
+  let line = 1;
+  let i = 0;
+  const n = text.length;
+  const skipSpace = () => {
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10) line++;
+      else if (c !== 32 && c !== 9 && c !== 13) break;
+    }
+  };
+  skipSpace();
+  const array = text[i] === '[';
+  if (array) {
+    i++;
+    skipSpace();
+  }
+  let closed = !array;
+  while (i < n) {
+    if (array && text[i] === ']') {
+      i++;
+      closed = true;
+      skipSpace();
+      break;
+    }
+    if (text[i] !== '{') return undefined;
+    const from = i;
+    const fromLine = line;
+    let depth = 0;
+    let inString = false;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10) line++;
+      if (inString) {
+        if (c === 92) i++; // backslash: the next character is escaped
+        else if (c === 34) inString = false;
+      } else if (c === 34) inString = true;
+      else if (c === 123 || c === 91) depth++;
+      else if (c === 125 || c === 93) {
+        depth--;
+        if (depth === 0) {
+          i++;
+          break;
+        }
+      }
+    }
+    records.push({ line: fromLine, text: text.slice(from, i).replace(/\r?\n/g, ' ') });
+    skipSpace();
+    if (array && text[i] === ',') {
+      i++;
+      skipSpace();
+    }
+  }
+  // Text after the array, or an array that never closes: not this shape, unless it was cut inside an object.
+  if (i < n || (!closed && records.length === 0)) return undefined;
+  return records;
+}
+
+/**
  * Reads a file (gzip auto-detected), detects its format by content (or uses `forced`) and splits
- * it into records: one line per record for line formats; Zeek TSV is first converted to the Zeek
- * JSON lines its decoders read, keeping the TSV line numbers.
+ * it into records: one line per record for line formats; JSON objects written over several lines
+ * (`jq .` output, a pretty-printed array) one object per record; Zeek TSV is first converted to the
+ * Zeek JSON lines its decoders read, keeping the TSV line numbers.
  */
 export async function openFile(path: string, formats: readonly SensorFormat[], forced?: SensorFormat): Promise<OpenedFile> {
   const input = readInput(path);
@@ -196,7 +283,7 @@ export async function openFile(path: string, formats: readonly SensorFormat[], f
   const warning = input.warning === undefined ? {} : { warning: input.warning };
   const text = input.bytes.toString('utf8');
   let records: FileRecord[];
-  let container: 'lines' | 'zeek-tsv' = 'lines';
+  let container: 'lines' | 'json-documents' | 'zeek-tsv' = 'lines';
   if (isZeekTsvHead(text)) {
     const tsv = await loadZeekTsv();
     if (!tsv) return { ok: false, path, code: 'FORMAT_UNSUPPORTED', message: 'Zeek TSV (#separator header) is not supported by this build; convert the log to JSON (zeek LogAscii::use_json=T) or use a build with the Zeek TSV reader' };
@@ -204,7 +291,9 @@ export async function openFile(path: string, formats: readonly SensorFormat[], f
     for (const l of tsv.zeekTsvToJsonLines(text)) records.push({ line: l.lineNumber + 1, text: l.line, ...(l.error === undefined ? {} : { error: l.error }) });
     container = 'zeek-tsv';
   } else {
-    records = splitLines(text);
+    const documents = isJsonDocuments(text) ? splitJsonDocuments(text) : undefined;
+    if (documents !== undefined) container = 'json-documents';
+    records = documents ?? splitLines(text);
   }
   if (forced) return { ok: true, path, format: forced, confidence: 1, container, records, ...warning };
   const head = container === 'lines' ? text.slice(0, SNIFF_HEAD_BYTES) : headOf(records);
