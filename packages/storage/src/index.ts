@@ -119,7 +119,7 @@ export {
   type TopEntity,
   type TopEntityMetric,
 } from './repositories/aggregates.ts';
-export { DetectionRowCache, type DetectionRowCacheStats } from './repositories/detection-cache.ts';
+export { DetectionRowCache, TriageStateCache, type DetectionRowCacheStats } from './repositories/detection-cache.ts';
 export { ipRange, type IpRange } from './repositories/ip-range.ts';
 export { applyEventRetention, eventTtlExpression, type EventRetention } from './retention.ts';
 export { DEFAULT_LIMIT, MAX_LIMIT } from './repositories/filters.ts';

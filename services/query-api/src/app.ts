@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '@mamori/core';
 import { Counter, Gauge, Histogram, type Registry } from '@mamori/metrics';
-import { DetectionRowCache, StorageError, type StorageDriver } from '@mamori/storage';
+import { DetectionRowCache, StorageError, TriageStateCache, type StorageDriver } from '@mamori/storage';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from './config.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -147,7 +147,25 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
       },
     });
   }
-  const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache };
+  // Triage state is cached only where this process is its only writer: embedded chDB, whose data
+  // directory one process owns. A ClickHouse server may be written by other API processes.
+  const stateCache = detectionCache !== undefined && deps.storage.name === 'chdb' ? new TriageStateCache(Math.max(1, Math.floor(detectionCache.maxBytes / 4))) : undefined;
+  if (stateCache !== undefined) {
+    const cache = stateCache;
+    let reported = { hits: 0, misses: 0 };
+    new Counter({
+      name: 'mamori_api_triage_state_cache_lookups_total',
+      help: 'Triage states the list and the entity page looked up in the state cache (embedded chDB only), by result: hit (no read) or miss (read from ClickHouse).',
+      labelNames: ['result'],
+      registers: [deps.registry],
+      collect() {
+        this.inc({ result: 'hit' }, cache.stats.hits - reported.hits);
+        this.inc({ result: 'miss' }, cache.stats.misses - reported.misses);
+        reported = { ...cache.stats };
+      },
+    });
+  }
+  const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache, stateCache };
   for (const register of ROUTES) await app.register(async (scope) => register(scope, routeDeps));
 
   await app.ready();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toDetectionRow, type DetectionRow } from '../rows/detection-row.ts';
-import { DetectionRowCache } from './detection-cache.ts';
+import { DetectionRowCache, TriageStateCache } from './detection-cache.ts';
+import type { DetectionState } from './detection-state.ts';
 
 const row = (id: string, overrides: Record<string, unknown> = {}): DetectionRow =>
   toDetectionRow({
@@ -69,5 +70,60 @@ describe('DetectionRowCache', () => {
   it('refuses a bound that is not a positive integer', () => {
     expect(() => new DetectionRowCache(0)).toThrow(RangeError);
     expect(() => new DetectionRowCache(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('TriageStateCache', () => {
+  const state = (version: number, status: DetectionState['status'] = 'acknowledged'): DetectionState => ({
+    detectionId: 'det-1', orgId: 'org-a', status, assignee: 'alice', note: '', changedBy: 'key:alice', changedAt: 1000 + version, version,
+  });
+
+  it('answers unknown, none, or the state', () => {
+    const c = new TriageStateCache(1 << 20);
+    expect(c.get('org-a', 'det-1')).toBeUndefined();
+    c.read('org-a', 'det-1', null);
+    expect(c.get('org-a', 'det-1')).toBeNull();
+    c.wrote(state(1));
+    expect(c.get('org-a', 'det-1')).toMatchObject({ version: 1, status: 'acknowledged' });
+    expect(c.get('org-b', 'det-1')).toBeUndefined();
+    expect(c.stats).toEqual({ hits: 2, misses: 2 });
+  });
+
+  it('never goes back: a read that started before a change cannot put the older state or "none" back', () => {
+    const c = new TriageStateCache(1 << 20);
+    c.wrote(state(2, 'in_progress'));
+    c.read('org-a', 'det-1', state(1));
+    c.read('org-a', 'det-1', null);
+    expect(c.get('org-a', 'det-1')).toMatchObject({ version: 2, status: 'in_progress' });
+    c.read('org-a', 'det-1', state(3, 'resolved'));
+    expect(c.get('org-a', 'det-1')).toMatchObject({ version: 3, status: 'resolved' });
+    c.wrote(state(2, 'false_positive'));
+    expect(c.get('org-a', 'det-1')).toMatchObject({ version: 3 });
+  });
+
+  it('drops a state two writers stored with the same version, and forgets on request', () => {
+    const c = new TriageStateCache(1 << 20);
+    c.wrote(state(1, 'acknowledged'));
+    c.wrote(state(1, 'false_positive'));
+    expect(c.get('org-a', 'det-1')).toBeUndefined();
+    c.wrote(state(2));
+    c.forget('org-a', 'det-1');
+    expect(c.get('org-a', 'det-1')).toBeUndefined();
+  });
+
+  it('keeps a copy: changing the caller\'s object later does not change the cache', () => {
+    const c = new TriageStateCache(1 << 20);
+    const s = state(1);
+    c.wrote(s);
+    s.status = 'resolved';
+    expect(c.get('org-a', 'det-1')).toMatchObject({ status: 'acknowledged' });
+  });
+
+  it('is bounded by size, least recently used out', () => {
+    const c = new TriageStateCache(10_000);
+    for (let i = 0; i < 500; i++) c.read('org-a', `det-${i}`, { ...state(1), detectionId: `det-${i}`, note: 'x'.repeat(100) });
+    expect(c.size).toBeLessThan(100);
+    expect(c.get('org-a', 'det-499')).toBeDefined();
+    expect(c.get('org-a', 'det-0')).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@ import {
 import { assertIdentifier, toNumber } from '../sql.ts';
 import type { InsertOptions, QueryOptions, StorageDriver } from '../types.ts';
 import { DETECTION_STATUSES, type DetectionState, type DetectionStatus } from './detection-state.ts';
-import type { DetectionRowCache } from './detection-cache.ts';
+import type { DetectionRowCache, TriageStateCache } from './detection-cache.ts';
 import { boundedLimit, optionalTime } from './filters.ts';
 import { ipRange } from './ip-range.ts';
 import { containsPattern, oneOf } from './scope.ts';
@@ -289,6 +289,7 @@ export async function listDetections(
   query: ListDetectionsQuery = {},
   options: QueryOptions = {},
   cache?: DetectionRowCache,
+  stateCache?: TriageStateCache,
 ): Promise<DetectionPage> {
   const db = assertIdentifier('database', driver.database);
   const byIp = query.entityIp !== undefined;
@@ -326,7 +327,11 @@ ${SMALL_READ}`,
         : readPickedRows(driver, db, query.orgIds, missing, options);
   const [rows, states] = await Promise.all([
     read,
-    query.includeState === true ? currentStates(driver, query.orgIds, ids.slice(0, limit), options) : Promise.resolve(undefined),
+    query.includeState === true
+      ? stateCache === undefined
+        ? currentStates(driver, query.orgIds, ids.slice(0, limit), options)
+        : cachedStates(driver, query.orgIds, picked.slice(0, limit), options, stateCache)
+      : Promise.resolve(undefined),
   ]);
   // The picked version of each id (other versions of the same id can share the span); a row stored
   // twice (a back-fill overlapping its view, or under two addresses of a range) is the same row.
@@ -462,6 +467,37 @@ async function finishPage(
     page.states = await currentStates(driver, query.orgIds, page.detections.map((d) => d.detectionId), options);
   }
   return page;
+}
+
+/**
+ * {@link currentStates} of picked rows through the process's triage state cache: only the states it
+ * does not hold are read, and what the read finds (a state, or none) is kept.
+ */
+async function cachedStates(
+  driver: StorageDriver,
+  orgIds: readonly string[] | undefined,
+  picked: readonly Record<string, unknown>[],
+  options: QueryOptions,
+  cache: TriageStateCache,
+): Promise<Record<string, DetectionState>> {
+  const out: Record<string, DetectionState> = {};
+  const unknown: { orgId: string; id: string }[] = [];
+  for (const r of picked) {
+    const orgId = String(r['org_id']);
+    const id = String(r['detection_id']);
+    const state = cache.get(orgId, id);
+    if (state === undefined) unknown.push({ orgId, id });
+    else if (state !== null) out[id] = state;
+  }
+  if (unknown.length === 0) return out;
+  const found = await currentStates(driver, orgIds, unknown.map((u) => u.id), options);
+  for (const { orgId, id } of unknown) {
+    const state = found[id];
+    const own = state !== undefined && state.orgId === orgId ? state : undefined;
+    cache.read(orgId, id, own ?? null);
+    if (own !== undefined) out[id] = own;
+  }
+  return out;
 }
 
 async function currentStates(

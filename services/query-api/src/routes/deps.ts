@@ -1,6 +1,6 @@
 import type { Logger } from '@mamori/core';
 import type { Registry } from '@mamori/metrics';
-import type { DetectionRowCache, StorageDriver } from '@mamori/storage';
+import type { DetectionRowCache, StorageDriver, TriageStateCache } from '@mamori/storage';
 import type { FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from '../config.ts';
 
@@ -24,6 +24,11 @@ export interface RouteDeps {
   registry: Registry;
   /** Detection rows by (org, id, version) for the detection list; undefined when API_DETECTION_CACHE_MB is 0. */
   detectionCache: DetectionRowCache | undefined;
+  /**
+   * Current triage states for the list and the entity page; only where this process is the only writer
+   * of triage state (embedded chDB) and API_DETECTION_CACHE_MB is not 0. PATCH records each change in it.
+   */
+  stateCache: TriageStateCache | undefined;
 }
 
 export type RegisterRoutes = (app: FastifyInstance, deps: RouteDeps) => Promise<void>;

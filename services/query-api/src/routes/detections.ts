@@ -72,7 +72,7 @@ export const DETECTION_ID_PARAMS = {
 } as const;
 
 /** `GET /v1/detections`, `GET /v1/detections/:id`. */
-export const registerDetectionRoutes: RegisterRoutes = async (app, { config, storage, logger, detectionCache }) => {
+export const registerDetectionRoutes: RegisterRoutes = async (app, { config, storage, logger, detectionCache, stateCache }) => {
   app.get<{ Querystring: ListQuery }>(
     '/v1/detections',
     {
@@ -135,6 +135,7 @@ export const registerDetectionRoutes: RegisterRoutes = async (app, { config, sto
         },
         queryOptions(config),
         detectionCache,
+        stateCache,
       );
       return { detections: page.detections.map((d) => detectionJson(d, page.states?.[d.detectionId])), next_cursor: page.nextCursor ?? null };
     },
@@ -238,35 +239,44 @@ export const registerDetectionRoutes: RegisterRoutes = async (app, { config, sto
       const orgs = [row.orgId];
       const before = await getDetectionState(storage, orgs, row.detectionId, options);
       // The audit entry is written before the state row (auditedChange): no triage change is stored without it.
-      const after = await auditedChange(storage, logger, (audit) =>
-        appendDetectionState(
-          storage,
-          orgs,
-          {
-            detectionId: row.detectionId,
-            orgId: row.orgId,
-            status: body.status ?? before?.status ?? 'new',
-            assignee: body.assignee ?? before?.assignee ?? '',
-            note: body.note ?? '',
-            changedBy: principal.id,
-            ...(body.expected_version !== undefined ? { expectedVersion: body.expected_version } : {}),
-          },
-          options,
-          (next) =>
-            audit({
+      // The state cache learns the outcome: the new state, or, when the write failed, nothing it can trust.
+      let after: DetectionState;
+      try {
+        after = await auditedChange(storage, logger, (audit) =>
+          appendDetectionState(
+            storage,
+            orgs,
+            {
+              detectionId: row.detectionId,
               orgId: row.orgId,
-              actor: principal.id,
-              action: 'detection.triaged',
-              targetType: 'detection',
-              targetId: row.detectionId,
-              beforeJson: JSON.stringify(triageSnapshot(before)),
-              afterJson: JSON.stringify(triageSnapshot(next)),
-              reason: body.note ?? '',
-              at: next.changedAt,
-              requestId: String(request.id),
-            }),
-        ),
-      );
+              status: body.status ?? before?.status ?? 'new',
+              assignee: body.assignee ?? before?.assignee ?? '',
+              note: body.note ?? '',
+              changedBy: principal.id,
+              ...(body.expected_version !== undefined ? { expectedVersion: body.expected_version } : {}),
+            },
+            options,
+            (next) =>
+              audit({
+                orgId: row.orgId,
+                actor: principal.id,
+                action: 'detection.triaged',
+                targetType: 'detection',
+                targetId: row.detectionId,
+                beforeJson: JSON.stringify(triageSnapshot(before)),
+                afterJson: JSON.stringify(triageSnapshot(next)),
+                reason: body.note ?? '',
+                at: next.changedAt,
+                requestId: String(request.id),
+              }),
+          ),
+        );
+      } catch (error) {
+        // It may have been stored all the same (a timeout after the insert): read it again next time.
+        stateCache?.forget(row.orgId, row.detectionId);
+        throw error;
+      }
+      stateCache?.wrote(after);
       return { detection: detectionJson(row, after), state: stateJson(after) };
     },
   );

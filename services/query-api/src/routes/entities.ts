@@ -32,7 +32,7 @@ export function riskScore(detections: readonly { row: DetectionRow; state?: Dete
 }
 
 /** `GET /v1/entities/:ip`: the investigation page of one address. */
-export const registerEntityRoutes: RegisterRoutes = async (app, { config, storage, detectionCache }) => {
+export const registerEntityRoutes: RegisterRoutes = async (app, { config, storage, detectionCache, stateCache }) => {
   app.get<{ Params: { ip: string }; Querystring: { since?: string; until?: string } }>(
     '/v1/entities/:ip',
     {
@@ -96,6 +96,7 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
           { orgIds: orgScope(principal), entityIp: ip, since, until, limit: MAX_ENTITY_DETECTIONS, includeState: true },
           options,
           detectionCache,
+          stateCache,
         ),
         entityTop(storage, orgs, ip, since, until, TOP_N, options),
         firstLastSeen(storage, orgs, ip, options),
