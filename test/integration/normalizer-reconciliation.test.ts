@@ -9,8 +9,9 @@ import { InventoryStore } from '@mamori/inventory';
 import { createRegistry } from '@mamori/metrics';
 import { buildNormalizer, formatForTopic, loadNormalizerConfig } from '@mamori/normalizer';
 import { StageRunner, TOPICS, readDeadLetter, type DeadLetterInfo } from '@mamori/pipeline';
-import type { ConsumedMessage, OutgoingMessage, Producer, Transport } from '@mamori/transport';
+import type { OutgoingMessage, Producer, Transport } from '@mamori/transport';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { metricValue, readTopic } from '../harness/index.ts';
 
 /**
  * Records in = records normalized + records dead-lettered, through the sensor registry, on the real
@@ -66,25 +67,8 @@ let inventory: InventoryStore;
 const registry = createRegistry();
 const codec = new EventCodec();
 
-async function readAll(topic: string, count: number): Promise<ConsumedMessage[]> {
-  const out: ConsumedMessage[] = [];
-  const consumer = transport.consumer({ groupId: `recon-read-${topic}-${Date.now()}`, topics: [topic], fromBeginning: true, maxWaitMs: 100 });
-  await consumer.connect();
-  await consumer.run(async (batch) => {
-    out.push(...batch.messages);
-  });
-  const deadline = Date.now() + 30_000;
-  while (out.length < count && Date.now() < deadline) await sleep(100);
-  await sleep(500); // anything beyond the expected count would show up here
-  await consumer.close();
-  return out;
-}
-
-function metric(metrics: Awaited<ReturnType<typeof registry.getMetricsAsJSON>>, name: string, labels: Record<string, string>): number {
-  return (metrics.find((m) => m.name === name)?.values ?? [])
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
+const readAll = (topic: string, count: number) => readTopic(transport, topic, count);
+const metric = metricValue;
 
 beforeAll(async () => {
   const env = { KAFKA_BROKERS: brokers, MAMORI_INVENTORY_FILE: inventoryFile };

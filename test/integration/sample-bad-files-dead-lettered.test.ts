@@ -6,8 +6,9 @@ import { EventCodec, type MamoriEvent } from '@mamori/events';
 import { createRegistry } from '@mamori/metrics';
 import { buildNormalizer, formatForTopic, loadNormalizerConfig } from '@mamori/normalizer';
 import { StageRunner, TOPICS, readDeadLetter } from '@mamori/pipeline';
-import type { ConsumedMessage, OutgoingMessage, Producer, Transport } from '@mamori/transport';
+import type { OutgoingMessage, Producer, Transport } from '@mamori/transport';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { metricValue, readTopic } from '../harness/index.ts';
 
 /**
  * The shared samples' deliberately bad Zeek files (RITA's `truncated/` and `has_unknown_field/`)
@@ -64,25 +65,8 @@ let runner: StageRunner;
 const registry = createRegistry();
 const codec = new EventCodec();
 
-async function readAll(topic: string, count: number): Promise<ConsumedMessage[]> {
-  const out: ConsumedMessage[] = [];
-  const consumer = transport.consumer({ groupId: `samplebad-read-${topic}-${Date.now()}`, topics: [topic], fromBeginning: true, maxWaitMs: 100 });
-  await consumer.connect();
-  await consumer.run(async (batch) => {
-    out.push(...batch.messages);
-  });
-  const deadline = Date.now() + 30_000;
-  while (out.length < count && Date.now() < deadline) await sleep(100);
-  await sleep(500); // anything beyond the expected count would show up here
-  await consumer.close();
-  return out;
-}
-
-function metric(metrics: Awaited<ReturnType<typeof registry.getMetricsAsJSON>>, name: string, labels: Record<string, string>): number {
-  return (metrics.find((m) => m.name === name)?.values ?? [])
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
+const readAll = (topic: string, count: number) => readTopic(transport, topic, count);
+const metric = metricValue;
 
 describe.skipIf(!present)('the samples\' truncated and unknown-field files through the normalizer (real broker)', () => {
   beforeAll(async () => {

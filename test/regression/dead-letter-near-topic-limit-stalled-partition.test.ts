@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createTransport, loadRuntimeConfig } from '@mamori/cli';
-import { silentLogger, sleep } from '@mamori/core';
+import { silentLogger } from '@mamori/core';
 import { EventCodec } from '@mamori/events';
 import { createRegistry } from '@mamori/metrics';
 import { buildNormalizer, formatForTopic, loadNormalizerConfig } from '@mamori/normalizer';
 import { DLQ_HEADERS, StageRunner, TOPICS, deadLetterTopicSpec, readDeadLetter } from '@mamori/pipeline';
-import type { ConsumedMessage, Producer, Transport } from '@mamori/transport';
+import type { Producer, Transport } from '@mamori/transport';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readTopic } from '../harness/index.ts';
 
 /**
  * Regression: a raw record close to the broker's default record limit (1 MiB) could not be
@@ -46,18 +47,7 @@ async function runNormalizer(name: string, dlq: string, deadLetterMaxBytes: numb
   return events;
 }
 
-async function readAll(topic: string, want: number): Promise<ConsumedMessage[]> {
-  const got: ConsumedMessage[] = [];
-  const consumer = transport.consumer({ groupId: `neardlq-read-${topic}`, topics: [topic], fromBeginning: true, maxWaitMs: 100 });
-  await consumer.connect();
-  await consumer.run(async (batch) => {
-    got.push(...batch.messages);
-  });
-  const deadline = Date.now() + 60_000;
-  while (got.length < want && Date.now() < deadline) await sleep(200);
-  await consumer.close();
-  return got;
-}
+const readAll = (topic: string, want: number) => readTopic(transport, topic, want, { timeoutMs: 60_000, settleMs: 0 });
 
 describe('a raw record near the broker limit, dead-lettered', () => {
   beforeAll(async () => {

@@ -126,18 +126,12 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
   const detectionCache = config.detectionCacheMb > 0 ? new DetectionRowCache(config.detectionCacheMb * 1024 * 1024) : undefined;
   if (detectionCache !== undefined) {
     const cache = detectionCache;
-    let reported = { hits: 0, misses: 0 };
-    new Counter({
-      name: 'mamori_api_detection_cache_lookups_total',
-      help: 'Detection rows the list looked up in its row cache (API_DETECTION_CACHE_MB), by result: hit (no read) or miss (read from ClickHouse).',
-      labelNames: ['result'],
-      registers: [deps.registry],
-      collect() {
-        this.inc({ result: 'hit' }, cache.stats.hits - reported.hits);
-        this.inc({ result: 'miss' }, cache.stats.misses - reported.misses);
-        reported = { ...cache.stats };
-      },
-    });
+    lookupsCounter(
+      deps.registry,
+      'mamori_api_detection_cache_lookups_total',
+      'Detection rows the list looked up in its row cache (API_DETECTION_CACHE_MB), by result: hit (no read) or miss (read from ClickHouse).',
+      cache.stats,
+    );
     new Gauge({
       name: 'mamori_api_detection_cache_bytes',
       help: 'Approximate heap bytes of the detection rows the list cache holds.',
@@ -151,23 +145,32 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
   // directory one process owns. A ClickHouse server may be written by other API processes.
   const stateCache = detectionCache !== undefined && deps.storage.name === 'chdb' ? new TriageStateCache(Math.max(1, Math.floor(detectionCache.maxBytes / 4))) : undefined;
   if (stateCache !== undefined) {
-    const cache = stateCache;
-    let reported = { hits: 0, misses: 0 };
-    new Counter({
-      name: 'mamori_api_triage_state_cache_lookups_total',
-      help: 'Triage states the list and the entity page looked up in the state cache (embedded chDB only), by result: hit (no read) or miss (read from ClickHouse).',
-      labelNames: ['result'],
-      registers: [deps.registry],
-      collect() {
-        this.inc({ result: 'hit' }, cache.stats.hits - reported.hits);
-        this.inc({ result: 'miss' }, cache.stats.misses - reported.misses);
-        reported = { ...cache.stats };
-      },
-    });
+    lookupsCounter(
+      deps.registry,
+      'mamori_api_triage_state_cache_lookups_total',
+      'Triage states the list and the entity page looked up in the state cache (embedded chDB only), by result: hit (no read) or miss (read from ClickHouse).',
+      stateCache.stats,
+    );
   }
   const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache, stateCache };
   for (const register of ROUTES) await app.register(async (scope) => register(scope, routeDeps));
 
   await app.ready();
   return app;
+}
+
+/** A counter of a cache's lookups by result (`hit`, `miss`), read from its running totals at each scrape. */
+function lookupsCounter(registry: Registry, name: string, help: string, stats: { readonly hits: number; readonly misses: number }): void {
+  let reported = { hits: 0, misses: 0 };
+  new Counter({
+    name,
+    help,
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.inc({ result: 'hit' }, stats.hits - reported.hits);
+      this.inc({ result: 'miss' }, stats.misses - reported.misses);
+      reported = { hits: stats.hits, misses: stats.misses };
+    },
+  });
 }
