@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ConsumedMessage, OutgoingMessage, TopicSpec } from '@mamori/transport';
+import { recordBytes, type ConsumedMessage, type OutgoingMessage, type TopicSpec } from '@mamori/transport';
 
 /** The topic every stage sends records it cannot handle to. */
 export const DEAD_LETTER_TOPIC = 'telemetry.dlq';
@@ -73,16 +73,16 @@ export function deadLetterMessage(stage: string, letter: DeadLetter, now = Date.
   const room = maxMessageBytes - FRAMING_BYTES;
   if (recordBytes(whole) <= room) return whole;
   // Too big: cut the value (the markers' own size counted), then, if need be, leave the original headers out.
-  const marked = { ...own, [DLQ_HEADERS.valueBytes]: String(valueBytes), [DLQ_HEADERS.valueSha256]: 'x'.repeat(64) };
+  const sha256 = createHash('sha256')
+    .update(message.value ?? Buffer.alloc(0))
+    .digest('hex');
+  const marked = { ...own, [DLQ_HEADERS.valueBytes]: String(valueBytes), [DLQ_HEADERS.valueSha256]: sha256 };
   let headers: Record<string, string | Buffer> = { ...message.headers, ...marked };
   let left = room - recordBytes({ key: message.key, value: null, headers });
   if (left < 0) {
     headers = { ...marked, [DLQ_HEADERS.headersDropped]: String(Object.keys(message.headers).length) };
     left = Math.max(0, room - recordBytes({ key: message.key, value: null, headers }));
   }
-  headers[DLQ_HEADERS.valueSha256] = createHash('sha256')
-    .update(message.value ?? Buffer.alloc(0))
-    .digest('hex');
   const value = message.value === null ? null : message.value.subarray(0, Math.min(valueBytes, left));
   return { key: message.key, value, headers };
 }
@@ -92,12 +92,6 @@ export function isCutDeadLetter(message: OutgoingMessage): boolean {
   return message.headers !== undefined && DLQ_HEADERS.valueBytes in message.headers;
 }
 
-/** Bytes of a record's key, value and headers (names and values), as a produce request carries them. */
-function recordBytes(m: OutgoingMessage): number {
-  let n = (m.key === null || m.key === undefined ? 0 : Buffer.byteLength(m.key)) + (m.value === null ? 0 : Buffer.byteLength(m.value));
-  for (const [name, value] of Object.entries(m.headers ?? {})) n += Buffer.byteLength(name) + Buffer.byteLength(value) + 8;
-  return n;
-}
 
 /** A dead-lettered record read back, for tools and tests. */
 export interface DeadLetterInfo {

@@ -1,6 +1,6 @@
 import type { Logger } from '@mamori/core';
 import { withTimeout } from '@mamori/core';
-import type { OutgoingMessage, Producer, ProducerOptions } from '@mamori/transport';
+import { recordBytes, type OutgoingMessage, type Producer, type ProducerOptions } from '@mamori/transport';
 import kafkajs, { type Kafka, type Message, type Producer as KafkaProducer } from 'kafkajs';
 import { wrapError } from './errors.ts';
 
@@ -15,23 +15,6 @@ const { CompressionTypes, Partitioners } = kafkajs;
  * record over this bound is still sent, alone.
  */
 const MAX_REQUEST_BYTES = 1_000_000;
-/** Per-record framing in a v2 record batch (length, attributes, deltas, counts as varints), rounded up. */
-const RECORD_OVERHEAD_BYTES = 32;
-
-function byteLength(value: Buffer | string | null | undefined): number {
-  if (value === null || value === undefined) return 0;
-  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-}
-
-/** An upper bound of the bytes a record takes in a record batch (uncompressed). */
-function recordBytes(message: OutgoingMessage): number {
-  let n = RECORD_OVERHEAD_BYTES + byteLength(message.key) + byteLength(message.value);
-  const headers = message.headers;
-  if (headers !== undefined) {
-    for (const name in headers) n += 8 + Buffer.byteLength(name) + byteLength(headers[name]);
-  }
-  return n;
-}
 
 /**
  * acks=all (-1) with idempotence. kafkajs numbers idempotent batches per partition when it builds a
