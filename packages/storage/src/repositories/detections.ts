@@ -11,7 +11,7 @@ import {
 } from '../rows/detection-row.ts';
 import { assertIdentifier, toNumber } from '../sql.ts';
 import type { InsertOptions, QueryOptions, StorageDriver } from '../types.ts';
-import { DETECTION_STATUSES, type DetectionState, type DetectionStatus } from './detection-state.ts';
+import { DETECTION_STATUSES, getDetectionStates, type DetectionState, type DetectionStatus } from './detection-state.ts';
 import type { DetectionRowCache, TriageStateCache } from './detection-cache.ts';
 import { boundedLimit, optionalTime } from './filters.ts';
 import { ipRange } from './ip-range.ts';
@@ -309,7 +309,6 @@ ${SMALL_READ}`,
     options,
   );
   if (picked.length === 0) return { detections: [] };
-  const ids = picked.map((r) => String(r['detection_id']));
   // Rows of the picked versions: from the cache where held, the rest read by key.
   const found = new Map<string, DetectionRow>();
   const keyOf = (id: string, version: number) => `${id}\u0000${version}`;
@@ -327,11 +326,7 @@ ${SMALL_READ}`,
         : readPickedRows(driver, db, query.orgIds, missing, options);
   const [rows, states] = await Promise.all([
     read,
-    query.includeState === true
-      ? stateCache === undefined
-        ? currentStates(driver, query.orgIds, ids.slice(0, limit), options)
-        : cachedStates(driver, query.orgIds, picked.slice(0, limit), options, stateCache)
-      : Promise.resolve(undefined),
+    query.includeState === true ? pageStates(driver, picked.slice(0, limit).map(stateKey), options, stateCache) : Promise.resolve(undefined),
   ]);
   // The picked version of each id (other versions of the same id can share the span); a row stored
   // twice (a back-fill overlapping its view, or under two addresses of a range) is the same row.
@@ -464,74 +459,43 @@ async function finishPage(
 ): Promise<DetectionPage> {
   const page = pageOf(plan, rows);
   if (query.includeState === true && page.detections.length > 0) {
-    page.states = await currentStates(driver, query.orgIds, page.detections.map((d) => d.detectionId), options);
+    page.states = await pageStates(driver, page.detections.map((d) => ({ orgId: d.orgId, id: d.detectionId })), options);
   }
   return page;
 }
 
+/** The (organization, id) of a picked row. */
+function stateKey(r: Readonly<Record<string, unknown>>): { orgId: string; id: string } {
+  return { orgId: String(r['org_id']), id: String(r['detection_id']) };
+}
+
 /**
- * {@link currentStates} of picked rows through the process's triage state cache: only the states it
- * does not hold are read, and what the read finds (a state, or none) is kept.
+ * The current triage state of a page's detections, by id: {@link getDetectionStates} over the rows'
+ * own organizations (the page was picked within the caller's scope). With the process's triage state
+ * cache, only the states it does not hold are read, and what the read finds (a state, or none) is kept.
  */
-async function cachedStates(
+async function pageStates(
   driver: StorageDriver,
-  orgIds: readonly string[] | undefined,
-  picked: readonly Record<string, unknown>[],
+  rows: readonly { orgId: string; id: string }[],
   options: QueryOptions,
-  cache: TriageStateCache,
+  cache?: TriageStateCache,
 ): Promise<Record<string, DetectionState>> {
   const out: Record<string, DetectionState> = {};
   const unknown: { orgId: string; id: string }[] = [];
-  for (const r of picked) {
-    const orgId = String(r['org_id']);
-    const id = String(r['detection_id']);
-    const state = cache.get(orgId, id);
-    if (state === undefined) unknown.push({ orgId, id });
-    else if (state !== null) out[id] = state;
+  for (const r of rows) {
+    const state = cache?.get(r.orgId, r.id);
+    if (state === undefined) unknown.push(r);
+    else if (state !== null) out[r.id] = state;
   }
   if (unknown.length === 0) return out;
-  const found = await currentStates(driver, orgIds, unknown.map((u) => u.id), options);
+  const found = new Map<string, DetectionState>();
+  for (const state of await getDetectionStates(driver, [...new Set(unknown.map((u) => u.orgId))], unknown.map((u) => u.id), options)) {
+    found.set(`${state.orgId}\u0000${state.detectionId}`, state);
+  }
   for (const { orgId, id } of unknown) {
-    const state = found[id];
-    const own = state !== undefined && state.orgId === orgId ? state : undefined;
-    cache.read(orgId, id, own ?? null);
-    if (own !== undefined) out[id] = own;
-  }
-  return out;
-}
-
-async function currentStates(
-  driver: StorageDriver,
-  orgIds: readonly string[] | undefined,
-  ids: readonly string[],
-  options: QueryOptions,
-): Promise<Record<string, DetectionState>> {
-  const db = assertIdentifier('database', driver.database);
-  const params: Record<string, unknown> = { ids: [...ids] };
-  let orgClause = '';
-  if (orgIds !== undefined) {
-    orgClause = 'org_id IN {orgIds:Array(String)} AND ';
-    params['orgIds'] = [...orgIds];
-  }
-  const rows = await driver.query(
-    `SELECT detection_id, org_id, status, assignee, note, changed_by, toUnixTimestamp64Milli(changed_at) AS changed_at_ms, version
-FROM ${db}.detection_state_current FINAL WHERE ${orgClause}detection_id IN {ids:Array(String)}`,
-    params,
-    options,
-  );
-  const out: Record<string, DetectionState> = {};
-  for (const r of rows) {
-    const status = String(r['status']);
-    out[String(r['detection_id'])] = {
-      detectionId: String(r['detection_id']),
-      orgId: String(r['org_id']),
-      status: (DETECTION_STATUSES as readonly string[]).includes(status) ? (status as DetectionStatus) : 'new',
-      assignee: String(r['assignee']),
-      note: String(r['note']),
-      changedBy: String(r['changed_by']),
-      changedAt: toNumber(r['changed_at_ms']),
-      version: toNumber(r['version']),
-    };
+    const state = found.get(`${orgId}\u0000${id}`);
+    cache?.read(orgId, id, state ?? null);
+    if (state !== undefined) out[id] = state;
   }
   return out;
 }
