@@ -19,7 +19,7 @@ const ALIASES: ReadonlyMap<string, string> = new Map([
 
 const DECIMAL = /^\d{1,3}$/;
 
-/** The name of protocol number `n` (0-255): IANA's keyword where it is in the table, else the decimal text. */
+/** The name of protocol number `n`: IANA's keyword where it is in the table, else `n` as text. */
 export function protocolOfNumber(n: number): string {
   return BY_NUMBER.get(n) ?? String(n);
 }

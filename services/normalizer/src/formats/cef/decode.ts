@@ -129,8 +129,9 @@ export function cefToEvent(rec: CefRecord, ctx: DecodeContext, eventId: string, 
     if (!kept) put(key, value);
   }
 
+  const srcIp = address(ext.get('src'));
   const rawProto = ext.get('proto')?.trim() ?? '';
-  const protocol = rawProto === '' ? '' : protocolOfName(rawProto.slice(0, 32), isIpv6Flow(address(ext.get('src') ?? '')));
+  const protocol = rawProto === '' ? '' : protocolOfName(rawProto.slice(0, 32), isIpv6Flow(srcIp));
   const traffic = isTrafficLog(rec);
   const signatureId = /^\d{1,15}$/.test(rec.signatureId.trim()) ? Number(rec.signatureId.trim()) : null;
   if (signatureId === null && rec.signatureId !== '') put('signature_id', rec.signatureId);
@@ -157,7 +158,7 @@ export function cefToEvent(rec: CefRecord, ctx: DecodeContext, eventId: string, 
     org_id: ctx.orgId,
     sensor_id: ctx.sensorId,
     source_format: CEF_FORMAT_ID,
-    src_ip: address(ext.get('src')),
+    src_ip: srcIp,
     src_port: port(ext.get('spt')),
     dst_ip: address(ext.get('dst')),
     dst_port: port(ext.get('dpt')),

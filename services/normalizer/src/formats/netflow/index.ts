@@ -10,4 +10,4 @@ export const netflowFlowFormat: SensorFormat = {
   sniff: sniffNetflowFlow,
 };
 
-export { decodeNetflowFlow, flowToEvent, protocolName, sniffNetflowFlow, NETFLOW_FLOW_FORMAT_ID } from './flow/decode.ts';
+export { decodeNetflowFlow, flowToEvent, sniffNetflowFlow, NETFLOW_FLOW_FORMAT_ID } from './flow/decode.ts';

@@ -135,11 +135,9 @@ function baseEvent(o: Json, eventClass: string, ctx: DecodeContext, prefix: Read
   const protocol =
     typeof proto === 'string'
       ? protocolOfName(proto, typeof srcIp === 'string' && isIpv6Flow(srcIp))
-      : typeof proto === 'number' && Number.isInteger(proto) && proto >= 0 && proto <= 255
+      : typeof proto === 'number'
         ? protocolOfNumber(proto)
-        : typeof proto === 'number'
-          ? String(proto)
-          : '';
+        : '';
   const icmp = o['icmp_type'] !== undefined;
   const attributes: Record<string, string> = { event_type: String(o['event_type']) };
   for (const key of COMMON_ATTRIBUTES) {

@@ -11,7 +11,6 @@ export const NETFLOW_FLOW_FORMAT_ID = 'netflow.flow';
 
 type Json = Record<string, unknown>;
 
-
 /** Bounds on what a record may put into `attributes` (the ingest decoder already bounds `fields`). */
 const MAX_ATTRIBUTES = 96;
 const MAX_ATTRIBUTE_CHARS = 1024;
@@ -23,11 +22,6 @@ class FieldError extends Error {
   ) {
     super(message);
   }
-}
-
-/** The event's name of an IANA protocol number (formats/protocol.ts: IANA's keyword, else the decimal text). */
-export function protocolName(n: number): string {
-  return protocolOfNumber(n);
 }
 
 function address(o: Json, field: string): string {
@@ -96,7 +90,7 @@ export function flowToEvent(o: Json, ctx: DecodeContext, prefix: Readonly<FnvSta
     src_port: integer(o, 'src_port', 65535, 0),
     dst_ip: address(o, 'dst_ip'),
     dst_port: integer(o, 'dst_port', 65535, 0),
-    protocol: protocolName(protocol),
+    protocol: protocolOfNumber(protocol),
     // A NetFlow/IPFIX record counts one direction: src → dst. The reverse direction is its own record.
     bytes_out: integer(o, 'bytes', MAX_LONG, 0),
     bytes_in: 0,

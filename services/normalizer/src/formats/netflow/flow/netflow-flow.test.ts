@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { EventCodec, withEventDefaults } from '@mamori/events';
 import { describe, expect, it } from 'vitest';
 import type { DecodeContext } from '../../types.ts';
-import { netflowFlowFormat, protocolName } from '../index.ts';
+import { protocolOfNumber } from '../../protocol.ts';
+import { netflowFlowFormat } from '../index.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -49,8 +50,8 @@ describe('netflow.flow details', () => {
     expect(event?.attributes).toMatchObject({ exporter: '10.0.0.254', template_id: '256', input_if: '1', output_if: '2', flow_direction: 'ingress', 'netflow.vlanId': '10' });
   });
 
-  it('names protocols 1, 6, 17 and 58; other numbers as text', () => {
-    expect([1, 6, 17, 58, 47, 132, 200].map(protocolName)).toEqual(['icmp', 'tcp', 'udp', 'ipv6-icmp', 'gre', 'sctp', '200']);
+  it('names protocol numbers by their IANA keyword; numbers without one as text', () => {
+    expect([1, 6, 17, 58, 47, 132, 200].map(protocolOfNumber)).toEqual(['icmp', 'tcp', 'udp', 'ipv6-icmp', 'gre', 'sctp', '200']);
   });
 
   it('sniffs collector lines and nothing else', () => {
