@@ -12,5 +12,5 @@ export {
   waitForKafka,
 } from './kafka.ts';
 export type { LocalCluster, LocalClusterOptions } from './kafka.ts';
-export { metricValue, readTopic } from './topics.ts';
+export { dropTopics, metricValue, readTopic } from './topics.ts';
 export type { KafkaSource } from './global-setup.ts';

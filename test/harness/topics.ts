@@ -29,3 +29,12 @@ export function metricValue(
     .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
     .reduce((sum, v) => sum + v.value, 0);
 }
+
+/** Deletes a test's topics, best effort (after the test; a broker already gone is not an error). */
+export async function dropTopics(transport: Transport | undefined, topics: readonly string[]): Promise<void> {
+  const admin = transport?.admin();
+  if (admin === undefined) return;
+  await admin.connect();
+  await admin.deleteTopics([...topics]).catch(() => undefined);
+  await admin.close();
+}

@@ -11,7 +11,7 @@ import { buildNormalizer, formatForTopic, loadNormalizerConfig } from '@mamori/n
 import { StageRunner, TOPICS, readDeadLetter, type DeadLetterInfo } from '@mamori/pipeline';
 import type { OutgoingMessage, Producer, Transport } from '@mamori/transport';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { metricValue, readTopic } from '../harness/index.ts';
+import { dropTopics, metricValue, readTopic } from '../harness/index.ts';
 
 /**
  * Records in = records normalized + records dead-lettered, through the sensor registry, on the real
@@ -105,12 +105,7 @@ afterAll(async () => {
   await runner?.close(10_000);
   await producer?.close();
   inventory?.close();
-  const admin = transport?.admin();
-  if (admin) {
-    await admin.connect();
-    await admin.deleteTopics([RAW, EVENTS, DLQ]).catch(() => undefined);
-    await admin.close();
-  }
+  await dropTopics(transport, [RAW, EVENTS, DLQ]);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -8,7 +8,7 @@ import { buildNormalizer, formatForTopic, loadNormalizerConfig } from '@mamori/n
 import { StageRunner, TOPICS, readDeadLetter } from '@mamori/pipeline';
 import type { OutgoingMessage, Producer, Transport } from '@mamori/transport';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { metricValue, readTopic } from '../harness/index.ts';
+import { dropTopics, metricValue, readTopic } from '../harness/index.ts';
 
 /**
  * The shared samples' deliberately bad Zeek files (RITA's `truncated/` and `has_unknown_field/`)
@@ -97,12 +97,7 @@ describe.skipIf(!present)('the samples\' truncated and unknown-field files throu
   afterAll(async () => {
     await runner?.close(10_000);
     await producer?.close();
-    const admin = transport?.admin();
-    if (admin) {
-      await admin.connect();
-      await admin.deleteTopics([CONN, HTTP, EVENTS, DLQ]).catch(() => undefined);
-      await admin.close();
-    }
+    await dropTopics(transport, [CONN, HTTP, EVENTS, DLQ]);
   });
 
   it('counts every record once per topic: received = normalized + dead-lettered, dead letters per code', async () => {

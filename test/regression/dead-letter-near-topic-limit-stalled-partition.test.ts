@@ -7,7 +7,7 @@ import { buildNormalizer, formatForTopic, loadNormalizerConfig } from '@mamori/n
 import { DLQ_HEADERS, StageRunner, TOPICS, deadLetterTopicSpec, readDeadLetter } from '@mamori/pipeline';
 import type { Producer, Transport } from '@mamori/transport';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readTopic } from '../harness/index.ts';
+import { dropTopics, readTopic } from '../harness/index.ts';
 
 /**
  * Regression: a raw record close to the broker's default record limit (1 MiB) could not be
@@ -66,12 +66,7 @@ describe('a raw record near the broker limit, dead-lettered', () => {
   afterAll(async () => {
     for (const r of runners) await r.close(10_000);
     await producer?.close();
-    const admin = transport?.admin();
-    if (admin) {
-      await admin.connect();
-      await admin.deleteTopics([RAW, BIG_DLQ, SMALL_DLQ, `neardlq.events-big.${RUN}`, `neardlq.events-small.${RUN}`]).catch(() => undefined);
-      await admin.close();
-    }
+    await dropTopics(transport, [RAW, BIG_DLQ, SMALL_DLQ, `neardlq.events-big.${RUN}`, `neardlq.events-small.${RUN}`]);
   });
 
   it('arrives whole on a dead-letter topic created as Mamori creates it, and the next record goes on', async () => {

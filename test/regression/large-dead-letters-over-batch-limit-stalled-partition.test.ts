@@ -1,11 +1,12 @@
 import { createTransport, loadRuntimeConfig } from '@mamori/cli';
-import { silentLogger, sleep } from '@mamori/core';
+import { silentLogger } from '@mamori/core';
 import { EventCodec } from '@mamori/events';
 import { createRegistry } from '@mamori/metrics';
 import { buildNormalizer, formatForTopic, loadNormalizerConfig } from '@mamori/normalizer';
 import { StageRunner, TOPICS, readDeadLetter } from '@mamori/pipeline';
-import type { ConsumedMessage, Producer, Transport } from '@mamori/transport';
+import type { Producer, Transport } from '@mamori/transport';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { dropTopics, readTopic } from '../harness/index.ts';
 
 /**
  * Regression: a consumed batch of bad raw records from one sensor (up to the consumer's 1 MiB fetch per
@@ -48,25 +49,11 @@ describe('dead letters larger together than one produce request', () => {
   afterAll(async () => {
     await runner?.close(10_000);
     await producer?.close();
-    const admin = transport?.admin();
-    if (admin) {
-      await admin.connect();
-      await admin.deleteTopics([RAW, EVENTS, DLQ]).catch(() => undefined);
-      await admin.close();
-    }
+    await dropTopics(transport, [RAW, EVENTS, DLQ]);
   });
 
   it('dead-letters every record with its original bytes and moves on', async () => {
-    const got: ConsumedMessage[] = [];
-    const consumer = transport.consumer({ groupId: `bigdlq-read-${RUN}`, topics: [DLQ], fromBeginning: true, maxWaitMs: 100 });
-    await consumer.connect();
-    await consumer.run(async (batch) => {
-      got.push(...batch.messages);
-    });
-    const deadline = Date.now() + 60_000;
-    while (got.length < COUNT && Date.now() < deadline) await sleep(200);
-    await consumer.close();
-    const letters = got.map(readDeadLetter);
+    const letters = (await readTopic(transport, DLQ, COUNT, { timeoutMs: 60_000, settleMs: 0 })).map(readDeadLetter);
     expect(letters.map((l) => [l.code, l.value?.length, l.value?.[0]])).toEqual(Array.from({ length: COUNT }, (_, i) => ['PARSE_FAILED', RECORD_BYTES, 0x41 + (i % 26)]));
   }, 90_000);
 });
