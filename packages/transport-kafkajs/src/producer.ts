@@ -7,8 +7,8 @@ import { wrapError } from './errors.ts';
 const { CompressionTypes, Partitioners } = kafkajs;
 
 /**
- * Bytes of records per produce request (librdkafka's default `message.max.bytes`, which the rdkafka
- * adapter gets by default). kafkajs puts all of one send's records for a partition into one record
+ * Bytes of records per produce request (librdkafka's default `batch.size`, which bounds the rdkafka
+ * adapter's batches). kafkajs puts all of one send's records for a partition into one record
  * batch, and a broker refuses a batch over its `message.max.bytes` (1048588 by default): a stage
  * sending a consumed batch's worth of records to one partition (a sensor's dead letters: the raw
  * bytes plus the dead-letter headers) was refused on every retry and stalled its partition. A single
