@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { InsertOptions, QueryOptions, QueryParams, StorageDriver } from '@mamori/storage';
+import type { InsertListener, InsertOptions, QueryOptions, QueryParams, StorageDriver } from '@mamori/storage';
 import { StorageError, appendSettings, assertIdentifier, storageErrorFromEngine, timeoutSetting } from '@mamori/storage';
 import { bindParameters } from './bind.ts';
 
@@ -174,6 +174,7 @@ export class ChdbStorage implements StorageDriver {
   readonly sessions: number;
   readonly binding: 'local' | 'engine';
   private open: OpenSession | undefined;
+  private readonly insertListeners = new Set<InsertListener>();
 
   constructor(options: ChdbStorageOptions) {
     this.path = resolve(options.path);
@@ -276,7 +277,15 @@ export class ChdbStorage implements StorageDriver {
       throw wrap('insert', error);
     } finally {
       done();
+      // Failed inserts too: a failure may come after some blocks were stored.
+      for (const listener of this.insertListeners) listener(table, rows);
     }
+  }
+
+  /** This process owns the data directory, so every insert into it passes here. */
+  onInsert(listener: InsertListener): () => void {
+    this.insertListeners.add(listener);
+    return () => this.insertListeners.delete(listener);
   }
 
   async ping(): Promise<void> {

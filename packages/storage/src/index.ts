@@ -1,4 +1,4 @@
-export type { InsertOptions, QueryOptions, QueryParams, StorageDriver } from './types.ts';
+export type { InsertListener, InsertOptions, QueryOptions, QueryParams, StorageDriver } from './types.ts';
 export {
   StorageError,
   STORAGE_ERROR_CODES,
@@ -110,16 +110,30 @@ export {
   detectionCountsHourly,
   entityHourly,
   entityTop,
+  entityPeerTotals,
+  entityPortTotals,
+  MAX_ENTITY_TOTALS,
   topEntities,
   type DetectionCountGroup,
   type DetectionCountHour,
   type EntityHour,
   type EntityPeer,
+  type EntityPeerTotal,
   type EntityPort,
   type TopEntity,
   type TopEntityMetric,
 } from './repositories/aggregates.ts';
 export { DetectionRowCache, TriageStateCache, type DetectionRowCacheStats } from './repositories/detection-cache.ts';
+export {
+  EntityRollupCache,
+  comparePeers,
+  comparePorts,
+  mergeTop,
+  topCandidates,
+  type EntityRollupCacheStats,
+  type SettledEntityRollups,
+  type TopCandidates,
+} from './repositories/entity-cache.ts';
 export { ipRange, type IpRange } from './repositories/ip-range.ts';
 export { applyEventRetention, eventTtlExpression, type EventRetention } from './retention.ts';
 export { DEFAULT_LIMIT, MAX_LIMIT } from './repositories/filters.ts';

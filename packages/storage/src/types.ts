@@ -14,6 +14,13 @@ export interface QueryOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Told of every insert through a driver once it has settled (stored or failed), with the table and
+ * the rows as given to `insert`. Called synchronously before the insert's promise settles; it must
+ * not throw and must be cheap (it runs on the writer's path).
+ */
+export type InsertListener = (table: string, rows: readonly Record<string, unknown>[]) => void;
+
 export interface InsertOptions {
   /**
    * Makes a retried insert idempotent: ClickHouse drops a block whose token it has seen
@@ -40,5 +47,12 @@ export interface StorageDriver {
   insert(table: string, rows: readonly Record<string, unknown>[], options?: InsertOptions): Promise<void>;
   /** Cheap liveness check. */
   ping(): Promise<void>;
+  /**
+   * Present only where this process is the engine's only writer (embedded chDB: one process owns
+   * the data directory), so that caches of stored data can learn of every change. Adds `listener`;
+   * returns a function that removes it. A ClickHouse server may be written by other processes and
+   * has no such method.
+   */
+  onInsert?(listener: InsertListener): () => void;
   close(): Promise<void>;
 }

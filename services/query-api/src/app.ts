@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '@mamori/core';
 import { Counter, Gauge, Histogram, type Registry } from '@mamori/metrics';
-import { DetectionRowCache, StorageError, TriageStateCache, type StorageDriver } from '@mamori/storage';
+import { DetectionRowCache, EntityRollupCache, StorageError, TriageStateCache, type StorageDriver } from '@mamori/storage';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from './config.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -152,7 +152,41 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
       stateCache.stats,
     );
   }
-  const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache, stateCache };
+  // The entity page's settled hours are cached only where every insert passes through this process's
+  // driver (embedded chDB), so that late rows for a cached hour are seen and drop it.
+  const entityCache = config.entityCacheMb > 0 && deps.storage.onInsert !== undefined ? new EntityRollupCache(config.entityCacheMb * 1024 * 1024, config.entityCacheSettleMinutes * 60_000) : undefined;
+  if (entityCache !== undefined) {
+    const cache = entityCache;
+    const stop = deps.storage.onInsert!((table, rows) => cache.observeInsert(table, rows));
+    app.addHook('onClose', async () => stop());
+    lookupsCounter(
+      deps.registry,
+      'mamori_api_entity_cache_lookups_total',
+      'Entity pages that looked up their settled hours in the entity cache (embedded chDB only), by result: hit (only the hours after them read) or miss (read and kept).',
+      cache.stats,
+    );
+    statCounter(
+      deps.registry,
+      'mamori_api_entity_cache_invalidations_total',
+      'Entity cache entries dropped because rows arrived for hours they hold (a late sensor, a replay).',
+      () => cache.stats.invalidations,
+    );
+    statCounter(
+      deps.registry,
+      'mamori_api_entity_cache_fallbacks_total',
+      'Top peer or port lists of an entity page that the cached candidates could not decide, so read over the whole range.',
+      () => cache.stats.fallbacks,
+    );
+    new Gauge({
+      name: 'mamori_api_entity_cache_bytes',
+      help: 'Approximate heap bytes of the settled roll-ups the entity cache holds.',
+      registers: [deps.registry],
+      collect() {
+        this.set(cache.bytes);
+      },
+    });
+  }
+  const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache, stateCache, entityCache };
   for (const register of ROUTES) await app.register(async (scope) => register(scope, routeDeps));
 
   await app.ready();
@@ -160,6 +194,21 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
 }
 
 /** A counter of a cache's lookups by result (`hit`, `miss`), read from its running totals at each scrape. */
+/** A counter that reports a running total kept elsewhere. */
+function statCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  let reported = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const total = read();
+      this.inc(total - reported);
+      reported = total;
+    },
+  });
+}
+
 function lookupsCounter(registry: Registry, name: string, help: string, stats: { readonly hits: number; readonly misses: number }): void {
   let reported = { hits: 0, misses: 0 };
   new Counter({

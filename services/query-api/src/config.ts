@@ -35,6 +35,16 @@ export interface QueryApiConfig {
    * detection list reuses (a stored version never changes); 0 = off. @default 64
    */
   detectionCacheMb: number;
+  /**
+   * API_ENTITY_CACHE_MB: memory for the entity page's roll-ups over settled hours (embedded chDB
+   * only, where every insert passes through this process); 0 = off. @default 16
+   */
+  entityCacheMb: number;
+  /**
+   * API_ENTITY_CACHE_SETTLE_MINUTES: an hour is settled, and its roll-ups cached, this long after it
+   * ends; rows that still arrive for it drop the entries that hold it. @default 120
+   */
+  entityCacheSettleMinutes: number;
   /** API_DOCS_ENABLED: serve /openapi.json and /docs. @default true */
   docsEnabled: boolean;
   /** Decisions, guard rails, blocklists, STIX and TAXII (response/response-config.ts, docs/response.md). */
@@ -104,6 +114,8 @@ export function loadQueryApiConfig(env: Env): Readonly<QueryApiConfig> {
     sseHeartbeatMs: r.integer('API_SSE_HEARTBEAT_MS', 15_000, { min: 1000, max: 300_000 }),
     entityContextMinutes: r.integer('API_ENTITY_CONTEXT_MINUTES', 15, { min: 1, max: 1440 }),
     detectionCacheMb: r.integer('API_DETECTION_CACHE_MB', 64, { min: 0, max: 65_536 }),
+    entityCacheMb: r.integer('API_ENTITY_CACHE_MB', 16, { min: 0, max: 65_536 }),
+    entityCacheSettleMinutes: r.integer('API_ENTITY_CACHE_SETTLE_MINUTES', 120, { min: 0, max: 7 * 1440 }),
     docsEnabled: r.boolean('API_DOCS_ENABLED', true),
     response: {
       blockRequiresApproval: r.boolean('API_BLOCK_REQUIRES_APPROVAL', true),

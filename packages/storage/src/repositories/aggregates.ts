@@ -53,18 +53,16 @@ export async function entityHourly(
   options: QueryOptions = {},
 ): Promise<EntityHour[]> {
   const db = assertIdentifier('database', driver.database);
-  const orgs = orgScope(orgIds);
-  if (orgs === undefined) return [];
-  if (typeof ip !== 'string' || isIP(ip) === 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', `ip ${JSON.stringify(ip)} is not an IP address`);
-  const range = boundedRange(since, until, MAX_AGGREGATE_RANGE_MS);
+  const scope = entityScope(orgIds, ip, since, until);
+  if (scope === undefined) return [];
   const rows = await driver.query(
     `SELECT toUnixTimestamp(hour) * 1000 AS hour_ms, sum(conns_as_src) AS conns_as_src, sum(conns_as_dst) AS conns_as_dst,
        sum(bytes_sent) AS bytes_sent, sum(bytes_received) AS bytes_received, uniqMerge(peers) AS peers, uniqMerge(ports) AS ports
 FROM ${db}.entity_hourly
-WHERE org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String}) AND ${HOUR_SQL}
+WHERE ${scope.sql}
 GROUP BY hour ORDER BY hour
 ${ENTITY_READ}`,
-    { orgIds: orgs, ip, ...hourBounds(range) },
+    scope.params,
     options,
   );
   return rows.map((r) => ({
@@ -178,10 +176,92 @@ export interface EntityPort {
   connections: number;
 }
 
+/** A peer's totals and the text ClickHouse sorts it by (its stored IPv6, IPv4 as `::ffff:a.b.c.d`). */
+export interface EntityPeerTotal extends EntityPeer {
+  sortKey: string;
+}
+
+/** Most rows one of {@link entityPeerTotals} or {@link entityPortTotals} returns. */
+export const MAX_ENTITY_TOTALS = 100_000;
+
+function totalsLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ENTITY_TOTALS) {
+    throw new StorageError('STORAGE_INVALID_ARGUMENT', `limit must be an integer between 1 and ${MAX_ENTITY_TOTALS}, got ${String(limit)}`);
+  }
+  return limit;
+}
+
+/** The (org, ip, hour) key range of one address's roll-up rows over the hours overlapping [since, until). */
+function entityScope(orgIds: readonly string[], ip: string, since: number, until: number): { sql: string; params: Record<string, unknown> } | undefined {
+  const orgs = orgScope(orgIds);
+  if (orgs === undefined) return undefined;
+  if (typeof ip !== 'string' || isIP(ip) === 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', `ip ${JSON.stringify(ip)} is not an IP address`);
+  const range = boundedRange(since, until, MAX_AGGREGATE_RANGE_MS);
+  return { sql: `org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String}) AND ${HOUR_SQL}`, params: { orgIds: orgs, ip, ...hourBounds(range) } };
+}
+
 /**
- * The busiest peers and destination ports of one address over the hours overlapping [since, until),
- * from `entity_peer_hourly` and `entity_port_hourly` (migration 0006): two statements run side by
- * side, each reading its table's (org, ip, hour) key range. Ties break on the peer address or port, so pages are stable.
+ * The `limit` busiest peers of one address over the hours overlapping [since, until), from
+ * `entity_peer_hourly` (migration 0006): by connections, then by the peer's stored text, so pages
+ * are stable.
+ */
+export async function entityPeerTotals(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  ip: string,
+  since: number,
+  until: number,
+  limit: number,
+  options: QueryOptions = {},
+): Promise<EntityPeerTotal[]> {
+  const db = assertIdentifier('database', driver.database);
+  const scope = entityScope(orgIds, ip, since, until);
+  if (scope === undefined) return [];
+  const rows = await driver.query(
+    `SELECT toString(peer) AS key, sum(connections) AS connections, sum(bytes) AS bytes
+FROM ${db}.entity_peer_hourly WHERE ${scope.sql}
+GROUP BY peer ORDER BY connections DESC, key LIMIT {limit:UInt32}
+${ENTITY_READ}`,
+    { ...scope.params, limit: totalsLimit(limit) },
+    options,
+  );
+  return rows.map((r) => {
+    const sortKey = String(r['key']);
+    return { ip: fromStoredIp(sortKey), sortKey, connections: toNumber(r['connections']), bytes: toNumber(r['bytes']) };
+  });
+}
+
+/**
+ * The `limit` busiest destination ports (with protocol) of one address over the hours overlapping
+ * [since, until), from `entity_port_hourly`: by connections, then port, then protocol.
+ */
+export async function entityPortTotals(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  ip: string,
+  since: number,
+  until: number,
+  limit: number,
+  options: QueryOptions = {},
+): Promise<EntityPort[]> {
+  const db = assertIdentifier('database', driver.database);
+  const scope = entityScope(orgIds, ip, since, until);
+  if (scope === undefined) return [];
+  const rows = await driver.query(
+    `SELECT port, protocol, sum(connections) AS connections
+FROM ${db}.entity_port_hourly WHERE ${scope.sql}
+GROUP BY port, protocol ORDER BY connections DESC, port, protocol LIMIT {limit:UInt32}
+${ENTITY_READ}`,
+    { ...scope.params, limit: totalsLimit(limit) },
+    options,
+  );
+  return rows.map((r) => ({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r['connections']) }));
+}
+
+/**
+ * The busiest peers and destination ports of one address over the hours overlapping [since, until):
+ * {@link entityPeerTotals} and {@link entityPortTotals}, two statements run side by side (each one
+ * thread over its table's key range).
  */
 export async function entityTop(
   driver: StorageDriver,
@@ -192,36 +272,10 @@ export async function entityTop(
   limit: number,
   options: QueryOptions = {},
 ): Promise<{ peers: EntityPeer[]; ports: EntityPort[] }> {
-  const db = assertIdentifier('database', driver.database);
-  const orgs = orgScope(orgIds);
-  if (orgs === undefined) return { peers: [], ports: [] };
-  if (typeof ip !== 'string' || isIP(ip) === 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', `ip ${JSON.stringify(ip)} is not an IP address`);
-  const range = boundedRange(since, until, MAX_AGGREGATE_RANGE_MS);
-  const scope = `org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String}) AND ${HOUR_SQL}`;
-  // Two statements, so that they can run at the same time on two connections; one thread each (a
-  // few thousand roll-up rows of one address).
-  const params = { orgIds: orgs, ip, ...hourBounds(range), limit: boundedLimit(limit) };
-  const [peerRows, portRows] = await Promise.all([
-    driver.query(
-      `SELECT toString(peer) AS key, sum(connections) AS connections, sum(bytes) AS bytes
-FROM ${db}.entity_peer_hourly WHERE ${scope}
-GROUP BY peer ORDER BY connections DESC, key LIMIT {limit:UInt32}
-${ENTITY_READ}`,
-      params,
-      options,
-    ),
-    driver.query(
-      `SELECT port, protocol, sum(connections) AS connections
-FROM ${db}.entity_port_hourly WHERE ${scope}
-GROUP BY port, protocol ORDER BY connections DESC, port, protocol LIMIT {limit:UInt32}
-${ENTITY_READ}`,
-      params,
-      options,
-    ),
+  const n = boundedLimit(limit);
+  const [peers, ports] = await Promise.all([
+    entityPeerTotals(driver, orgIds, ip, since, until, n, options),
+    entityPortTotals(driver, orgIds, ip, since, until, n, options),
   ]);
-  // Each statement returns its rows in its ORDER BY.
-  return {
-    peers: peerRows.map((r) => ({ ip: fromStoredIp(String(r['key'])), connections: toNumber(r['connections']), bytes: toNumber(r['bytes']) })),
-    ports: portRows.map((r) => ({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r['connections']) })),
-  };
+  return { peers: peers.map(({ ip: peer, connections, bytes }) => ({ ip: peer, connections, bytes })), ports };
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '@mamori/core';
 import type { Registry } from '@mamori/metrics';
-import type { DetectionRowCache, StorageDriver, TriageStateCache } from '@mamori/storage';
+import type { DetectionRowCache, EntityRollupCache, StorageDriver, TriageStateCache } from '@mamori/storage';
 import type { FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from '../config.ts';
 
@@ -29,6 +29,11 @@ export interface RouteDeps {
    * of triage state (embedded chDB) and API_DETECTION_CACHE_MB is not 0. PATCH records each change in it.
    */
   stateCache: TriageStateCache | undefined;
+  /**
+   * The entity page's roll-ups over settled hours; only where every insert passes through this
+   * process's driver (`storage.onInsert`: embedded chDB) and API_ENTITY_CACHE_MB is not 0.
+   */
+  entityCache: EntityRollupCache | undefined;
 }
 
 export type RegisterRoutes = (app: FastifyInstance, deps: RouteDeps) => Promise<void>;

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
-import { entityHourly, entityTop, listDetections, type DetectionRow, type DetectionState, type Severity } from '@mamori/storage';
+import { listDetections, type DetectionRow, type DetectionState, type Severity } from '@mamori/storage';
 import { ERROR_RESPONSES } from '../openapi.ts';
-import { firstLastSeen } from '../repositories/investigation.ts';
+import { readEntityRollups } from '../repositories/entity-rollups.ts';
 import { explicitOrgs } from '../security/org-list.ts';
 import { TIME_PARAM, badRequest, queryOptions, timeRange } from '../security/guards.ts';
 import { orgScope, principalOf, requireRole } from '../security/principal.ts';
@@ -32,7 +32,7 @@ export function riskScore(detections: readonly { row: DetectionRow; state?: Dete
 }
 
 /** `GET /v1/entities/:ip`: the investigation page of one address. */
-export const registerEntityRoutes: RegisterRoutes = async (app, { config, storage, detectionCache, stateCache }) => {
+export const registerEntityRoutes: RegisterRoutes = async (app, { config, storage, detectionCache, stateCache, entityCache }) => {
   app.get<{ Params: { ip: string }; Querystring: { since?: string; until?: string } }>(
     '/v1/entities/:ip',
     {
@@ -88,9 +88,10 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
       const options = queryOptions(config);
       const orgs = await explicitOrgs(principal, storage, options);
       // Every part but the detections comes from the hourly roll-ups (entity_hourly, entity_peer_hourly,
-      // entity_port_hourly): reads of the address's own (org, ip, hour) key range, run concurrently.
-      const [timeline, page, top, seen] = await Promise.all([
-        entityHourly(storage, orgs, ip, since, until, options),
+      // entity_port_hourly): reads of the address's own (org, ip, hour) key range, run concurrently;
+      // with embedded chDB the settled hours from the entity cache (repositories/entity-rollups.ts).
+      const [rollups, page] = await Promise.all([
+        readEntityRollups(storage, orgs, ip, since, until, TOP_N, options, entityCache),
         listDetections(
           storage,
           { orgIds: orgScope(principal), entityIp: ip, since, until, limit: MAX_ENTITY_DETECTIONS, includeState: true },
@@ -98,9 +99,8 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
           detectionCache,
           stateCache,
         ),
-        entityTop(storage, orgs, ip, since, until, TOP_N, options),
-        firstLastSeen(storage, orgs, ip, options),
       ]);
+      const { timeline, seen } = rollups;
       const now = Date.now();
       const risk = riskScore(page.detections.map((row) => ({ row, state: page.states?.[row.detectionId] })), now);
       return {
@@ -127,8 +127,8 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
         detections: page.detections.map((d) => detectionJson(d, page.states?.[d.detectionId])),
         // The roll-ups count whole hours: the top lists start at the hour that holds `since`.
         top_since: new Date(Math.floor(since / 3_600_000) * 3_600_000).toISOString(),
-        top_peers: top.peers,
-        top_ports: top.ports,
+        top_peers: rollups.peers,
+        top_ports: rollups.ports,
       };
     },
   );

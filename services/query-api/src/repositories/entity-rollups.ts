@@ -1,0 +1,123 @@
+import {
+  EntityRollupCache,
+  MAX_ENTITY_TOTALS,
+  comparePeers,
+  comparePorts,
+  entityHourly,
+  entityPeerTotals,
+  entityPortTotals,
+  mergeTop,
+  topCandidates,
+  type EntityHour,
+  type EntityPeer,
+  type EntityPeerTotal,
+  type EntityPort,
+  type QueryOptions,
+  type SettledEntityRollups,
+  type StorageDriver,
+} from '@mamori/storage';
+import { firstLastSeen } from './investigation.ts';
+
+const HOUR_MS = 3_600_000;
+/** Rows of each top list kept over the settled hours: enough that the live hours rarely reorder past them. */
+export const SETTLED_CANDIDATES = 200;
+
+/** What the entity page shows from the hourly roll-ups. */
+export interface EntityRollups {
+  timeline: EntityHour[];
+  peers: EntityPeer[];
+  ports: EntityPort[];
+  /** First hour and end of the last hour the address was seen in, all time; undefined if never. */
+  seen: { first: number; last: number } | undefined;
+}
+
+const peerKey = (p: EntityPeerTotal) => p.sortKey;
+const portKey = (p: EntityPort) => `${p.port}/${p.protocol}`;
+const addPeers = (a: EntityPeerTotal, b: EntityPeerTotal): EntityPeerTotal => ({ ...a, connections: a.connections + b.connections, bytes: a.bytes + b.bytes });
+const addPorts = (a: EntityPort, b: EntityPort): EntityPort => ({ ...a, connections: a.connections + b.connections });
+const asPeer = ({ ip, connections, bytes }: EntityPeerTotal): EntityPeer => ({ ip, connections, bytes });
+
+/** Every part read over the whole range: four statements side by side. */
+async function readWhole(storage: StorageDriver, orgs: readonly string[], ip: string, since: number, until: number, topN: number, options: QueryOptions): Promise<EntityRollups> {
+  const [timeline, peers, ports, seen] = await Promise.all([
+    entityHourly(storage, orgs, ip, since, until, options),
+    entityPeerTotals(storage, orgs, ip, since, until, topN, options),
+    entityPortTotals(storage, orgs, ip, since, until, topN, options),
+    firstLastSeen(storage, orgs, ip, options),
+  ]);
+  return { timeline, peers: peers.map(asPeer), ports, seen };
+}
+
+/** The settled hours [firstHour, settledUntil): timeline, candidates of both top lists, first/last seen. */
+async function readSettled(storage: StorageDriver, orgs: readonly string[], ip: string, firstHour: number, settledUntil: number, options: QueryOptions): Promise<SettledEntityRollups> {
+  const [timeline, peers, ports, seen] = await Promise.all([
+    entityHourly(storage, orgs, ip, firstHour, settledUntil, options),
+    entityPeerTotals(storage, orgs, ip, firstHour, settledUntil, SETTLED_CANDIDATES + 1, options),
+    entityPortTotals(storage, orgs, ip, firstHour, settledUntil, SETTLED_CANDIDATES + 1, options),
+    firstLastSeen(storage, orgs, ip, options),
+  ]);
+  return {
+    settledUntil,
+    timeline,
+    peers: topCandidates(peers, SETTLED_CANDIDATES),
+    ports: topCandidates(ports, SETTLED_CANDIDATES),
+    seen,
+  };
+}
+
+/**
+ * The entity page's timeline, top `topN` peers and ports over the hours overlapping [since, until),
+ * and first/last seen. With `cache` (embedded chDB; {@link EntityRollupCache}) and a range that
+ * reaches past the settled hours, the settled hours come from the cache (read once) and only the
+ * hours after them from ClickHouse, merged exactly; a top list the cached candidates cannot decide
+ * is read over the whole range. Otherwise every part is read over the whole range.
+ */
+export async function readEntityRollups(
+  storage: StorageDriver,
+  orgs: readonly string[],
+  ip: string,
+  since: number,
+  until: number,
+  topN: number,
+  options: QueryOptions,
+  cache?: EntityRollupCache,
+  now: number = Date.now(),
+): Promise<EntityRollups> {
+  const firstHour = Math.floor(since / HOUR_MS) * HOUR_MS;
+  const settledUntil = cache?.settledUntil(now);
+  if (cache === undefined || settledUntil === undefined || orgs.length === 0 || settledUntil <= firstHour || until <= settledUntil) {
+    return readWhole(storage, orgs, ip, since, until, topN, options);
+  }
+  const key = EntityRollupCache.key(orgs, ip, firstHour);
+  const cached = cache.get(key);
+  const readLive = (from: number) =>
+    Promise.all([
+      entityHourly(storage, orgs, ip, from, until, options),
+      entityPeerTotals(storage, orgs, ip, from, until, MAX_ENTITY_TOTALS, options),
+      entityPortTotals(storage, orgs, ip, from, until, MAX_ENTITY_TOTALS, options),
+    ]);
+  let settled: SettledEntityRollups;
+  let live: Awaited<ReturnType<typeof readLive>>;
+  if (cached !== undefined) {
+    settled = cached;
+    live = await readLive(cached.settledUntil);
+  } else {
+    const generation = cache.generation;
+    [settled, live] = await Promise.all([readSettled(storage, orgs, ip, firstHour, settledUntil, options), readLive(settledUntil)]);
+    cache.set(key, orgs, settled, generation);
+  }
+  const [liveTimeline, livePeers, livePorts] = live;
+  // A live list cut at its limit is not every row of the live hours: read the whole range then.
+  const peers =
+    (livePeers.length < MAX_ENTITY_TOTALS ? mergeTop(settled.peers, livePeers, topN, peerKey, addPeers, comparePeers) : undefined) ??
+    (cache.stats.fallbacks++, await entityPeerTotals(storage, orgs, ip, since, until, topN, options));
+  const ports =
+    (livePorts.length < MAX_ENTITY_TOTALS ? mergeTop(settled.ports, livePorts, topN, portKey, addPorts, comparePorts) : undefined) ??
+    (cache.stats.fallbacks++, await entityPortTotals(storage, orgs, ip, since, until, topN, options));
+  let seen = settled.seen;
+  const lastLive = liveTimeline.at(-1);
+  if (lastLive !== undefined) {
+    seen = { first: seen?.first ?? liveTimeline[0]!.hour, last: Math.max(seen?.last ?? 0, lastLive.hour + HOUR_MS) };
+  }
+  return { timeline: [...settled.timeline, ...liveTimeline], peers: peers.map(asPeer), ports, seen };
+}
