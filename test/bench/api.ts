@@ -3,8 +3,11 @@
  * query API served on a real port and loaded with autocannon (default detection list, a detection
  * detail, an entity page; 1 connection, then `connections` at once), plus the writer's insert path.
  * The list and the entity page run twice: as served (the detection row cache warm after the warm-up,
- *   as for a page analysts keep open) and on a second API instance with the cache off (what a page
- *   costs when none of its detection rows is cached), so both are in every report.
+ *   as for a page analysts keep open; the entity cache holding the settled hours) and on a second API
+ *   instance with both caches off (what a page costs when nothing of it is cached), so both are in
+ *   every report. A live sensor inserts events through the writer's repository path during every run
+ *   (liveIngest), so the entity page's live hours hold new rows as in a running deployment; the
+ *   report adds the entity cache's hits and misses and a first view's CPU against a repeated one.
  *
  * - Bulk data is generated inside the engine (api-data.ts): 10M events in a few minutes instead of
  *   ten-plus through JSON. Inserting into the base tables fires the materialized views, so the roll-ups
@@ -80,6 +83,8 @@ function rng(seed: number): () => number {
 
 const HOUR = 3_600_000;
 const BATCH = 50_000;
+/** Events a second of the live sensor during the runs: four times the bulk's average rate (~17/s). */
+const LIVE_PER_SECOND = 60;
 
 /** Writer-path sample: `count` events like the writer's (distinct ids from the generated ones). */
 function sampleEvents(count: number, now: number): EventRow[][] {
@@ -112,6 +117,74 @@ function sampleEvents(count: number, now: number): EventRow[][] {
     batches.push(rows);
   }
   return batches;
+}
+
+const PEER_PREFIXES = ['198.51.100.', '203.0.113.', '192.0.2.', '100.64.7.', '100.64.9.', '100.64.11.', '100.64.13.', '100.64.15.'];
+
+/**
+ * A live sensor while the routes are measured, as a running deployment has: each second one batch
+ * of `perSecond` events through the writer's repository path (`insertEvents`, which fires the views),
+ * a twentieth of them from the busiest source (ten times its rate in the bulk), the rest from skewed
+ * sources; times lag the clock as a sensor's do (most by seconds to minutes, a tenth by up to 100
+ * minutes, all within the entity cache's 2-hour settling).
+ */
+function liveIngest(storage: StorageDriver, perSecond: number): { stop: () => Promise<{ events: number; seconds: number }> } {
+  const r = rng(23);
+  let stopped = false;
+  let events = 0;
+  const t0 = performance.now();
+  const loop = (async () => {
+    while (!stopped) {
+      const started = performance.now();
+      const now = Date.now();
+      const rows: EventRow[] = [];
+      for (let k = 0; k < perSecond; k++) {
+        const src = k % 20 === 0 ? 0 : Math.floor(SOURCES * r() ** 2);
+        const lag = r() < 0.9 ? r() * 300_000 : r() * 6_000_000;
+        rows.push(
+          toEventRow({
+            eventId: `live-${events + k}`,
+            orgId: ORGS[src % ORGS.length]!,
+            sensorId: `sensor-${src % 8}`,
+            sourceFormat: 'zeek-conn',
+            eventClass: 'flow',
+            time: now - Math.floor(lag),
+            srcIp: srcIp(src),
+            srcPort: 1024 + Math.floor(r() * 60_000),
+            dstIp: `${PEER_PREFIXES[Math.floor(r() * PEER_PREFIXES.length)]}${Math.floor(r() * 250) + 1}`,
+            dstPort: [443, 443, 443, 80, 22, 3389, 8080, 445, 53][Math.floor(r() * 9)]!,
+            protocol: 'tcp',
+            bytesOut: Math.floor(r() * 10_000),
+            bytesIn: Math.floor(r() * 100_000),
+            connState: 'SF',
+          }),
+        );
+      }
+      await insertEvents(storage, rows);
+      events += rows.length;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - (performance.now() - started))));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return { events, seconds: (performance.now() - t0) / 1000 };
+    },
+  };
+}
+
+/** Process CPU ms and wall ms per request of `urls`, fetched one after another. */
+async function cpuPerRequest(urls: readonly string[], headers: Record<string, string>): Promise<{ cpuMs: number; wallMs: number }> {
+  const cpu = process.cpuUsage();
+  const t = performance.now();
+  for (const url of urls) {
+    const res = await fetch(url, { headers });
+    if (res.status !== 200) throw new Error(`bench api: ${url} answered ${res.status}`);
+    await res.arrayBuffer();
+  }
+  const used = process.cpuUsage(cpu);
+  return { cpuMs: (used.user + used.system) / 1000 / urls.length, wallMs: (performance.now() - t) / urls.length };
 }
 
 function sampleDetections(count: number, now: number): DetectionRow[] {
@@ -227,10 +300,11 @@ export async function benchApi(options: { events?: number; detections?: number; 
 
     const secret = 'bench-secret-0123456789abcdef';
     const env = { MAMORI_API_KEYS: `bench:${hashSecret(secret)}:analyst:org-a`, API_RATE_LIMIT_PER_MINUTE: '0', API_PORT: '0' };
-    const app = await buildQueryApi(loadQueryApiConfig(env), { storage, logger: silentLogger(), registry: createRegistry() });
+    const registry = createRegistry();
+    const app = await buildQueryApi(loadQueryApiConfig(env), { storage, logger: silentLogger(), registry });
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
-    // The same API with the detection row cache off: the list and entity page as a first visit costs.
-    const uncached = await buildQueryApi(loadQueryApiConfig({ ...env, API_DETECTION_CACHE_MB: '0' }), { storage, logger: silentLogger(), registry: createRegistry() });
+    // The same API with its caches off: the list and entity page as a first visit costs.
+    const uncached = await buildQueryApi(loadQueryApiConfig({ ...env, API_DETECTION_CACHE_MB: '0', API_ENTITY_CACHE_MB: '0' }), { storage, logger: silentLogger(), registry: createRegistry() });
     const uncachedBase = await uncached.listen({ host: '127.0.0.1', port: 0 });
     const headers = { authorization: `Bearer bench.${secret}` };
     const routes: [string, string, number][] = [
@@ -238,10 +312,14 @@ export async function benchApi(options: { events?: number; detections?: number; 
       ['default detection list, row cache off (`API_DETECTION_CACHE_MB=0`)', uncachedBase + '/v1/detections', 100],
       ['detection detail (`GET /v1/detections/:id`, evidence and ±15 min context)', base + `/v1/detections/${sampleId}`, 300],
       ['entity page (`GET /v1/entities/:ip`, 7 days, the busiest source)', base + `/v1/entities/${srcIp(0)}`, 300],
-      ['entity page, row cache off (`API_DETECTION_CACHE_MB=0`)', uncachedBase + `/v1/entities/${srcIp(0)}`, 300],
+      ['entity page, caches off (`API_DETECTION_CACHE_MB=0`, `API_ENTITY_CACHE_MB=0`)', uncachedBase + `/v1/entities/${srcIp(0)}`, 300],
     ];
     const lines: string[] = [];
     const verdicts: string[] = [];
+    const ingest = liveIngest(storage, LIVE_PER_SECOND);
+    let ingested = { events: 0, seconds: 0 };
+    let firstView = { cpuMs: 0, wallMs: 0 };
+    let repeatView = { cpuMs: 0, wallMs: 0 };
     try {
       for (const [label, url, target] of routes) {
         // Warm-up: first queries compile and load marks; a route that fails is reported, not timed.
@@ -257,10 +335,25 @@ export async function benchApi(options: { events?: number; detections?: number; 
           if (!meets) verdicts.push(`${label.split(' (')[0]} at ${conns} connection${conns === 1 ? '' : 's'}`);
         }
       }
+      // A first view of an entity page (the entity cache misses: settled hours read and kept) against
+      // a repeated one, one request at a time: each `since` hour is a new cache key.
+      const entity = base + `/v1/entities/${srcIp(0)}`;
+      const laterSince = (k: number) => new Date(Date.now() + 86_400_000 - 7 * 86_400_000 + k * HOUR).toISOString();
+      firstView = await cpuPerRequest(Array.from({ length: 20 }, (_, k) => `${entity}?since=${encodeURIComponent(laterSince(k + 1))}`), headers);
+      repeatView = await cpuPerRequest(Array.from({ length: 20 }, () => entity), headers);
     } finally {
+      ingested = await ingest.stop();
       await app.close();
       await uncached.close();
     }
+    const cacheStat = async (name: string, labels: Record<string, string> = {}) =>
+      (await registry.getMetricsAsJSON()).find((m) => m.name === name)?.values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0) ?? 0;
+    const entityCache = {
+      hits: await cacheStat('mamori_api_entity_cache_lookups_total', { result: 'hit' }),
+      misses: await cacheStat('mamori_api_entity_cache_lookups_total', { result: 'miss' }),
+      fallbacks: await cacheStat('mamori_api_entity_cache_fallbacks_total'),
+      invalidations: await cacheStat('mamori_api_entity_cache_invalidations_total'),
+    };
     const per50k = (m: { cpuS: number; rows: number }) => ((m.cpuS / m.rows) * 50_000).toFixed(2);
     return [
       `Scale: ${Number(c.events).toLocaleString('en-US')} events (7 days, ${SOURCES.toLocaleString('en-US')} sources with skewed activity, ${ORGS.length} organizations, ${c.parts} active parts) and ${Number(c.detections).toLocaleString('en-US')} detections (${Number(c.versions).toLocaleString('en-US')} versions) in embedded chDB. Bulk rows generated inside the engine (${(totalEvents - writerSample).toLocaleString('en-US')} events in ${genEventsS.toFixed(0)} s, detections in ${genDetectionsS.toFixed(0)} s, ${((gen.user + gen.system) / 1e6).toFixed(0)} CPU-s; the materialized roll-ups fill as on real inserts). The API and chDB run in the benchmark's process, autocannon in a child process, all on the same ${cpus().length} cores (1 connection, then ${connections}, ${durationS} s each, rate limit off; chDB with ${storage.sessions} connections).`,
@@ -268,6 +361,8 @@ export async function benchApi(options: { events?: number; detections?: number; 
       `Writer path (rows built in JS, JSON through the storage repositories, ${BATCH.toLocaleString('en-US')}-row batches, ${writer.rows.toLocaleString('en-US')}-event sample): ${fmtRate(writer.rows / writer.wallS)} events/s, ${per50k(writer)} CPU-s per 50,000 rows, so 50k rows/s needs about ${per50k(writer)} cores. Same batches without migration 0006's two roll-up views: ${fmtRate(writerOld.rows / writerOld.wallS)} events/s, ${per50k(writerOld)} CPU-s per 50,000 rows. Detections: ${fmtRate(detSample.length / detWallS)} rows/s, ${((detCpuS / detSample.length) * 50_000).toFixed(2)} CPU-s per 50,000 rows (one ${detSample.length.toLocaleString('en-US')}-row batch).`,
       '',
       `Measured once the bulk's background merges had ${settle.settled ? `stopped (no merge for 10 s; waited ${settle.waitedS.toFixed(0)} s after the generation)` : `not stopped after ${settle.waitedS.toFixed(0)} s (measured with merges running)`}; the merged-rows column counts rows that background merges wrote during each run.`,
+      '',
+      `Live ingest during every run, as in a running deployment: ${fmtRate(ingested.events / ingested.seconds)} events/s (${ingested.events.toLocaleString('en-US')} events in 1-second batches through the writer's repository path, a twentieth from the busiest source, times lagging the clock by up to 100 minutes). Entity cache (settled hours, embedded chDB) over the whole section: ${entityCache.hits.toLocaleString('en-US')} hits, ${entityCache.misses.toLocaleString('en-US')} misses, ${entityCache.fallbacks} top lists read whole, ${entityCache.invalidations} entries dropped by late rows. One request at a time, same run: a first view of the busiest source's entity page (a miss) ${firstView.cpuMs.toFixed(1)} ms of CPU and ${firstView.wallMs.toFixed(0)} ms, a repeated view ${repeatView.cpuMs.toFixed(1)} ms of CPU and ${repeatView.wallMs.toFixed(0)} ms.`,
       '',
       '| route | connections | p50 ms | p99 ms | req/s | non-2xx | merged rows | p99 target |',
       '|---|---|---|---|---|---|---|---|',

@@ -4,7 +4,7 @@ import { StorageError } from './errors.ts';
 import { toDateTime64 } from './sql.ts';
 import { migrate, migrationChecksum, migrationStatus } from './migrate.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import { detectionCountsHourly, entityHourly, entityTop, topEntities } from './repositories/aggregates.ts';
+import { detectionCountsHourly, entityHourly, entityPeerTotals, entityPeersSplit, entityPortsSplit, entityTop, topEntities } from './repositories/aggregates.ts';
 import { appendAudit, listAudit } from './repositories/audit.ts';
 import { DetectionRowCache } from './repositories/detection-cache.ts';
 import { changeDecision, createDecision, decisionHistory, getDecision, listDecisions, type NewDecision } from './repositories/decisions.ts';
@@ -777,6 +777,26 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         ports: [{ port: 443, protocol: 'tcp', connections: 1 }],
       });
       expect((await entityTop(driver, ['org-q'], '10.70.0.1', hour, hour + 2 * 3_600_000, 10)).peers).toEqual([{ ip: '10.99.0.9', connections: 1, bytes: 2 }]);
+      // Split at the second hour: the whole range's top list, and the first hour's ranking with its own totals.
+      const split = hour + 3_600_000;
+      const peersSplit = await entityPeersSplit(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, split, 1, 5);
+      expect(peersSplit.top).toEqual([{ ip: '10.80.0.2', sortKey: '::ffff:10.80.0.2', connections: 3, bytes: 236 }]);
+      expect(peersSplit.before).toEqual(await entityPeerTotals(driver, ['org-p'], '10.70.0.1', hour, split, 10));
+      expect(peersSplit.before.map((p) => [p.ip, p.connections, p.bytes])).toEqual([
+        ['10.80.0.2', 2, 230],
+        ['10.80.0.1', 1, 110],
+      ]);
+      // k + 1 rows at most; rows with nothing before the split are left out of `before`.
+      expect((await entityPeersSplit(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, split, 10, 0)).before.map((p) => p.ip)).toEqual(['10.80.0.2']);
+      expect((await entityPeersSplit(driver, ['org-p'], '10.70.0.1', hour + 3_600_000, hour + 2 * 3_600_000, split, 10, 5)).before).toEqual([]);
+      const portsSplit = await entityPortsSplit(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, split, 10, 5);
+      expect(portsSplit.top).toEqual(top.ports);
+      expect(portsSplit.before).toEqual([
+        { port: 22, protocol: 'tcp', connections: 1 },
+        { port: 443, protocol: 'tcp', connections: 1 },
+        { port: 8080, protocol: 'udp', connections: 1 },
+      ]);
+      await expect(entityPeersSplit(driver, ['org-p'], '10.70.0.1', hour, hour + 1, hour + 1, 10, 5)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
       expect(await entityTop(driver, [], '10.70.0.1', hour, hour + 2 * 3_600_000, 10)).toEqual({ peers: [], ports: [] });
       await expect(entityTop(driver, ['org-p'], 'not-an-ip', hour, hour + 1, 10)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
 

@@ -112,6 +112,8 @@ export {
   entityTop,
   entityPeerTotals,
   entityPortTotals,
+  entityPeersSplit,
+  entityPortsSplit,
   MAX_ENTITY_TOTALS,
   topEntities,
   type DetectionCountGroup,
@@ -120,6 +122,7 @@ export {
   type EntityPeer,
   type EntityPeerTotal,
   type EntityPort,
+  type SplitTop,
   type TopEntity,
   type TopEntityMetric,
 } from './repositories/aggregates.ts';

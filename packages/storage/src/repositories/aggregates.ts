@@ -279,3 +279,95 @@ export async function entityTop(
   ]);
   return { peers: peers.map(({ ip: peer, connections, bytes }) => ({ ip: peer, connections, bytes })), ports };
 }
+
+/** A top list over a whole range, and the busiest rows over its hours before a split hour. */
+export interface SplitTop<T> {
+  /** The first `n` rows over the whole range, in rank order. */
+  top: T[];
+  /** The first `k + 1` rows (at most) ranked by their totals before the split, with those totals; rows with none left out. */
+  before: T[];
+}
+
+/**
+ * {@link entityPeerTotals} over [since, until) and, from the same rows in the same statement, the
+ * busiest `k + 1` peers over the hours before `splitAt` (an hour, epoch ms) with their totals there:
+ * what the entity cache keeps of settled hours, read at the cost of one statement.
+ */
+export async function entityPeersSplit(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  ip: string,
+  since: number,
+  until: number,
+  splitAt: number,
+  n: number,
+  k: number,
+  options: QueryOptions = {},
+): Promise<SplitTop<EntityPeerTotal>> {
+  const db = assertIdentifier('database', driver.database);
+  const scope = entityScope(orgIds, ip, since, until);
+  if (scope === undefined) return { top: [], before: [] };
+  const rows = await driver.query(
+    `SELECT key, c, b, bc, bb, by_total, by_before FROM (
+  SELECT toString(peer) AS key, sum(connections) AS c, sum(bytes) AS b,
+         sumIf(connections, hour < toDateTime({splitAt:UInt32}, 'UTC')) AS bc, sumIf(bytes, hour < toDateTime({splitAt:UInt32}, 'UTC')) AS bb,
+         row_number() OVER (ORDER BY c DESC, key) AS by_total, row_number() OVER (ORDER BY bc DESC, key) AS by_before
+  FROM ${db}.entity_peer_hourly WHERE ${scope.sql}
+  GROUP BY peer
+) WHERE by_total <= {n:UInt32} OR (by_before <= {k1:UInt32} AND bc > 0)
+${ENTITY_READ}`,
+    { ...scope.params, ...splitParams(splitAt, n, k) },
+    options,
+  );
+  const peer = (r: Record<string, unknown>, connections: string, bytes: string): EntityPeerTotal => {
+    const sortKey = String(r['key']);
+    return { ip: fromStoredIp(sortKey), sortKey, connections: toNumber(r[connections]), bytes: toNumber(r[bytes]) };
+  };
+  return {
+    top: ranked(rows, 'by_total', n).map((r) => peer(r, 'c', 'b')),
+    before: ranked(rows.filter((r) => toNumber(r['bc']) > 0), 'by_before', k + 1).map((r) => peer(r, 'bc', 'bb')),
+  };
+}
+
+/** {@link entityPeersSplit} for the destination ports of `entity_port_hourly`. */
+export async function entityPortsSplit(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  ip: string,
+  since: number,
+  until: number,
+  splitAt: number,
+  n: number,
+  k: number,
+  options: QueryOptions = {},
+): Promise<SplitTop<EntityPort>> {
+  const db = assertIdentifier('database', driver.database);
+  const scope = entityScope(orgIds, ip, since, until);
+  if (scope === undefined) return { top: [], before: [] };
+  const rows = await driver.query(
+    `SELECT port, protocol, c, bc, by_total, by_before FROM (
+  SELECT port, protocol, sum(connections) AS c, sumIf(connections, hour < toDateTime({splitAt:UInt32}, 'UTC')) AS bc,
+         row_number() OVER (ORDER BY c DESC, port, protocol) AS by_total, row_number() OVER (ORDER BY bc DESC, port, protocol) AS by_before
+  FROM ${db}.entity_port_hourly WHERE ${scope.sql}
+  GROUP BY port, protocol
+) WHERE by_total <= {n:UInt32} OR (by_before <= {k1:UInt32} AND bc > 0)
+${ENTITY_READ}`,
+    { ...scope.params, ...splitParams(splitAt, n, k) },
+    options,
+  );
+  const port = (r: Record<string, unknown>, connections: string): EntityPort => ({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r[connections]) });
+  return {
+    top: ranked(rows, 'by_total', n).map((r) => port(r, 'c')),
+    before: ranked(rows.filter((r) => toNumber(r['bc']) > 0), 'by_before', k + 1).map((r) => port(r, 'bc')),
+  };
+}
+
+function splitParams(splitAt: number, n: number, k: number): Record<string, number> {
+  if (!Number.isSafeInteger(splitAt) || splitAt % 3_600_000 !== 0 || splitAt < 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', `splitAt must be the start of an hour in epoch ms, got ${String(splitAt)}`);
+  return { splitAt: Math.min(splitAt / 1000, 0xffff_ffff), n: totalsLimit(n), k1: totalsLimit(k + 1) };
+}
+
+/** Rows whose rank `column` is at most `limit`, in rank order. */
+function ranked(rows: readonly Record<string, unknown>[], column: string, limit: number): Record<string, unknown>[] {
+  return rows.filter((r) => toNumber(r[column]) <= limit).sort((a, b) => toNumber(a[column]) - toNumber(b[column]));
+}

@@ -5,7 +5,9 @@ import {
   comparePorts,
   entityHourly,
   entityPeerTotals,
+  entityPeersSplit,
   entityPortTotals,
+  entityPortsSplit,
   mergeTop,
   topCandidates,
   type EntityHour,
@@ -48,20 +50,36 @@ async function readWhole(storage: StorageDriver, orgs: readonly string[], ip: st
   return { timeline, peers: peers.map(asPeer), ports, seen };
 }
 
-/** The settled hours [firstHour, settledUntil): timeline, candidates of both top lists, first/last seen. */
-async function readSettled(storage: StorageDriver, orgs: readonly string[], ip: string, firstHour: number, settledUntil: number, options: QueryOptions): Promise<SettledEntityRollups> {
+/**
+ * A miss: the page over the whole range in four statements, as without the cache, whose top lists
+ * also rank the rows over the settled hours [firstHour, settledUntil) (entityPeersSplit,
+ * entityPortsSplit); the entry for the cache comes from the same reads.
+ */
+async function readAndSettle(
+  storage: StorageDriver,
+  orgs: readonly string[],
+  ip: string,
+  since: number,
+  until: number,
+  settledUntil: number,
+  topN: number,
+  options: QueryOptions,
+): Promise<{ page: EntityRollups; settled: SettledEntityRollups }> {
   const [timeline, peers, ports, seen] = await Promise.all([
-    entityHourly(storage, orgs, ip, firstHour, settledUntil, options),
-    entityPeerTotals(storage, orgs, ip, firstHour, settledUntil, SETTLED_CANDIDATES + 1, options),
-    entityPortTotals(storage, orgs, ip, firstHour, settledUntil, SETTLED_CANDIDATES + 1, options),
+    entityHourly(storage, orgs, ip, since, until, options),
+    entityPeersSplit(storage, orgs, ip, since, until, settledUntil, topN, SETTLED_CANDIDATES, options),
+    entityPortsSplit(storage, orgs, ip, since, until, settledUntil, topN, SETTLED_CANDIDATES, options),
     firstLastSeen(storage, orgs, ip, options),
   ]);
   return {
-    settledUntil,
-    timeline,
-    peers: topCandidates(peers, SETTLED_CANDIDATES),
-    ports: topCandidates(ports, SETTLED_CANDIDATES),
-    seen,
+    page: { timeline, peers: peers.top.map(asPeer), ports: ports.top, seen },
+    settled: {
+      settledUntil,
+      timeline: timeline.filter((h) => h.hour < settledUntil),
+      peers: topCandidates(peers.before, SETTLED_CANDIDATES),
+      ports: topCandidates(ports.before, SETTLED_CANDIDATES),
+      seen,
+    },
   };
 }
 
@@ -89,31 +107,34 @@ export async function readEntityRollups(
     return readWhole(storage, orgs, ip, since, until, topN, options);
   }
   const key = EntityRollupCache.key(orgs, ip, firstHour);
-  const cached = cache.get(key);
-  const readLive = (from: number) =>
-    Promise.all([
-      entityHourly(storage, orgs, ip, from, until, options),
-      entityPeerTotals(storage, orgs, ip, from, until, MAX_ENTITY_TOTALS, options),
-      entityPortTotals(storage, orgs, ip, from, until, MAX_ENTITY_TOTALS, options),
-    ]);
-  let settled: SettledEntityRollups;
-  let live: Awaited<ReturnType<typeof readLive>>;
-  if (cached !== undefined) {
-    settled = cached;
-    live = await readLive(cached.settledUntil);
-  } else {
+  const settled = cache.get(key);
+  if (settled === undefined) {
     const generation = cache.generation;
-    [settled, live] = await Promise.all([readSettled(storage, orgs, ip, firstHour, settledUntil, options), readLive(settledUntil)]);
-    cache.set(key, orgs, settled, generation);
+    const read = await readAndSettle(storage, orgs, ip, since, until, settledUntil, topN, options);
+    cache.set(key, orgs, read.settled, generation);
+    return read.page;
   }
+  const live = await Promise.all([
+    entityHourly(storage, orgs, ip, settled.settledUntil, until, options),
+    entityPeerTotals(storage, orgs, ip, settled.settledUntil, until, MAX_ENTITY_TOTALS, options),
+    entityPortTotals(storage, orgs, ip, settled.settledUntil, until, MAX_ENTITY_TOTALS, options),
+  ]);
   const [liveTimeline, livePeers, livePorts] = live;
-  // A live list cut at its limit is not every row of the live hours: read the whole range then.
-  const peers =
-    (livePeers.length < MAX_ENTITY_TOTALS ? mergeTop(settled.peers, livePeers, topN, peerKey, addPeers, comparePeers) : undefined) ??
-    (cache.stats.fallbacks++, await entityPeerTotals(storage, orgs, ip, since, until, topN, options));
-  const ports =
-    (livePorts.length < MAX_ENTITY_TOTALS ? mergeTop(settled.ports, livePorts, topN, portKey, addPorts, comparePorts) : undefined) ??
-    (cache.stats.fallbacks++, await entityPortTotals(storage, orgs, ip, since, until, topN, options));
+  // A live list cut at its limit is not every row of the live hours: read the whole range then, as
+  // for a list the candidates cannot decide.
+  const orWhole = async <T>(merged: T[] | undefined, whole: () => Promise<T[]>): Promise<T[]> => {
+    if (merged !== undefined) return merged;
+    cache.stats.fallbacks++;
+    return whole();
+  };
+  const [peers, ports] = await Promise.all([
+    orWhole(livePeers.length < MAX_ENTITY_TOTALS ? mergeTop(settled.peers, livePeers, topN, peerKey, addPeers, comparePeers) : undefined, () =>
+      entityPeerTotals(storage, orgs, ip, since, until, topN, options),
+    ),
+    orWhole(livePorts.length < MAX_ENTITY_TOTALS ? mergeTop(settled.ports, livePorts, topN, portKey, addPorts, comparePorts) : undefined, () =>
+      entityPortTotals(storage, orgs, ip, since, until, topN, options),
+    ),
+  ]);
   let seen = settled.seen;
   const lastLive = liveTimeline.at(-1);
   if (lastLive !== undefined) {
