@@ -4,7 +4,7 @@ import { StorageError } from './errors.ts';
 import { toDateTime64 } from './sql.ts';
 import { migrate, migrationChecksum, migrationStatus } from './migrate.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import { detectionCountsHourly, entityHourly, entityPeerTotals, entityPeersSplit, entityPortsSplit, entityTop, topEntities } from './repositories/aggregates.ts';
+import { detectionCountsHourly, entityHourly, entityPeerTotals, entityPeersSplit, entityPortTotals, entityPortsSplit, entityTop, topEntities } from './repositories/aggregates.ts';
 import { appendAudit, listAudit } from './repositories/audit.ts';
 import { DetectionRowCache } from './repositories/detection-cache.ts';
 import { changeDecision, createDecision, decisionHistory, getDecision, listDecisions, type NewDecision } from './repositories/decisions.ts';
@@ -797,6 +797,11 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         { port: 8080, protocol: 'udp', connections: 1 },
       ]);
       await expect(entityPeersSplit(driver, ['org-p'], '10.70.0.1', hour, hour + 1, hour + 1, 10, 5)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+      // `first`: the named rows before all others (the entity cache's candidates), then the rest by rank.
+      expect((await entityPeerTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, 1, {}, ['::ffff:10.80.0.1'])).map((p) => p.ip)).toEqual(['10.80.0.1']);
+      expect((await entityPeerTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, 5, {}, ['::ffff:10.80.0.1', '::ffff:10.9.9.9'])).map((p) => p.ip)).toEqual(['10.80.0.1', '10.80.0.2']);
+      expect((await entityPortTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, 2, {}, ['8080/udp'])).map((p) => `${p.port}/${p.protocol}`)).toEqual(['8080/udp', '443/tcp']);
+      await expect(entityPeerTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 1, 5, {}, ['x'.repeat(65)])).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
       expect(await entityTop(driver, [], '10.70.0.1', hour, hour + 2 * 3_600_000, 10)).toEqual({ peers: [], ports: [] });
       await expect(entityTop(driver, ['org-p'], 'not-an-ip', hour, hour + 1, 10)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
 

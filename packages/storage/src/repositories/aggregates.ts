@@ -184,6 +184,17 @@ export interface EntityPeerTotal extends EntityPeer {
 /** Most rows one of {@link entityPeerTotals} or {@link entityPortTotals} returns. */
 export const MAX_ENTITY_TOTALS = 100_000;
 
+/** Most keys a `first` list of {@link entityPeerTotals} or {@link entityPortTotals} takes. */
+export const MAX_FIRST_KEYS = 1000;
+
+function firstParam(first: readonly string[] | undefined): { first?: string[] } {
+  if (first === undefined) return {};
+  if (first.length > MAX_FIRST_KEYS || first.some((k) => typeof k !== 'string' || k.length > 64)) {
+    throw new StorageError('STORAGE_INVALID_ARGUMENT', `first takes at most ${MAX_FIRST_KEYS} keys of at most 64 characters`);
+  }
+  return { first: [...first] };
+}
+
 function totalsLimit(limit: number): number {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ENTITY_TOTALS) {
     throw new StorageError('STORAGE_INVALID_ARGUMENT', `limit must be an integer between 1 and ${MAX_ENTITY_TOTALS}, got ${String(limit)}`);
@@ -203,7 +214,7 @@ function entityScope(orgIds: readonly string[], ip: string, since: number, until
 /**
  * The `limit` busiest peers of one address over the hours overlapping [since, until), from
  * `entity_peer_hourly` (migration 0006): by connections, then by the peer's stored text, so pages
- * are stable.
+ * are stable. With `first` (stored texts, not empty), those peers come before all others.
  */
 export async function entityPeerTotals(
   driver: StorageDriver,
@@ -213,6 +224,7 @@ export async function entityPeerTotals(
   until: number,
   limit: number,
   options: QueryOptions = {},
+  first?: readonly string[],
 ): Promise<EntityPeerTotal[]> {
   const db = assertIdentifier('database', driver.database);
   const scope = entityScope(orgIds, ip, since, until);
@@ -220,9 +232,9 @@ export async function entityPeerTotals(
   const rows = await driver.query(
     `SELECT toString(peer) AS key, sum(connections) AS connections, sum(bytes) AS bytes
 FROM ${db}.entity_peer_hourly WHERE ${scope.sql}
-GROUP BY peer ORDER BY connections DESC, key LIMIT {limit:UInt32}
+GROUP BY peer ORDER BY ${first === undefined ? '' : 'key IN {first:Array(String)} DESC, '}connections DESC, key LIMIT {limit:UInt32}
 ${ENTITY_READ}`,
-    { ...scope.params, limit: totalsLimit(limit) },
+    { ...scope.params, limit: totalsLimit(limit), ...firstParam(first) },
     options,
   );
   return rows.map((r) => {
@@ -233,7 +245,8 @@ ${ENTITY_READ}`,
 
 /**
  * The `limit` busiest destination ports (with protocol) of one address over the hours overlapping
- * [since, until), from `entity_port_hourly`: by connections, then port, then protocol.
+ * [since, until), from `entity_port_hourly`: by connections, then port, then protocol. With `first`
+ * (`port/protocol` texts, not empty), those come before all others.
  */
 export async function entityPortTotals(
   driver: StorageDriver,
@@ -243,6 +256,7 @@ export async function entityPortTotals(
   until: number,
   limit: number,
   options: QueryOptions = {},
+  first?: readonly string[],
 ): Promise<EntityPort[]> {
   const db = assertIdentifier('database', driver.database);
   const scope = entityScope(orgIds, ip, since, until);
@@ -250,9 +264,9 @@ export async function entityPortTotals(
   const rows = await driver.query(
     `SELECT port, protocol, sum(connections) AS connections
 FROM ${db}.entity_port_hourly WHERE ${scope.sql}
-GROUP BY port, protocol ORDER BY connections DESC, port, protocol LIMIT {limit:UInt32}
+GROUP BY port, protocol ORDER BY ${first === undefined ? '' : "concat(toString(port), '/', protocol) IN {first:Array(String)} DESC, "}connections DESC, port, protocol LIMIT {limit:UInt32}
 ${ENTITY_READ}`,
-    { ...scope.params, limit: totalsLimit(limit) },
+    { ...scope.params, limit: totalsLimit(limit), ...firstParam(first) },
     options,
   );
   return rows.map((r) => ({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r['connections']) }));

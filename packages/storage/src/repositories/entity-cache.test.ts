@@ -6,8 +6,17 @@ import { EntityRollupCache, comparePeers, comparePorts, mergeTop, topCandidates,
 const HOUR = 3_600_000;
 const peer = (sortKey: string, connections: number, bytes = connections * 10): EntityPeerTotal => ({ ip: sortKey, sortKey, connections, bytes });
 const addPeers = (a: EntityPeerTotal, b: EntityPeerTotal): EntityPeerTotal => ({ ...a, connections: a.connections + b.connections, bytes: a.bytes + b.bytes });
-const mergePeers = (settled: EntityPeerTotal[], limit: number, live: EntityPeerTotal[], n: number) =>
-  mergeTop(topCandidates([...settled].sort(comparePeers), limit), [...live].sort(comparePeers), n, (p) => p.sortKey, addPeers, comparePeers);
+/**
+ * mergeTop over the rows the entity page reads for the live hours: every candidate's live row, then
+ * the `n` busiest others (entityPeerTotals with the candidates `first`, limit candidates + n).
+ */
+function mergePeers(settled: EntityPeerTotal[], limit: number, live: EntityPeerTotal[], n: number): EntityPeerTotal[] | undefined {
+  const candidates = topCandidates([...settled].sort(comparePeers), limit);
+  const keys = new Set(candidates.rows.map((p) => p.sortKey));
+  const ranked = [...live].sort(comparePeers);
+  const read = [...ranked.filter((p) => keys.has(p.sortKey)), ...ranked.filter((p) => !keys.has(p.sortKey)).slice(0, n)];
+  return mergeTop(candidates, read, n, (p) => p.sortKey, addPeers, comparePeers);
+}
 
 /** Sums of rows by key, ranked as the roll-up query ranks them. */
 function exactTop(rows: EntityPeerTotal[], n: number): EntityPeerTotal[] {

@@ -42,10 +42,14 @@ export function topCandidates<T extends { connections: number }>(rows: readonly 
 }
 
 /**
- * The exact top `n` of settled candidates plus every row of the hours after them (`live`, all of
- * them), or undefined when the candidates cannot decide it. A row outside the candidates had at most
- * `bound` connections over the settled hours, so at most `bound` plus its live count in all: the
- * answer stands when the n-th total is above that for every such row.
+ * The exact top `n` of settled candidates and the rows of the hours after them (`live`), or
+ * undefined when the candidates cannot decide it. `live` holds the live row of every candidate that
+ * has one and, in rank order, at least the `n` busiest other rows (what the entity page reads: its
+ * candidates first, then the others). A row outside the candidates had at most `bound` connections
+ * over the settled hours, so at most `bound` plus its live count in all: the answer stands when the
+ * n-th total is above that for every such row. A row seen only live when the candidates are
+ * complete has its live count as its total; it can enter the top `n` only if fewer than `n` such
+ * rows rank above it.
  */
 export function mergeTop<T extends { connections: number }>(
   settled: TopCandidates<T>,

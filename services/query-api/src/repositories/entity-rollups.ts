@@ -1,6 +1,5 @@
 import {
   EntityRollupCache,
-  MAX_ENTITY_TOTALS,
   comparePeers,
   comparePorts,
   entityHourly,
@@ -114,26 +113,21 @@ export async function readEntityRollups(
     cache.set(key, orgs, read.settled, generation);
     return read.page;
   }
-  const live = await Promise.all([
+  // The live hours: each candidate's row, and the busiest others, enough for mergeTop.
+  const firstOf = (keys: string[]) => (keys.length === 0 ? undefined : keys);
+  const [liveTimeline, livePeers, livePorts] = await Promise.all([
     entityHourly(storage, orgs, ip, settled.settledUntil, until, options),
-    entityPeerTotals(storage, orgs, ip, settled.settledUntil, until, MAX_ENTITY_TOTALS, options),
-    entityPortTotals(storage, orgs, ip, settled.settledUntil, until, MAX_ENTITY_TOTALS, options),
+    entityPeerTotals(storage, orgs, ip, settled.settledUntil, until, settled.peers.rows.length + topN, options, firstOf(settled.peers.rows.map(peerKey))),
+    entityPortTotals(storage, orgs, ip, settled.settledUntil, until, settled.ports.rows.length + topN, options, firstOf(settled.ports.rows.map(portKey))),
   ]);
-  const [liveTimeline, livePeers, livePorts] = live;
-  // A live list cut at its limit is not every row of the live hours: read the whole range then, as
-  // for a list the candidates cannot decide.
   const orWhole = async <T>(merged: T[] | undefined, whole: () => Promise<T[]>): Promise<T[]> => {
     if (merged !== undefined) return merged;
     cache.stats.fallbacks++;
     return whole();
   };
   const [peers, ports] = await Promise.all([
-    orWhole(livePeers.length < MAX_ENTITY_TOTALS ? mergeTop(settled.peers, livePeers, topN, peerKey, addPeers, comparePeers) : undefined, () =>
-      entityPeerTotals(storage, orgs, ip, since, until, topN, options),
-    ),
-    orWhole(livePorts.length < MAX_ENTITY_TOTALS ? mergeTop(settled.ports, livePorts, topN, portKey, addPorts, comparePorts) : undefined, () =>
-      entityPortTotals(storage, orgs, ip, since, until, topN, options),
-    ),
+    orWhole(mergeTop(settled.peers, livePeers, topN, peerKey, addPeers, comparePeers), () => entityPeerTotals(storage, orgs, ip, since, until, topN, options)),
+    orWhole(mergeTop(settled.ports, livePorts, topN, portKey, addPorts, comparePorts), () => entityPortTotals(storage, orgs, ip, since, until, topN, options)),
   ]);
   let seen = settled.seen;
   const lastLive = liveTimeline.at(-1);
