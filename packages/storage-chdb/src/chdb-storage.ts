@@ -27,6 +27,13 @@ export interface ChdbStorageOptions {
    * (which chDB runs one statement at a time per process). @default 'local'
    */
   binding?: 'local' | 'engine';
+  /**
+   * MiB of the engine's cache of decompressed blocks, which statements that set
+   * `use_uncompressed_cache = 1` (the API's short reads of one address or one page) read hot blocks
+   * from instead of decompressing them again; 0 = none. The first open storage of the process decides.
+   * @default 256
+   */
+  uncompressedCacheMb?: number;
 }
 
 interface OpenSession {
@@ -44,9 +51,10 @@ interface OpenSession {
 // hands the same session to every driver and refuses a second directory.
 let registry: OpenSession | undefined;
 const DEFAULT_SESSIONS = 4;
+const DEFAULT_UNCOMPRESSED_CACHE_MB = 256;
 let opening: Promise<OpenSession> | undefined;
 
-async function acquire(path: string, sessions: number): Promise<OpenSession> {
+async function acquire(path: string, sessions: number, uncompressedCacheMb: number): Promise<OpenSession> {
   if (opening !== undefined) await opening.catch(() => undefined);
   if (registry !== undefined) {
     if (registry.path !== path) {
@@ -68,9 +76,10 @@ async function acquire(path: string, sessions: number): Promise<OpenSession> {
     }
     try {
       // JSON formats quote 64-bit integers, as a ClickHouse server does by default.
+      const connectionArgs = ['--output_format_json_quote_64bit_integers=1', `--uncompressed_cache_size=${uncompressedCacheMb * 1024 * 1024}`];
       const pool: ChdbSession[] = [];
       try {
-        for (let i = 0; i < sessions; i++) pool.push(new chdb.Session(path, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] }));
+        for (let i = 0; i < sessions; i++) pool.push(new chdb.Session(path, { connectionArgs }));
       } catch (error) {
         for (const session of pool) session.close();
         throw error;
@@ -173,6 +182,7 @@ export class ChdbStorage implements StorageDriver {
   readonly path: string;
   readonly sessions: number;
   readonly binding: 'local' | 'engine';
+  readonly uncompressedCacheMb: number;
   private open: OpenSession | undefined;
   private readonly insertListeners = new Set<InsertListener>();
 
@@ -185,11 +195,16 @@ export class ChdbStorage implements StorageDriver {
     }
     this.sessions = sessions;
     this.binding = options.binding ?? 'local';
+    const cacheMb = options.uncompressedCacheMb ?? DEFAULT_UNCOMPRESSED_CACHE_MB;
+    if (!Number.isInteger(cacheMb) || cacheMb < 0 || cacheMb > 1_048_576) {
+      throw new StorageError('STORAGE_INVALID_ARGUMENT', `chDB uncompressed cache must be an integer from 0 to 1048576 MiB, got ${cacheMb}`);
+    }
+    this.uncompressedCacheMb = cacheMb;
   }
 
   async connect(): Promise<void> {
     if (this.open !== undefined) return;
-    this.open = await acquire(this.path, this.sessions);
+    this.open = await acquire(this.path, this.sessions, this.uncompressedCacheMb);
     try {
       await this.ping();
     } catch (error) {

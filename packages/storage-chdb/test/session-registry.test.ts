@@ -44,3 +44,19 @@ describe('chDB session registry', () => {
     expect(openChdbPath()).toBeUndefined();
   });
 });
+
+describe('chDB decompressed-block cache', () => {
+  it('gives the engine the configured uncompressed cache, and refuses sizes out of range', async () => {
+    const storage = createChdbStorage({ path: join(root, 'one'), uncompressedCacheMb: 64 });
+    await storage.connect();
+    try {
+      const rows = await storage.query<{ value: string }>(`SELECT value FROM system.server_settings WHERE name = 'uncompressed_cache_size'`);
+      expect(rows).toEqual([{ value: String(64 * 1024 * 1024) }]);
+    } finally {
+      await storage.close();
+    }
+    for (const bad of [-1, 1.5, 2_000_000]) {
+      expect(() => createChdbStorage({ path: join(root, 'one'), uncompressedCacheMb: bad })).toThrow(StorageError);
+    }
+  });
+});

@@ -24,5 +24,5 @@ export async function createStorage(config: RuntimeConfig): Promise<StorageDrive
     return createClickHouseStorage({ url: s.url, database: s.database, username: s.username, password: s.password });
   }
   const { createChdbStorage } = await import('@mamori/storage-chdb');
-  return createChdbStorage({ path: s.path, database: s.database, sessions: s.sessions });
+  return createChdbStorage({ path: s.path, database: s.database, sessions: s.sessions, uncompressedCacheMb: s.uncompressedCacheMb });
 }

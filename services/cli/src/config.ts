@@ -19,7 +19,7 @@ export interface RuntimeConfig {
    */
   dlqMaxMessageBytes: number;
   storage:
-    | { kind: 'chdb'; path: string; database: string; sessions: number }
+    | { kind: 'chdb'; path: string; database: string; sessions: number; uncompressedCacheMb: number }
     | { kind: 'clickhouse'; url: string; database: string; username: string | undefined; password: string | undefined };
   /** METRICS_HOST / METRICS_PORT: the ops server (/metrics, /healthz, /readyz). @default 127.0.0.1:9464 */
   metricsHost: string;
@@ -65,6 +65,7 @@ export function loadRuntimeConfig(env: Env, cwd = process.cwd()): Readonly<Runti
       path: resolve(isAbsolute(dir) ? dir : resolve(cwd, dir), 'chdb'),
       database,
       sessions: r.integer('MAMORI_CHDB_SESSIONS', 4, { min: 1, max: 64 }),
+      uncompressedCacheMb: r.integer('MAMORI_CHDB_UNCOMPRESSED_CACHE_MB', 256, { min: 0, max: 1_048_576 }),
     };
   }
   const rf = r.integer('MAMORI_REPLICATION_FACTOR', 0, { min: 0, max: 16 });

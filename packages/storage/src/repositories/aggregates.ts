@@ -38,10 +38,11 @@ const HOUR_SQL = "hour >= toDateTime({hourFrom:UInt32}, 'UTC') AND hour < toDate
 
 /**
  * Settings of the reads of one address's roll-up rows (here and the API's first/last seen): one
- * thread, and no JIT compilation of the aggregates (compiled again for every statement, ~1.5 ms of
- * CPU each, for a few thousand rows).
+ * thread; no JIT compilation of the aggregates (compiled again for every statement, ~1.5 ms of CPU
+ * each, for a few thousand rows); and the engine's cache of decompressed blocks, since every page of
+ * an address reads the same few blocks of each part (on chDB its size is MAMORI_CHDB_UNCOMPRESSED_CACHE_MB).
  */
-export const ENTITY_READ = 'SETTINGS max_threads = 1, compile_expressions = 0, compile_aggregate_expressions = 0';
+export const ENTITY_READ = 'SETTINGS max_threads = 1, compile_expressions = 0, compile_aggregate_expressions = 0, use_uncompressed_cache = 1';
 
 /** Per-hour activity of one address in [since, until), oldest first; hours without traffic are absent. */
 export async function entityHourly(
