@@ -4,7 +4,7 @@ import { StorageError } from './errors.ts';
 import { toDateTime64 } from './sql.ts';
 import { migrate, migrationChecksum, migrationStatus } from './migrate.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import { detectionCountsHourly, entityHourly, entityPeerTotals, entityPeersSplit, entityPortTotals, entityPortsSplit, entityTop, topEntities } from './repositories/aggregates.ts';
+import { detectionCountsHourly, entityHourly, entityPeerTotals, entityPeersSplit, entityPortTotals, entityPortsSplit, entityRange, entityTop, topEntities } from './repositories/aggregates.ts';
 import { appendAudit, listAudit } from './repositories/audit.ts';
 import { DetectionRowCache } from './repositories/detection-cache.ts';
 import { changeDecision, createDecision, decisionHistory, getDecision, listDecisions, type NewDecision } from './repositories/decisions.ts';
@@ -802,6 +802,14 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       expect((await entityPeerTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, 5, {}, ['::ffff:10.80.0.1', '::ffff:10.9.9.9'])).map((p) => p.ip)).toEqual(['10.80.0.1', '10.80.0.2']);
       expect((await entityPortTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, 2, {}, ['8080/udp'])).map((p) => `${p.port}/${p.protocol}`)).toEqual(['8080/udp', '443/tcp']);
       await expect(entityPeerTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 1, 5, {}, ['x'.repeat(65)])).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
+      // All three in one statement (the entity cache's live read): the same rows; peers and ports in any order.
+      const rangeArgs = [driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000] as const;
+      const both = await entityRange(...rangeArgs, { limit: 1, first: ['::ffff:10.80.0.1'] }, { limit: 2, first: ['8080/udp'] });
+      expect(both.timeline).toEqual(await entityHourly(...rangeArgs));
+      expect(both.peers).toEqual(await entityPeerTotals(...rangeArgs, 1, {}, ['::ffff:10.80.0.1']));
+      const byPort = (a: { port: number }, b: { port: number }) => a.port - b.port;
+      expect([...both.ports].sort(byPort)).toEqual((await entityPortTotals(...rangeArgs, 2, {}, ['8080/udp'])).sort(byPort));
+      expect(await entityRange(driver, [], '10.70.0.1', hour, hour + 1, { limit: 1 }, { limit: 1 })).toEqual({ timeline: [], peers: [], ports: [] });
       expect(await entityTop(driver, [], '10.70.0.1', hour, hour + 2 * 3_600_000, 10)).toEqual({ peers: [], ports: [] });
       await expect(entityTop(driver, ['org-p'], 'not-an-ip', hour, hour + 1, 10)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
 

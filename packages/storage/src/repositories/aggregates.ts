@@ -386,3 +386,82 @@ function splitParams(splitAt: number, n: number, k: number): Record<string, numb
 function ranked(rows: readonly Record<string, unknown>[], column: string, limit: number): Record<string, unknown>[] {
   return rows.filter((r) => toNumber(r[column]) <= limit).sort((a, b) => toNumber(a[column]) - toNumber(b[column]));
 }
+
+/** One address's hours in a range: the timeline, and the peers and ports ranked as {@link entityPeerTotals} ranks them. */
+export interface EntityRange {
+  timeline: EntityHour[];
+  peers: EntityPeerTotal[];
+  ports: EntityPort[];
+}
+
+/**
+ * {@link entityHourly}, {@link entityPeerTotals} and {@link entityPortTotals} over [since, until) in
+ * one statement (`UNION ALL`): the entity cache's read of the hours after the settled ones, where
+ * each statement's fixed cost (parse, plan, the binding's call) is a good part of the work.
+ * `peerFirst` and `portFirst` as `first` there; rows come back unordered except the timeline.
+ */
+export async function entityRange(
+  driver: StorageDriver,
+  orgIds: readonly string[],
+  ip: string,
+  since: number,
+  until: number,
+  peers: { limit: number; first?: readonly string[] },
+  ports: { limit: number; first?: readonly string[] },
+  options: QueryOptions = {},
+): Promise<EntityRange> {
+  const db = assertIdentifier('database', driver.database);
+  const scope = entityScope(orgIds, ip, since, until);
+  if (scope === undefined) return { timeline: [], peers: [], ports: [] };
+  const peerFirst = firstParam(peers.first).first;
+  const portFirst = firstParam(ports.first).first;
+  const rows = await driver.query(
+    `SELECT 0 AS kind, toUnixTimestamp(hour) * 1000 AS hour_ms, '' AS key, toUInt16(0) AS port, '' AS protocol,
+       sum(conns_as_src) AS a, sum(conns_as_dst) AS b, sum(bytes_sent) AS c, sum(bytes_received) AS d, uniqMerge(peers) AS e, uniqMerge(ports) AS f
+FROM ${db}.entity_hourly WHERE ${scope.sql}
+GROUP BY hour
+UNION ALL
+SELECT 1, 0, key, 0, '', connections, bytes, 0, 0, 0, 0 FROM (
+  SELECT toString(peer) AS key, sum(connections) AS connections, sum(bytes) AS bytes
+  FROM ${db}.entity_peer_hourly WHERE ${scope.sql}
+  GROUP BY peer ORDER BY ${peerFirst === undefined ? '' : 'key IN {peerFirst:Array(String)} DESC, '}connections DESC, key LIMIT {peerLimit:UInt32}
+)
+UNION ALL
+SELECT 2, 0, '', port, protocol, connections, 0, 0, 0, 0, 0 FROM (
+  SELECT port, protocol, sum(connections) AS connections
+  FROM ${db}.entity_port_hourly WHERE ${scope.sql}
+  GROUP BY port, protocol ORDER BY ${portFirst === undefined ? '' : "concat(toString(port), '/', protocol) IN {portFirst:Array(String)} DESC, "}connections DESC, port, protocol LIMIT {portLimit:UInt32}
+)
+${ENTITY_READ}`,
+    {
+      ...scope.params,
+      peerLimit: totalsLimit(peers.limit),
+      portLimit: totalsLimit(ports.limit),
+      ...(peerFirst === undefined ? {} : { peerFirst }),
+      ...(portFirst === undefined ? {} : { portFirst }),
+    },
+    options,
+  );
+  const result: EntityRange = { timeline: [], peers: [], ports: [] };
+  for (const r of rows) {
+    const kind = toNumber(r['kind']);
+    if (kind === 0) {
+      result.timeline.push({
+        hour: toNumber(r['hour_ms']),
+        connsAsSrc: toNumber(r['a']),
+        connsAsDst: toNumber(r['b']),
+        bytesSent: toNumber(r['c']),
+        bytesReceived: toNumber(r['d']),
+        peers: toNumber(r['e']),
+        ports: toNumber(r['f']),
+      });
+    } else if (kind === 1) {
+      const sortKey = String(r['key']);
+      result.peers.push({ ip: fromStoredIp(sortKey), sortKey, connections: toNumber(r['a']), bytes: toNumber(r['b']) });
+    } else {
+      result.ports.push({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r['a']) });
+    }
+  }
+  result.timeline.sort((x, y) => x.hour - y.hour);
+  return result;
+}

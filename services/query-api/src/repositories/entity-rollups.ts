@@ -7,6 +7,7 @@ import {
   entityPeersSplit,
   entityPortTotals,
   entityPortsSplit,
+  entityRange,
   mergeTop,
   topCandidates,
   type EntityHour,
@@ -113,13 +114,19 @@ export async function readEntityRollups(
     cache.set(key, orgs, read.settled, generation);
     return read.page;
   }
-  // The live hours: each candidate's row, and the busiest others, enough for mergeTop.
-  const firstOf = (keys: string[]) => (keys.length === 0 ? undefined : keys);
-  const [liveTimeline, livePeers, livePorts] = await Promise.all([
-    entityHourly(storage, orgs, ip, settled.settledUntil, until, options),
-    entityPeerTotals(storage, orgs, ip, settled.settledUntil, until, settled.peers.rows.length + topN, options, firstOf(settled.peers.rows.map(peerKey))),
-    entityPortTotals(storage, orgs, ip, settled.settledUntil, until, settled.ports.rows.length + topN, options, firstOf(settled.ports.rows.map(portKey))),
-  ]);
+  // The live hours in one statement: each candidate's row and the busiest others, enough for mergeTop.
+  const keysOf = (keys: string[]) => (keys.length === 0 ? undefined : keys);
+  const live = await entityRange(
+    storage,
+    orgs,
+    ip,
+    settled.settledUntil,
+    until,
+    { limit: settled.peers.rows.length + topN, first: keysOf(settled.peers.rows.map(peerKey)) },
+    { limit: settled.ports.rows.length + topN, first: keysOf(settled.ports.rows.map(portKey)) },
+    options,
+  );
+  const { timeline: liveTimeline, peers: livePeers, ports: livePorts } = live;
   const orWhole = async <T>(merged: T[] | undefined, whole: () => Promise<T[]>): Promise<T[]> => {
     if (merged !== undefined) return merged;
     cache.stats.fallbacks++;
