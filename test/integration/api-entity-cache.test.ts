@@ -123,15 +123,15 @@ describe('entity cache', () => {
     const cached = await api(fx.storage);
     const plain = await api(fx.storage, { API_ENTITY_CACHE_MB: '0' });
     const ip = '10.7.0.2';
-    // 250 peers with one connection each in settled hours: more than the 200 candidates kept, all tied.
+    // 600 peers with one connection each in settled hours: more than the 500 candidates kept, all tied.
     const many: [string, number, number][] = [];
-    for (let i = 0; i < 250; i++) many.push([`198.51.100.${i}`, 1, 10 + (i % 5)]);
+    for (let i = 0; i < 600; i++) many.push([`198.51.${100 + Math.floor(i / 250)}.${i % 250}`, 1, 10 + (i % 5)]);
     await flows(ip, many, 8000);
     await rollups(cached.app, ip);
-    await flows(ip, [['198.51.100.249', 1, 0]], 8000);
+    await flows(ip, [['198.51.102.99', 1, 0]], 8000);
     const page = await rollups(cached.app, ip);
     expect(page).toEqual(await rollups(plain.app, ip));
-    expect((page['top_peers'] as { ip: string }[])[0]).toMatchObject({ ip: '198.51.100.249', connections: 2 });
+    expect((page['top_peers'] as { ip: string }[])[0]).toMatchObject({ ip: '198.51.102.99', connections: 2 });
     expect(await counter(cached.registry, 'mamori_api_entity_cache_fallbacks_total')).toBeGreaterThanOrEqual(1);
     expect(await counter(cached.registry, 'mamori_api_entity_cache_lookups_total', { result: 'hit' })).toBe(1);
   });

@@ -22,7 +22,7 @@ import { firstLastSeen } from './investigation.ts';
 
 const HOUR_MS = 3_600_000;
 /** Rows of each top list kept over the settled hours: enough that the live hours rarely reorder past them. */
-export const SETTLED_CANDIDATES = 200;
+export const SETTLED_CANDIDATES = 500;
 
 /** What the entity page shows from the hourly roll-ups. */
 export interface EntityRollups {
