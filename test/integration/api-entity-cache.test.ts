@@ -123,7 +123,7 @@ describe('entity cache', () => {
     const cached = await api(fx.storage);
     const plain = await api(fx.storage, { API_ENTITY_CACHE_MB: '0' });
     const ip = '10.7.0.2';
-    // 600 peers with one connection each in settled hours: more than the 500 candidates kept, all tied.
+    // 600 peers with one connection each in settled hours: more than the 300 candidates kept, all tied.
     const many: [string, number, number][] = [];
     for (let i = 0; i < 600; i++) many.push([`198.51.${100 + Math.floor(i / 250)}.${i % 250}`, 1, 10 + (i % 5)]);
     await flows(ip, many, 8000);

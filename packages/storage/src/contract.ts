@@ -802,14 +802,26 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       expect((await entityPeerTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, 5, {}, ['::ffff:10.80.0.1', '::ffff:10.9.9.9'])).map((p) => p.ip)).toEqual(['10.80.0.1', '10.80.0.2']);
       expect((await entityPortTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000, 2, {}, ['8080/udp'])).map((p) => `${p.port}/${p.protocol}`)).toEqual(['8080/udp', '443/tcp']);
       await expect(entityPeerTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 1, 5, {}, ['x'.repeat(65)])).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
-      // All three in one statement (the entity cache's live read): the same rows; peers and ports in any order.
+      // The timeline and both lists ranked against candidates, in one statement (the entity cache's live read):
+      // a candidate found gets its given totals added; n + 1 candidates and n + 1 others at most.
       const rangeArgs = [driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000] as const;
-      const both = await entityRange(...rangeArgs, { limit: 1, first: ['::ffff:10.80.0.1'] }, { limit: 2, first: ['8080/udp'] });
-      expect(both.timeline).toEqual(await entityHourly(...rangeArgs));
-      expect(both.peers).toEqual(await entityPeerTotals(...rangeArgs, 1, {}, ['::ffff:10.80.0.1']));
-      const byPort = (a: { port: number }, b: { port: number }) => a.port - b.port;
-      expect([...both.ports].sort(byPort)).toEqual((await entityPortTotals(...rangeArgs, 2, {}, ['8080/udp'])).sort(byPort));
-      expect(await entityRange(driver, [], '10.70.0.1', hour, hour + 1, { limit: 1 }, { limit: 1 })).toEqual({ timeline: [], peers: [], ports: [] });
+      const ranked = await entityRange(...rangeArgs, 1, { keys: ['::ffff:10.80.0.1', '::ffff:10.9.9.9'], connections: [100, 50], bytes: [5, 5] }, { keys: ['22/tcp'], connections: [7] });
+      expect(ranked.timeline).toEqual(await entityHourly(...rangeArgs));
+      expect(ranked.peers).toEqual({
+        candidates: [{ ip: '10.80.0.1', sortKey: '::ffff:10.80.0.1', connections: 101, bytes: 115 }],
+        others: [{ ip: '10.80.0.2', sortKey: '::ffff:10.80.0.2', connections: 3, bytes: 236 }],
+      });
+      expect(ranked.ports).toEqual({
+        candidates: [{ port: 22, protocol: 'tcp', connections: 8 }],
+        others: [
+          { port: 443, protocol: 'tcp', connections: 2 },
+          { port: 8080, protocol: 'udp', connections: 1 },
+        ],
+      });
+      const none = { keys: [], connections: [] };
+      expect((await entityRange(...rangeArgs, 10, none, none)).peers.others).toEqual(await entityPeerTotals(...rangeArgs, 10));
+      expect(await entityRange(driver, [], '10.70.0.1', hour, hour + 1, 1, none, none)).toEqual({ timeline: [], peers: { candidates: [], others: [] }, ports: { candidates: [], others: [] } });
+      await expect(entityRange(...rangeArgs, 1, { keys: ['a'], connections: [] }, none)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
       expect(await entityTop(driver, [], '10.70.0.1', hour, hour + 2 * 3_600_000, 10)).toEqual({ peers: [], ports: [] });
       await expect(entityTop(driver, ['org-p'], 'not-an-ip', hour, hour + 1, 10)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
 

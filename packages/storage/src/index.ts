@@ -124,6 +124,8 @@ export {
   type EntityPeerTotal,
   type EntityPort,
   type EntityRange,
+  type RangeCandidates,
+  type RankedRange,
   type SplitTop,
   type TopEntity,
   type TopEntityMetric,
@@ -136,6 +138,7 @@ export {
   mergeTop,
   topCandidates,
   type EntityRollupCacheStats,
+  type LiveRanks,
   type SettledEntityRollups,
   type TopCandidates,
 } from './repositories/entity-cache.ts';

@@ -3,6 +3,7 @@ import { StorageError } from '../errors.ts';
 import { fromStoredIp } from '../rows/convert.ts';
 import { assertIdentifier, toNumber } from '../sql.ts';
 import type { QueryOptions, StorageDriver } from '../types.ts';
+import { comparePeers, comparePorts } from './entity-cache.ts';
 import { boundedLimit } from './filters.ts';
 import { boundedRange, oneOf, orgScope } from './scope.ts';
 
@@ -387,18 +388,53 @@ function ranked(rows: readonly Record<string, unknown>[], column: string, limit:
   return rows.filter((r) => toNumber(r[column]) <= limit).sort((a, b) => toNumber(a[column]) - toNumber(b[column]));
 }
 
-/** One address's hours in a range: the timeline, and the peers and ports ranked as {@link entityPeerTotals} ranks them. */
+/** Rows of a top list ranked against candidates: see {@link entityRange}. */
+export interface RankedRange<T> {
+  /** Candidates with rows in the range, with their totals (given plus the range's), the first `n + 1` by total. */
+  candidates: T[];
+  /** Other rows in the range, with the range's counts, the first `n + 1`. */
+  others: T[];
+}
+
+/** One address's hours in a range: the timeline, and its peers and ports ranked against candidates. */
 export interface EntityRange {
   timeline: EntityHour[];
-  peers: EntityPeerTotal[];
-  ports: EntityPort[];
+  peers: RankedRange<EntityPeerTotal>;
+  ports: RankedRange<EntityPort>;
+}
+
+/** Candidates of {@link entityRange}: their keys (a peer's stored text, `port/protocol`) and totals so far. */
+export interface RangeCandidates {
+  keys: readonly string[];
+  connections: readonly number[];
+  /** Peers only. */
+  bytes?: readonly number[];
+}
+
+function candidateParams(prefix: string, c: RangeCandidates): Record<string, unknown> {
+  const n = c.keys.length;
+  if (n > MAX_FIRST_KEYS || c.connections.length !== n || (c.bytes !== undefined && c.bytes.length !== n) || c.keys.some((k) => typeof k !== 'string' || k.length > 64)) {
+    throw new StorageError('STORAGE_INVALID_ARGUMENT', `candidates take at most ${MAX_FIRST_KEYS} keys of at most 64 characters, each with its totals`);
+  }
+  const counts = (xs: readonly number[]) => xs.map((x) => {
+    if (!Number.isSafeInteger(x) || x < 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', 'candidate totals must be non-negative integers');
+    return x;
+  });
+  // A key no row has, so that the arrays are never empty (an empty literal has no element type).
+  return {
+    [`${prefix}Keys`]: ['', ...c.keys],
+    [`${prefix}Connections`]: [0, ...counts(c.connections)],
+    [`${prefix}Bytes`]: [0, ...counts(c.bytes ?? c.connections.map(() => 0))],
+  };
 }
 
 /**
- * {@link entityHourly}, {@link entityPeerTotals} and {@link entityPortTotals} over [since, until) in
- * one statement (`UNION ALL`): the entity cache's read of the hours after the settled ones, where
- * each statement's fixed cost (parse, plan, the binding's call) is a good part of the work.
- * `peerFirst` and `portFirst` as `first` there; rows come back unordered except the timeline.
+ * {@link entityHourly} over [since, until), and the peers and ports of those hours ranked against
+ * candidates, in one statement (`UNION ALL`): the entity cache's read of the hours after the settled
+ * ones, where each statement's fixed cost is a good part of the work. Each candidate found in the
+ * range gets its given totals added; the engine returns the first `n + 1` candidates by total and
+ * the first `n + 1` other rows by their counts in the range (`LIMIT BY`), so a page reads a few dozen
+ * rows whatever the number of candidates (mergeTop in entity-cache.ts decides from them).
  */
 export async function entityRange(
   driver: StorageDriver,
@@ -406,45 +442,42 @@ export async function entityRange(
   ip: string,
   since: number,
   until: number,
-  peers: { limit: number; first?: readonly string[] },
-  ports: { limit: number; first?: readonly string[] },
+  n: number,
+  peers: RangeCandidates,
+  ports: RangeCandidates,
   options: QueryOptions = {},
 ): Promise<EntityRange> {
   const db = assertIdentifier('database', driver.database);
   const scope = entityScope(orgIds, ip, since, until);
-  if (scope === undefined) return { timeline: [], peers: [], ports: [] };
-  const peerFirst = firstParam(peers.first).first;
-  const portFirst = firstParam(ports.first).first;
+  const result: EntityRange = { timeline: [], peers: { candidates: [], others: [] }, ports: { candidates: [], others: [] } };
+  if (scope === undefined) return result;
   const rows = await driver.query(
-    `SELECT 0 AS kind, toUnixTimestamp(hour) * 1000 AS hour_ms, '' AS key, toUInt16(0) AS port, '' AS protocol,
+    `SELECT 0 AS kind, toUnixTimestamp(hour) * 1000 AS hour_ms, '' AS key, toUInt16(0) AS port, '' AS protocol, toUInt8(0) AS candidate,
        sum(conns_as_src) AS a, sum(conns_as_dst) AS b, sum(bytes_sent) AS c, sum(bytes_received) AS d, uniqMerge(peers) AS e, uniqMerge(ports) AS f
 FROM ${db}.entity_hourly WHERE ${scope.sql}
 GROUP BY hour
 UNION ALL
-SELECT 1, 0, key, 0, '', connections, bytes, 0, 0, 0, 0 FROM (
-  SELECT toString(peer) AS key, sum(connections) AS connections, sum(bytes) AS bytes
+SELECT 1, 0, key, 0, '', candidate, total, total_bytes, 0, 0, 0, 0 FROM (
+  SELECT toString(peer) AS key, key IN {peerKeys:Array(String)} AS candidate,
+         sum(connections) + transform(key, {peerKeys:Array(String)}, {peerConnections:Array(UInt64)}, toUInt64(0)) AS total,
+         sum(bytes) + transform(key, {peerKeys:Array(String)}, {peerBytes:Array(UInt64)}, toUInt64(0)) AS total_bytes
   FROM ${db}.entity_peer_hourly WHERE ${scope.sql}
-  GROUP BY peer ORDER BY ${peerFirst === undefined ? '' : 'key IN {peerFirst:Array(String)} DESC, '}connections DESC, key LIMIT {peerLimit:UInt32}
+  GROUP BY peer ORDER BY candidate DESC, total DESC, key LIMIT {n1:UInt32} BY candidate
 )
 UNION ALL
-SELECT 2, 0, '', port, protocol, connections, 0, 0, 0, 0, 0 FROM (
-  SELECT port, protocol, sum(connections) AS connections
+SELECT 2, 0, '', port, protocol, candidate, total, 0, 0, 0, 0, 0 FROM (
+  SELECT port, protocol, concat(toString(port), '/', protocol) AS key, key IN {portKeys:Array(String)} AS candidate,
+         sum(connections) + transform(key, {portKeys:Array(String)}, {portConnections:Array(UInt64)}, toUInt64(0)) AS total
   FROM ${db}.entity_port_hourly WHERE ${scope.sql}
-  GROUP BY port, protocol ORDER BY ${portFirst === undefined ? '' : "concat(toString(port), '/', protocol) IN {portFirst:Array(String)} DESC, "}connections DESC, port, protocol LIMIT {portLimit:UInt32}
+  GROUP BY port, protocol ORDER BY candidate DESC, total DESC, port, protocol LIMIT {n1:UInt32} BY candidate
 )
 ${ENTITY_READ}`,
-    {
-      ...scope.params,
-      peerLimit: totalsLimit(peers.limit),
-      portLimit: totalsLimit(ports.limit),
-      ...(peerFirst === undefined ? {} : { peerFirst }),
-      ...(portFirst === undefined ? {} : { portFirst }),
-    },
+    { ...scope.params, n1: totalsLimit(n + 1), ...candidateParams('peer', peers), ...candidateParams('port', ports) },
     options,
   );
-  const result: EntityRange = { timeline: [], peers: [], ports: [] };
   for (const r of rows) {
     const kind = toNumber(r['kind']);
+    const candidate = toNumber(r['candidate']) === 1;
     if (kind === 0) {
       result.timeline.push({
         hour: toNumber(r['hour_ms']),
@@ -457,11 +490,16 @@ ${ENTITY_READ}`,
       });
     } else if (kind === 1) {
       const sortKey = String(r['key']);
-      result.peers.push({ ip: fromStoredIp(sortKey), sortKey, connections: toNumber(r['a']), bytes: toNumber(r['b']) });
+      (candidate ? result.peers.candidates : result.peers.others).push({ ip: fromStoredIp(sortKey), sortKey, connections: toNumber(r['a']), bytes: toNumber(r['b']) });
     } else {
-      result.ports.push({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r['a']) });
+      (candidate ? result.ports.candidates : result.ports.others).push({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r['a']) });
     }
   }
+  // UNION ALL keeps no order between or within its parts: each list in its rank order again.
   result.timeline.sort((x, y) => x.hour - y.hour);
+  result.peers.candidates.sort(comparePeers);
+  result.peers.others.sort(comparePeers);
+  result.ports.candidates.sort(comparePorts);
+  result.ports.others.sort(comparePorts);
   return result;
 }

@@ -7,15 +7,16 @@ const HOUR = 3_600_000;
 const peer = (sortKey: string, connections: number, bytes = connections * 10): EntityPeerTotal => ({ ip: sortKey, sortKey, connections, bytes });
 const addPeers = (a: EntityPeerTotal, b: EntityPeerTotal): EntityPeerTotal => ({ ...a, connections: a.connections + b.connections, bytes: a.bytes + b.bytes });
 /**
- * mergeTop over the rows the entity page reads for the live hours: every candidate's live row, then
- * the `n` busiest others (entityPeerTotals with the candidates `first`, limit candidates + n).
+ * mergeTop over what entityRange returns for the live hours: the candidates that have live rows
+ * with their totals, the first n + 1 by total, and the other live rows with their live counts, the
+ * first n + 1.
  */
 function mergePeers(settled: EntityPeerTotal[], limit: number, live: EntityPeerTotal[], n: number): EntityPeerTotal[] | undefined {
   const candidates = topCandidates([...settled].sort(comparePeers), limit);
-  const keys = new Set(candidates.rows.map((p) => p.sortKey));
-  const ranked = [...live].sort(comparePeers);
-  const read = [...ranked.filter((p) => keys.has(p.sortKey)), ...ranked.filter((p) => !keys.has(p.sortKey)).slice(0, n)];
-  return mergeTop(candidates, read, n, (p) => p.sortKey, addPeers, comparePeers);
+  const settledOf = new Map(candidates.rows.map((p) => [p.sortKey, p]));
+  const withTotals = live.filter((p) => settledOf.has(p.sortKey)).map((p) => addPeers(settledOf.get(p.sortKey)!, p));
+  const others = live.filter((p) => !settledOf.has(p.sortKey));
+  return mergeTop(candidates, { candidates: withTotals.sort(comparePeers).slice(0, n + 1), others: others.sort(comparePeers).slice(0, n + 1) }, n, (p) => p.sortKey, comparePeers);
 }
 
 /** Sums of rows by key, ranked as the roll-up query ranks them. */

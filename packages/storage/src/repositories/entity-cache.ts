@@ -42,37 +42,47 @@ export function topCandidates<T extends { connections: number }>(rows: readonly 
 }
 
 /**
- * The exact top `n` of settled candidates and the rows of the hours after them (`live`), or
- * undefined when the candidates cannot decide it. `live` holds the live row of every candidate that
- * has one and, in rank order, at least the `n` busiest other rows (what the entity page reads: its
- * candidates first, then the others). A row outside the candidates had at most `bound` connections
- * over the settled hours, so at most `bound` plus its live count in all: the answer stands when the
- * n-th total is above that for every such row. A row seen only live when the candidates are
- * complete has its live count as its total; it can enter the top `n` only if fewer than `n` such
- * rows rank above it.
+ * What the entity page reads of the hours after the settled ones, ranked by the engine (entityRange):
+ * `candidates`, the candidates that have live rows, with their totals (settled plus live), the first
+ * `n + 1` in rank order; `others`, the other rows with live rows, with their live counts, the first
+ * `n + 1` in rank order.
  */
-export function mergeTop<T extends { connections: number }>(
-  settled: TopCandidates<T>,
-  live: readonly T[],
-  n: number,
-  keyOf: (row: T) => string,
-  add: (settled: T, live: T) => T,
-  compare: (a: T, b: T) => number,
-): T[] | undefined {
-  const totals = new Map<string, T>();
-  for (const row of settled.rows) totals.set(keyOf(row), row);
-  let outsideLive = 0;
-  for (const row of live) {
+export interface LiveRanks<T> {
+  candidates: readonly T[];
+  others: readonly T[];
+}
+
+/**
+ * The exact top `n` over the settled hours and the live ones, or undefined when what was read cannot
+ * decide it. Exact totals: the candidates read, a candidate not read that ranks above the last one
+ * read (it would have been read had it live rows, so its total is its settled one), and, when the
+ * candidates are complete, the others read. Every other row has a known ceiling: a candidate not read
+ * at most the last read candidate's total; a row outside incomplete candidates at most `bound` plus
+ * the largest live count read for one; an other not read at most the last other read. The top `n`
+ * of the exact totals stands when its n-th is above every ceiling.
+ */
+export function mergeTop<T extends { connections: number }>(settled: TopCandidates<T>, live: LiveRanks<T>, n: number, keyOf: (row: T) => string, compare: (a: T, b: T) => number): T[] | undefined {
+  const exact = new Map<string, T>();
+  for (const row of live.candidates) exact.set(keyOf(row), row);
+  const candidateCut = live.candidates.length > n ? live.candidates[live.candidates.length - 1] : undefined;
+  let ceiling = -1;
+  for (const row of settled.rows) {
     const key = keyOf(row);
-    const known = totals.get(key);
-    if (known !== undefined) totals.set(key, add(known, row));
-    else if (settled.complete) totals.set(key, row);
-    else outsideLive = Math.max(outsideLive, row.connections);
+    if (exact.has(key)) continue;
+    if (candidateCut === undefined || compare(row, candidateCut) < 0) exact.set(key, row);
+    else ceiling = Math.max(ceiling, candidateCut.connections);
   }
-  const top = [...totals.values()].sort(compare).slice(0, n);
-  if (settled.complete) return top;
+  const othersCut = live.others.length > n ? live.others[live.others.length - 1] : undefined;
+  if (settled.complete) {
+    for (const row of live.others) exact.set(keyOf(row), row);
+    if (othersCut !== undefined) ceiling = Math.max(ceiling, othersCut.connections);
+  } else {
+    ceiling = Math.max(ceiling, settled.bound + (live.others[0]?.connections ?? 0));
+  }
+  const top = [...exact.values()].sort(compare).slice(0, n);
+  if (ceiling < 0) return top;
   const last = top[n - 1];
-  return last !== undefined && last.connections > settled.bound + outsideLive ? top : undefined;
+  return last !== undefined && last.connections > ceiling ? top : undefined;
 }
 
 /** Lookups and upkeep of {@link EntityRollupCache}, for metrics. */
@@ -107,7 +117,7 @@ function rowTime(text: string): number {
  * process that is the only writer of its database (embedded chDB, where the writer runs in the API's
  * process): the timeline, the busiest peers and ports as candidates, and first/last seen. An hour is
  * settled once `settleMs` has passed since its end; the page reads the hours after the entry from
- * ClickHouse on every request and merges them in ({@link mergeTop}).
+ * ClickHouse on every request, ranked there against the candidates, and merges them in ({@link mergeTop}).
  *
  * Rows that arrive later for a settled hour (a sensor days behind, a replay) are seen by
  * {@link observeInsert}, which every insert through the driver reaches: it drops the entries of that

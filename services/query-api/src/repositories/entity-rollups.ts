@@ -22,7 +22,7 @@ import { firstLastSeen } from './investigation.ts';
 
 const HOUR_MS = 3_600_000;
 /** Rows of each top list kept over the settled hours: enough that the live hours rarely reorder past them. */
-export const SETTLED_CANDIDATES = 500;
+export const SETTLED_CANDIDATES = 300;
 
 /** What the entity page shows from the hourly roll-ups. */
 export interface EntityRollups {
@@ -35,8 +35,6 @@ export interface EntityRollups {
 
 const peerKey = (p: EntityPeerTotal) => p.sortKey;
 const portKey = (p: EntityPort) => `${p.port}/${p.protocol}`;
-const addPeers = (a: EntityPeerTotal, b: EntityPeerTotal): EntityPeerTotal => ({ ...a, connections: a.connections + b.connections, bytes: a.bytes + b.bytes });
-const addPorts = (a: EntityPort, b: EntityPort): EntityPort => ({ ...a, connections: a.connections + b.connections });
 const asPeer = ({ ip, connections, bytes }: EntityPeerTotal): EntityPeer => ({ ip, connections, bytes });
 
 /** Every part read over the whole range: four statements side by side. */
@@ -114,27 +112,27 @@ export async function readEntityRollups(
     cache.set(key, orgs, read.settled, generation);
     return read.page;
   }
-  // The live hours in one statement: each candidate's row and the busiest others, enough for mergeTop.
-  const keysOf = (keys: string[]) => (keys.length === 0 ? undefined : keys);
+  // The live hours in one statement, ranked there against the cached candidates (mergeTop decides).
   const live = await entityRange(
     storage,
     orgs,
     ip,
     settled.settledUntil,
     until,
-    { limit: settled.peers.rows.length + topN, first: keysOf(settled.peers.rows.map(peerKey)) },
-    { limit: settled.ports.rows.length + topN, first: keysOf(settled.ports.rows.map(portKey)) },
+    topN,
+    { keys: settled.peers.rows.map(peerKey), connections: settled.peers.rows.map((p) => p.connections), bytes: settled.peers.rows.map((p) => p.bytes) },
+    { keys: settled.ports.rows.map(portKey), connections: settled.ports.rows.map((p) => p.connections) },
     options,
   );
-  const { timeline: liveTimeline, peers: livePeers, ports: livePorts } = live;
+  const liveTimeline = live.timeline;
   const orWhole = async <T>(merged: T[] | undefined, whole: () => Promise<T[]>): Promise<T[]> => {
     if (merged !== undefined) return merged;
     cache.stats.fallbacks++;
     return whole();
   };
   const [peers, ports] = await Promise.all([
-    orWhole(mergeTop(settled.peers, livePeers, topN, peerKey, addPeers, comparePeers), () => entityPeerTotals(storage, orgs, ip, since, until, topN, options)),
-    orWhole(mergeTop(settled.ports, livePorts, topN, portKey, addPorts, comparePorts), () => entityPortTotals(storage, orgs, ip, since, until, topN, options)),
+    orWhole(mergeTop(settled.peers, live.peers, topN, peerKey, comparePeers), () => entityPeerTotals(storage, orgs, ip, since, until, topN, options)),
+    orWhole(mergeTop(settled.ports, live.ports, topN, portKey, comparePorts), () => entityPortTotals(storage, orgs, ip, since, until, topN, options)),
   ]);
   let seen = settled.seen;
   const lastLive = liveTimeline.at(-1);
