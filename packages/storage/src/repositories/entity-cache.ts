@@ -54,33 +54,26 @@ export interface LiveRanks<T> {
 
 /**
  * The exact top `n` over the settled hours and the live ones, or undefined when what was read cannot
- * decide it. Exact totals: the candidates read, a candidate not read that ranks above the last one
- * read (it would have been read had it live rows, so its total is its settled one), and, when the
- * candidates are complete, the others read. Every other row has a known ceiling: a candidate not read
- * at most the last read candidate's total; a row outside incomplete candidates at most `bound` plus
- * the largest live count read for one; an other not read at most the last other read. The top `n`
- * of the exact totals stands when its n-th is above every ceiling.
+ * decide it. Exact totals: the candidates read; a candidate not read whose settled total ranks before
+ * the last candidate read (had it live rows it would have been read, so its total is its settled
+ * one); and, when the candidates are complete, the other rows read. A candidate not read that ranks
+ * after the last one read, and, with complete candidates, an other row not read, rank after `n + 1`
+ * rows whose totals are exact, so they cannot be in the top `n`. Rows outside incomplete candidates
+ * have at most `bound` plus the largest live count read for one: the top `n` of the exact totals
+ * stands when its n-th is above that.
  */
 export function mergeTop<T extends { connections: number }>(settled: TopCandidates<T>, live: LiveRanks<T>, n: number, keyOf: (row: T) => string, compare: (a: T, b: T) => number): T[] | undefined {
   const exact = new Map<string, T>();
   for (const row of live.candidates) exact.set(keyOf(row), row);
   const candidateCut = live.candidates.length > n ? live.candidates[live.candidates.length - 1] : undefined;
-  let ceiling = -1;
   for (const row of settled.rows) {
     const key = keyOf(row);
-    if (exact.has(key)) continue;
-    if (candidateCut === undefined || compare(row, candidateCut) < 0) exact.set(key, row);
-    else ceiling = Math.max(ceiling, candidateCut.connections);
+    if (!exact.has(key) && (candidateCut === undefined || compare(row, candidateCut) < 0)) exact.set(key, row);
   }
-  const othersCut = live.others.length > n ? live.others[live.others.length - 1] : undefined;
-  if (settled.complete) {
-    for (const row of live.others) exact.set(keyOf(row), row);
-    if (othersCut !== undefined) ceiling = Math.max(ceiling, othersCut.connections);
-  } else {
-    ceiling = Math.max(ceiling, settled.bound + (live.others[0]?.connections ?? 0));
-  }
+  if (settled.complete) for (const row of live.others) exact.set(keyOf(row), row);
   const top = [...exact.values()].sort(compare).slice(0, n);
-  if (ceiling < 0) return top;
+  if (settled.complete) return top;
+  const ceiling = settled.bound + (live.others[0]?.connections ?? 0);
   const last = top[n - 1];
   return last !== undefined && last.connections > ceiling ? top : undefined;
 }
