@@ -32,6 +32,7 @@ import { createRegistry } from '@mamori/metrics';
 import { buildQueryApi, hashSecret, loadQueryApiConfig } from '@mamori/query-api';
 import { MIGRATIONS, SEVERITIES, insertDetections, insertEvents, migrate, toDetectionRow, toEventRow, type DetectionRow, type EventRow, type StorageDriver } from '@mamori/storage';
 import { createChdbStorage } from '@mamori/storage-chdb';
+import { metricValue } from '../harness/topics.ts';
 import { ORGS, SOURCES, generateDetections, generateEvents, srcIp } from './api-data.ts';
 import { fmtRate } from './measure.ts';
 
@@ -348,13 +349,12 @@ export async function benchApi(options: { events?: number; detections?: number; 
       await app.close();
       await uncached.close();
     }
-    const cacheStat = async (name: string, labels: Record<string, string> = {}) =>
-      (await registry.getMetricsAsJSON()).find((m) => m.name === name)?.values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0) ?? 0;
+    const metrics = await registry.getMetricsAsJSON();
     const entityCache = {
-      hits: await cacheStat('mamori_api_entity_cache_lookups_total', { result: 'hit' }),
-      misses: await cacheStat('mamori_api_entity_cache_lookups_total', { result: 'miss' }),
-      fallbacks: await cacheStat('mamori_api_entity_cache_fallbacks_total'),
-      invalidations: await cacheStat('mamori_api_entity_cache_invalidations_total'),
+      hits: metricValue(metrics, 'mamori_api_entity_cache_lookups_total', { result: 'hit' }),
+      misses: metricValue(metrics, 'mamori_api_entity_cache_lookups_total', { result: 'miss' }),
+      fallbacks: metricValue(metrics, 'mamori_api_entity_cache_fallbacks_total', {}),
+      invalidations: metricValue(metrics, 'mamori_api_entity_cache_invalidations_total', {}),
     };
     const per50k = (m: { cpuS: number; rows: number }) => ((m.cpuS / m.rows) * 50_000).toFixed(2);
     return [

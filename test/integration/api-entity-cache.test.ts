@@ -1,6 +1,4 @@
-import { silentLogger } from '@mamori/core';
 import { createRegistry, type Registry } from '@mamori/metrics';
-import { buildQueryApi, loadQueryApiConfig } from '@mamori/query-api';
 import { insertEvents, toEventRow, type StorageDriver } from '@mamori/storage';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,14 +10,11 @@ import { createFixture, key, type Fixture } from './api-fixture.ts';
 // the cached candidates cannot decide. Real chDB, real inserts through the writer's repository.
 const HOUR = 3_600_000;
 let fx: Fixture;
-const apps: FastifyInstance[] = [];
 let sequence = 0;
 
 async function api(storage: StorageDriver, extra: Record<string, string> = {}): Promise<{ app: FastifyInstance; registry: Registry }> {
   const registry = createRegistry();
-  const app = await buildQueryApi(loadQueryApiConfig({ ...fx.env, ...extra }), { storage, logger: silentLogger(), registry });
-  apps.push(app);
-  return { app, registry };
+  return { app: await fx.build(extra, registry, storage), registry };
 }
 
 /**
@@ -73,7 +68,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const app of apps) await app.close();
   await fx?.close();
 });
 

@@ -32,7 +32,8 @@ export interface Fixture {
   privateKey: CryptoKey;
   otherKey: CryptoKey;
   env: Record<string, string>;
-  build(extra?: Record<string, string>, registry?: Registry): Promise<FastifyInstance>;
+  /** An API over the fixture's storage, or over `storage` (a wrapper of it); closed with the fixture. */
+  build(extra?: Record<string, string>, registry?: Registry, storage?: StorageDriver): Promise<FastifyInstance>;
   sign(claims: Record<string, unknown>, opts?: { key?: CryptoKey; exp?: string | number; aud?: string; iss?: string; sub?: string }): Promise<string>;
   close(): Promise<void>;
 }
@@ -148,8 +149,8 @@ export async function createFixture(database: string): Promise<Fixture> {
     privateKey,
     otherKey: other.privateKey,
     env,
-    async build(extra = {}, registry = createRegistry()) {
-      const app = await buildQueryApi(loadQueryApiConfig({ ...env, ...extra }), { storage, logger: silentLogger(), registry });
+    async build(extra = {}, registry = createRegistry(), over = storage) {
+      const app = await buildQueryApi(loadQueryApiConfig({ ...env, ...extra }), { storage: over, logger: silentLogger(), registry });
       apps.push(app);
       return app;
     },

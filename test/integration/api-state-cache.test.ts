@@ -1,6 +1,3 @@
-import { silentLogger } from '@mamori/core';
-import { createRegistry } from '@mamori/metrics';
-import { buildQueryApi, loadQueryApiConfig } from '@mamori/query-api';
 import type { StorageDriver } from '@mamori/storage';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +8,6 @@ import { createFixture, key, type Fixture } from './api-fixture.ts';
 // through the real chDB driver: statements that read `detection_state_current`.
 let fx: Fixture;
 let stateReads = 0;
-const apps: FastifyInstance[] = [];
 
 function counting(name?: string): StorageDriver {
   const driver = Object.create(fx.storage) as StorageDriver & { name: string };
@@ -24,9 +20,7 @@ function counting(name?: string): StorageDriver {
 }
 
 async function api(storage: StorageDriver, extra: Record<string, string> = {}): Promise<FastifyInstance> {
-  const app = await buildQueryApi(loadQueryApiConfig({ ...fx.env, ...extra }), { storage, logger: silentLogger(), registry: createRegistry() });
-  apps.push(app);
-  return app;
+  return fx.build(extra, undefined, storage);
 }
 
 async function list(app: FastifyInstance): Promise<Record<string, string>> {
@@ -40,7 +34,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const app of apps) await app.close();
   await fx?.close();
 });
 
