@@ -186,15 +186,18 @@ export interface EntityPeerTotal extends EntityPeer {
 /** Most rows one of {@link entityPeerTotals} or {@link entityPortTotals} returns. */
 export const MAX_ENTITY_TOTALS = 100_000;
 
-/** Most keys a `first` list of {@link entityPeerTotals} or {@link entityPortTotals} takes. */
-export const MAX_FIRST_KEYS = 1000;
+/** Most candidates {@link entityRange} takes per list. */
+export const MAX_CANDIDATE_KEYS = 1000;
 
-function firstParam(first: readonly string[] | undefined): { first?: string[] } {
-  if (first === undefined) return {};
-  if (first.length > MAX_FIRST_KEYS || first.some((k) => typeof k !== 'string' || k.length > 64)) {
-    throw new StorageError('STORAGE_INVALID_ARGUMENT', `first takes at most ${MAX_FIRST_KEYS} keys of at most 64 characters`);
-  }
-  return { first: [...first] };
+/** A peer row with its totals from the columns named. */
+function peerRow(r: Record<string, unknown>, connections: string, bytes: string): EntityPeerTotal {
+  const sortKey = String(r['key']);
+  return { ip: fromStoredIp(sortKey), sortKey, connections: toNumber(r[connections]), bytes: toNumber(r[bytes]) };
+}
+
+/** A port row with its count from the column named. */
+function portRow(r: Record<string, unknown>, connections: string): EntityPort {
+  return { port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r[connections]) };
 }
 
 function totalsLimit(limit: number): number {
@@ -216,7 +219,7 @@ function entityScope(orgIds: readonly string[], ip: string, since: number, until
 /**
  * The `limit` busiest peers of one address over the hours overlapping [since, until), from
  * `entity_peer_hourly` (migration 0006): by connections, then by the peer's stored text, so pages
- * are stable. With `first` (stored texts, not empty), those peers come before all others.
+ * are stable.
  */
 export async function entityPeerTotals(
   driver: StorageDriver,
@@ -226,7 +229,6 @@ export async function entityPeerTotals(
   until: number,
   limit: number,
   options: QueryOptions = {},
-  first?: readonly string[],
 ): Promise<EntityPeerTotal[]> {
   const db = assertIdentifier('database', driver.database);
   const scope = entityScope(orgIds, ip, since, until);
@@ -234,21 +236,17 @@ export async function entityPeerTotals(
   const rows = await driver.query(
     `SELECT toString(peer) AS key, sum(connections) AS connections, sum(bytes) AS bytes
 FROM ${db}.entity_peer_hourly WHERE ${scope.sql}
-GROUP BY peer ORDER BY ${first === undefined ? '' : 'key IN {first:Array(String)} DESC, '}connections DESC, key LIMIT {limit:UInt32}
+GROUP BY peer ORDER BY connections DESC, key LIMIT {limit:UInt32}
 ${ENTITY_READ}`,
-    { ...scope.params, limit: totalsLimit(limit), ...firstParam(first) },
+    { ...scope.params, limit: totalsLimit(limit) },
     options,
   );
-  return rows.map((r) => {
-    const sortKey = String(r['key']);
-    return { ip: fromStoredIp(sortKey), sortKey, connections: toNumber(r['connections']), bytes: toNumber(r['bytes']) };
-  });
+  return rows.map((r) => peerRow(r, 'connections', 'bytes'));
 }
 
 /**
  * The `limit` busiest destination ports (with protocol) of one address over the hours overlapping
- * [since, until), from `entity_port_hourly`: by connections, then port, then protocol. With `first`
- * (`port/protocol` texts, not empty), those come before all others.
+ * [since, until), from `entity_port_hourly`: by connections, then port, then protocol.
  */
 export async function entityPortTotals(
   driver: StorageDriver,
@@ -258,7 +256,6 @@ export async function entityPortTotals(
   until: number,
   limit: number,
   options: QueryOptions = {},
-  first?: readonly string[],
 ): Promise<EntityPort[]> {
   const db = assertIdentifier('database', driver.database);
   const scope = entityScope(orgIds, ip, since, until);
@@ -266,12 +263,12 @@ export async function entityPortTotals(
   const rows = await driver.query(
     `SELECT port, protocol, sum(connections) AS connections
 FROM ${db}.entity_port_hourly WHERE ${scope.sql}
-GROUP BY port, protocol ORDER BY ${first === undefined ? '' : "concat(toString(port), '/', protocol) IN {first:Array(String)} DESC, "}connections DESC, port, protocol LIMIT {limit:UInt32}
+GROUP BY port, protocol ORDER BY connections DESC, port, protocol LIMIT {limit:UInt32}
 ${ENTITY_READ}`,
-    { ...scope.params, limit: totalsLimit(limit), ...firstParam(first) },
+    { ...scope.params, limit: totalsLimit(limit) },
     options,
   );
-  return rows.map((r) => ({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r['connections']) }));
+  return rows.map((r) => portRow(r, 'connections'));
 }
 
 /**
@@ -335,13 +332,9 @@ ${ENTITY_READ}`,
     { ...scope.params, ...splitParams(splitAt, n, k) },
     options,
   );
-  const peer = (r: Record<string, unknown>, connections: string, bytes: string): EntityPeerTotal => {
-    const sortKey = String(r['key']);
-    return { ip: fromStoredIp(sortKey), sortKey, connections: toNumber(r[connections]), bytes: toNumber(r[bytes]) };
-  };
   return {
-    top: ranked(rows, 'by_total', n).map((r) => peer(r, 'c', 'b')),
-    before: ranked(rows.filter((r) => toNumber(r['bc']) > 0), 'by_before', k + 1).map((r) => peer(r, 'bc', 'bb')),
+    top: ranked(rows, 'by_total', n).map((r) => peerRow(r, 'c', 'b')),
+    before: ranked(rows.filter((r) => toNumber(r['bc']) > 0), 'by_before', k + 1).map((r) => peerRow(r, 'bc', 'bb')),
   };
 }
 
@@ -371,10 +364,9 @@ ${ENTITY_READ}`,
     { ...scope.params, ...splitParams(splitAt, n, k) },
     options,
   );
-  const port = (r: Record<string, unknown>, connections: string): EntityPort => ({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r[connections]) });
   return {
-    top: ranked(rows, 'by_total', n).map((r) => port(r, 'c')),
-    before: ranked(rows.filter((r) => toNumber(r['bc']) > 0), 'by_before', k + 1).map((r) => port(r, 'bc')),
+    top: ranked(rows, 'by_total', n).map((r) => portRow(r, 'c')),
+    before: ranked(rows.filter((r) => toNumber(r['bc']) > 0), 'by_before', k + 1).map((r) => portRow(r, 'bc')),
   };
 }
 
@@ -413,8 +405,8 @@ export interface RangeCandidates {
 
 function candidateParams(prefix: string, c: RangeCandidates): Record<string, unknown> {
   const n = c.keys.length;
-  if (n > MAX_FIRST_KEYS || c.connections.length !== n || (c.bytes !== undefined && c.bytes.length !== n) || c.keys.some((k) => typeof k !== 'string' || k.length > 64)) {
-    throw new StorageError('STORAGE_INVALID_ARGUMENT', `candidates take at most ${MAX_FIRST_KEYS} keys of at most 64 characters, each with its totals`);
+  if (n > MAX_CANDIDATE_KEYS || c.connections.length !== n || (c.bytes !== undefined && c.bytes.length !== n) || c.keys.some((k) => typeof k !== 'string' || k.length > 64)) {
+    throw new StorageError('STORAGE_INVALID_ARGUMENT', `candidates take at most ${MAX_CANDIDATE_KEYS} keys of at most 64 characters, each with its totals`);
   }
   const counts = (xs: readonly number[]) => xs.map((x) => {
     if (!Number.isSafeInteger(x) || x < 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', 'candidate totals must be non-negative integers');
@@ -489,10 +481,9 @@ ${ENTITY_READ}`,
         ports: toNumber(r['f']),
       });
     } else if (kind === 1) {
-      const sortKey = String(r['key']);
-      (candidate ? result.peers.candidates : result.peers.others).push({ ip: fromStoredIp(sortKey), sortKey, connections: toNumber(r['a']), bytes: toNumber(r['b']) });
+      (candidate ? result.peers.candidates : result.peers.others).push(peerRow(r, 'a', 'b'));
     } else {
-      (candidate ? result.ports.candidates : result.ports.others).push({ port: toNumber(r['port']), protocol: String(r['protocol']), connections: toNumber(r['a']) });
+      (candidate ? result.ports.candidates : result.ports.others).push(portRow(r, 'a'));
     }
   }
   // UNION ALL keeps no order between or within its parts: each list in its rank order again.

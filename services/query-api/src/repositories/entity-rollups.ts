@@ -8,6 +8,7 @@ import {
   entityPortTotals,
   entityPortsSplit,
   entityRange,
+  entityTop,
   mergeTop,
   topCandidates,
   type EntityHour,
@@ -37,15 +38,14 @@ const peerKey = (p: EntityPeerTotal) => p.sortKey;
 const portKey = (p: EntityPort) => `${p.port}/${p.protocol}`;
 const asPeer = ({ ip, connections, bytes }: EntityPeerTotal): EntityPeer => ({ ip, connections, bytes });
 
-/** Every part read over the whole range: four statements side by side. */
+/** Every part read over the whole range: four statements side by side (entityTop runs two). */
 async function readWhole(storage: StorageDriver, orgs: readonly string[], ip: string, since: number, until: number, topN: number, options: QueryOptions): Promise<EntityRollups> {
-  const [timeline, peers, ports, seen] = await Promise.all([
+  const [timeline, top, seen] = await Promise.all([
     entityHourly(storage, orgs, ip, since, until, options),
-    entityPeerTotals(storage, orgs, ip, since, until, topN, options),
-    entityPortTotals(storage, orgs, ip, since, until, topN, options),
+    entityTop(storage, orgs, ip, since, until, topN, options),
     firstLastSeen(storage, orgs, ip, options),
   ]);
-  return { timeline, peers: peers.map(asPeer), ports, seen };
+  return { timeline, peers: top.peers, ports: top.ports, seen };
 }
 
 /**
