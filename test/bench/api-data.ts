@@ -4,7 +4,7 @@
  * base tables, so the materialized views fill the hourly roll-ups exactly as the writer's inserts
  * do. The writer's own path (JSON through the repositories) is measured separately on a sample.
  *
- * Shapes: 7 days, four organizations, SOURCES internal sources with a skewed activity (source k has
+ * Shapes: 7 days (arriving in time order), four organizations, SOURCES internal sources with a skewed activity (source k has
  * about k^-1/2 of the traffic: a few heavy hitters, a long tail), 70 % of connections to 2,000
  * external addresses and 30 % to other internal sources, weighted common ports with a 10 % tail of
  * random ones, flow/dns/http/tls classes with their text fields. Detections are derived from 1 % of
@@ -18,6 +18,8 @@ export const SOURCES = 5000;
 /** The address of source `i` (as the SQL below builds it). */
 export const srcIp = (i: number): string => `10.${(i >> 8) & 255}.${i & 255}.${(i % 200) + 1}`;
 const DAY_MS = 86_400_000;
+/** How far a generated event's time strays from its place in the stream (sensors' clocks and buffers). */
+const JITTER_MS = 300_000;
 
 /** Source index of row `number` (skewed: index 0 is the busiest). */
 const SRC = `toUInt32(floor(${SOURCES} * pow((cityHash64(number, 1) % 1000003) / 1000003, 2)))`;
@@ -27,9 +29,16 @@ const srcIpSql = (src: string) =>
 /**
  * Inserts `count` generated events numbered from `first`, in the 7 days before `now` (epoch ms).
  * Runs as one statement per `chunk` rows so each insert stays a realistic block size for the views.
+ * The week arrives in time order, as sensors stream it: each insert holds the next stretch of it
+ * (give or take {@link JITTER_MS}), so each part covers the hours of its inserts, as in a running
+ * deployment. (Until the eighth session every insert spread its rows over the whole week: every
+ * part of every roll-up then held rows of the last hours, and a read of those hours opened all of
+ * them, which no deployment that ingests as it goes would do.)
  */
 export async function generateEvents(storage: StorageDriver, count: number, now: number, first = 0, chunk = 2_000_000): Promise<void> {
   const db = storage.database;
+  // Row k of `count` falls at k/count of the week, moved by up to 5 minutes either way (never after `now`).
+  const timeSql = `least({now:Int64}, {now:Int64} - ${7 * DAY_MS} + intDiv((number - ${first}) * ${7 * DAY_MS}, ${count}) + cityHash64(number, 2) % ${2 * JITTER_MS} - ${JITTER_MS})`;
   for (let start = first; start < first + count; start += chunk) {
     const n = Math.min(chunk, first + count - start);
     await storage.exec(
@@ -42,7 +51,7 @@ SELECT
   concat('sensor-', toString(src % 8)) AS sensor_id,
   arrayElement(['zeek-conn', 'zeek-dns', 'zeek-http', 'zeek-ssl'], cls + 1) AS source_format,
   arrayElement(['flow', 'dns', 'http', 'tls'], cls + 1) AS event_class,
-  fromUnixTimestamp64Milli(toInt64({now:Int64} - cityHash64(number, 2) % ${7 * DAY_MS}), 'UTC') AS time,
+  fromUnixTimestamp64Milli(toInt64(${timeSql}), 'UTC') AS time,
   time + toIntervalMillisecond(200 + cityHash64(number, 3) % 2000) AS ingest_time,
   ${srcIpSql('src')} AS src_ip,
   toUInt16(1024 + cityHash64(number, 4) % 60000) AS src_port,
@@ -86,6 +95,7 @@ FROM (
  */
 export async function generateDetections(storage: StorageDriver, count: number, totalEvents: number): Promise<number> {
   const db = storage.database;
+  if (count <= 0) return 0;
   const every = Math.max(1, Math.floor(totalEvents / count));
   const columns = `detection_id, org_id, rule_id, rule_version, title, severity, severity_rank, confidence, tactics, techniques,
   entity_type, entity_value, src_ip, first_seen, last_seen, detected_at, count, summary, evidence_event_ids, evidence_json,

@@ -87,8 +87,13 @@ const BATCH = 50_000;
 /** Events a second of the live sensor during the runs: four times the bulk's average rate (~17/s). */
 const LIVE_PER_SECOND = 60;
 
-/** Writer-path sample: `count` events like the writer's (distinct ids from the generated ones). */
-function sampleEvents(count: number, now: number): EventRow[][] {
+/**
+ * Writer-path sample: `count` events like the writer's (distinct ids from the generated ones). They
+ * are the week's first `count` of `total` events, in time order as the bulk is (api-data.ts).
+ */
+function sampleEvents(count: number, total: number, now: number): EventRow[][] {
+  const weekStart = now - 7 * 24 * HOUR;
+  const span = (7 * 24 * HOUR * count) / total;
   const r = rng(7);
   const batches: EventRow[][] = [];
   for (let start = 0; start < count; start += BATCH) {
@@ -102,7 +107,7 @@ function sampleEvents(count: number, now: number): EventRow[][] {
           sensorId: `sensor-${src % 8}`,
           sourceFormat: 'zeek-conn',
           eventClass: 'flow',
-          time: now - Math.floor(r() * 7 * 24 * HOUR),
+          time: weekStart + Math.floor((i / count) * span),
           srcIp: srcIp(src),
           srcPort: 1024 + Math.floor(r() * 60_000),
           dstIp: `198.51.100.${Math.floor(r() * 250) + 1}`,
@@ -253,7 +258,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
     const now = Date.now();
 
     // 1. The writer's path on a sample, into both schemas (alternating batches share the load).
-    const batches = sampleEvents(writerSample, now);
+    const batches = sampleEvents(writerSample, totalEvents, now);
     const writer = { wallS: 0, cpuS: 0, rows: 0 };
     const writerOld = { wallS: 0, cpuS: 0, rows: 0 };
     for (const batch of batches) {
@@ -358,7 +363,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
     };
     const per50k = (m: { cpuS: number; rows: number }) => ((m.cpuS / m.rows) * 50_000).toFixed(2);
     return [
-      `Scale: ${Number(c.events).toLocaleString('en-US')} events (7 days, ${SOURCES.toLocaleString('en-US')} sources with skewed activity, ${ORGS.length} organizations, ${c.parts} active parts) and ${Number(c.detections).toLocaleString('en-US')} detections (${Number(c.versions).toLocaleString('en-US')} versions) in embedded chDB. Bulk rows generated inside the engine (${(totalEvents - writerSample).toLocaleString('en-US')} events in ${genEventsS.toFixed(0)} s, detections in ${genDetectionsS.toFixed(0)} s, ${((gen.user + gen.system) / 1e6).toFixed(0)} CPU-s; the materialized roll-ups fill as on real inserts). The API and chDB run in the benchmark's process, autocannon in a child process, all on the same ${cpus().length} cores (1 connection, then ${connections}, ${durationS} s each, rate limit off; chDB with ${storage.sessions} connections).`,
+      `Scale: ${Number(c.events).toLocaleString('en-US')} events (7 days arriving in time order, ${SOURCES.toLocaleString('en-US')} sources with skewed activity, ${ORGS.length} organizations, ${c.parts} active parts) and ${Number(c.detections).toLocaleString('en-US')} detections (${Number(c.versions).toLocaleString('en-US')} versions) in embedded chDB. Bulk rows generated inside the engine (${(totalEvents - writerSample).toLocaleString('en-US')} events in ${genEventsS.toFixed(0)} s, detections in ${genDetectionsS.toFixed(0)} s, ${((gen.user + gen.system) / 1e6).toFixed(0)} CPU-s; the materialized roll-ups fill as on real inserts). The API and chDB run in the benchmark's process, autocannon in a child process, all on the same ${cpus().length} cores (1 connection, then ${connections}, ${durationS} s each, rate limit off; chDB with ${storage.sessions} connections).`,
       '',
       `Writer path (rows built in JS, JSON through the storage repositories, ${BATCH.toLocaleString('en-US')}-row batches, ${writer.rows.toLocaleString('en-US')}-event sample): ${fmtRate(writer.rows / writer.wallS)} events/s, ${per50k(writer)} CPU-s per 50,000 rows, so 50k rows/s needs about ${per50k(writer)} cores. Same batches without migration 0006's two roll-up views: ${fmtRate(writerOld.rows / writerOld.wallS)} events/s, ${per50k(writerOld)} CPU-s per 50,000 rows. Detections: ${fmtRate(detSample.length / detWallS)} rows/s, ${((detCpuS / detSample.length) * 50_000).toFixed(2)} CPU-s per 50,000 rows (one ${detSample.length.toLocaleString('en-US')}-row batch).`,
       '',
