@@ -21,8 +21,8 @@ async function api(storage: StorageDriver, extra: Record<string, string> = {}): 
  * What the page shows from the roll-ups. `last_seen` is the end of the last hour seen, or the time
  * of the request while that hour lasts: compared by its hour.
  */
-async function rollups(app: FastifyInstance, ip: string): Promise<Record<string, unknown>> {
-  const res = await app.inject({ url: `/v1/entities/${ip}`, headers: key('analyst-a') });
+async function rollups(app: FastifyInstance, ip: string, query = ''): Promise<Record<string, unknown>> {
+  const res = await app.inject({ url: `/v1/entities/${ip}${query}`, headers: key('analyst-a') });
   expect(res.statusCode, res.body).toBe(200);
   const { timeline, top_peers, top_ports, first_seen, last_seen } = res.json();
   return { timeline, top_peers, top_ports, first_seen, last_seen_hour: Math.floor(Date.parse(last_seen) / HOUR) };
@@ -110,6 +110,28 @@ describe('entity cache', () => {
     expect(late).toEqual(await rollups(plain.app, ip));
     expect((late['top_peers'] as { ip: string }[])[0]).toMatchObject({ ip: '192.0.2.11', connections: 60 });
     expect(await counter(cached.registry, 'mamori_api_entity_cache_lookups_total', { result: 'miss' })).toBe(2);
+  });
+
+  it('keeps first and last seen all time when the page ends before the newest activity', { timeout: 60_000 }, async () => {
+    await awayFromHourEdge();
+    const cached = await api(fx.storage);
+    const plain = await api(fx.storage, { API_ENTITY_CACHE_MB: '0' });
+    const ip = '10.7.0.3';
+    const thisHour = Math.floor(Date.now() / HOUR) * HOUR;
+    // A page up to the end of the last hour: still past the settled hours, so the cache serves it.
+    const query = `?until=${encodeURIComponent(new Date(thisHour - 1).toISOString())}`;
+    await flows(ip, [
+      ['192.0.2.20', 5, 30],
+      ['192.0.2.21', 4, 3],
+    ]);
+    expect(await rollups(cached.app, ip, query)).toEqual(await rollups(plain.app, ip, query));
+    // Activity after the page's end: not in its timeline, but the address was seen later than before.
+    await flows(ip, [['192.0.2.22', 2, 0]]);
+    const page = await rollups(cached.app, ip, query);
+    expect(page).toEqual(await rollups(plain.app, ip, query));
+    expect(page['last_seen_hour']).toBe(thisHour / HOUR);
+    expect((page['timeline'] as { hour: string }[]).every((h) => Date.parse(h.hour) < thisHour)).toBe(true);
+    expect(await counter(cached.registry, 'mamori_api_entity_cache_lookups_total', { result: 'hit' })).toBe(1);
   });
 
   it('reads the whole range when the live hours could reorder the list past the cached candidates', { timeout: 60_000 }, async () => {

@@ -815,6 +815,14 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       });
       const none = { keys: [], connections: [] };
       expect((await entityRange(...rangeArgs, 10, none, none)).peers.others).toEqual(await entityPeerTotals(...rangeArgs, 10));
+      // First/last seen count the hours from `since` on, those after `until` too; the timeline stops at `until`.
+      expect(ranked.seenHours).toEqual({ first: hour, last: hour + 3_600_000 });
+      const firstHourOnly = await entityRange(driver, ['org-p'], '10.70.0.1', hour, hour + 1, 1, none, none);
+      expect(firstHourOnly.timeline).toEqual(await entityHourly(driver, ['org-p'], '10.70.0.1', hour, hour + 1));
+      expect(firstHourOnly.timeline.map((h) => h.hour)).toEqual([hour]);
+      expect(firstHourOnly.seenHours).toEqual({ first: hour, last: hour + 3_600_000 });
+      expect((await entityRange(driver, ['org-p'], '10.70.0.1', hour + 3_600_000, hour + 3_600_000 + 1, 1, none, none)).seenHours).toEqual({ first: hour + 3_600_000, last: hour + 3_600_000 });
+      expect((await entityRange(driver, ['org-p'], '10.70.0.1', hour + 2 * 3_600_000, hour + 3 * 3_600_000, 1, none, none)).seenHours).toBeUndefined();
       expect(await entityRange(driver, [], '10.70.0.1', hour, hour + 1, 1, none, none)).toEqual({ timeline: [], peers: { candidates: [], others: [] }, ports: { candidates: [], others: [] } });
       await expect(entityRange(...rangeArgs, 1, { keys: ['a'], connections: [] }, none)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
       await expect(entityRange(...rangeArgs, 1, { keys: ['x'.repeat(65)], connections: [1] }, none)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });

@@ -35,7 +35,8 @@ function hourBounds(range: { since: number; until: number }): { hourFrom: number
   return { hourFrom: clamp(Math.floor(range.since / 3_600_000) * 3_600), hourTo: clamp(Math.ceil(range.until / 1_000)) };
 }
 
-const HOUR_SQL = "hour >= toDateTime({hourFrom:UInt32}, 'UTC') AND hour < toDateTime({hourTo:UInt32}, 'UTC')";
+const HOUR_FROM_SQL = "hour >= toDateTime({hourFrom:UInt32}, 'UTC')";
+const HOUR_SQL = `${HOUR_FROM_SQL} AND hour < toDateTime({hourTo:UInt32}, 'UTC')`;
 
 /**
  * Settings of the reads of one address's roll-up rows (here and the API's first/last seen): one
@@ -208,12 +209,14 @@ function totalsLimit(limit: number): number {
 }
 
 /** The (org, ip, hour) key range of one address's roll-up rows over the hours overlapping [since, until). */
-function entityScope(orgIds: readonly string[], ip: string, since: number, until: number): { sql: string; params: Record<string, unknown> } | undefined {
+/** One address's roll-up rows in the hours overlapping [since, until) (`sql`), or from since on (`sinceSql`). */
+function entityScope(orgIds: readonly string[], ip: string, since: number, until: number): { sql: string; sinceSql: string; params: Record<string, unknown> } | undefined {
   const orgs = orgScope(orgIds);
   if (orgs === undefined) return undefined;
   if (typeof ip !== 'string' || isIP(ip) === 0) throw new StorageError('STORAGE_INVALID_ARGUMENT', `ip ${JSON.stringify(ip)} is not an IP address`);
   const range = boundedRange(since, until, MAX_AGGREGATE_RANGE_MS);
-  return { sql: `org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String}) AND ${HOUR_SQL}`, params: { orgIds: orgs, ip, ...hourBounds(range) } };
+  const key = 'org_id IN {orgIds:Array(String)} AND ip = toIPv6({ip:String})';
+  return { sql: `${key} AND ${HOUR_SQL}`, sinceSql: `${key} AND ${HOUR_FROM_SQL}`, params: { orgIds: orgs, ip, ...hourBounds(range) } };
 }
 
 /**
@@ -393,6 +396,11 @@ export interface EntityRange {
   timeline: EntityHour[];
   peers: RankedRange<EntityPeerTotal>;
   ports: RankedRange<EntityPort>;
+  /**
+   * Starts of the first and last hours the address was seen in at or after `since`, however late
+   * (past `until` too: the page's first/last seen are all time); undefined if none.
+   */
+  seenHours: { first: number; last: number } | undefined;
 }
 
 /** Candidates of {@link entityRange}: their keys (a peer's stored text, `port/protocol`) and totals so far. */
@@ -426,7 +434,9 @@ function candidateParams(prefix: string, c: RangeCandidates): Record<string, unk
  * ones, where each statement's fixed cost is a good part of the work. Each candidate found in the
  * range gets its given totals added; the engine returns the first `n + 1` candidates by total and
  * the first `n + 1` other rows by their counts in the range (`LIMIT BY`), so a page reads a few dozen
- * rows whatever the number of candidates (mergeTop in entity-cache.ts decides from them).
+ * rows whatever the number of candidates (mergeTop in entity-cache.ts decides from them). The
+ * timeline's read has no upper bound (hours after `until` only count in `seenHours`): in use
+ * `until` is now, so it reads the same rows.
  */
 export async function entityRange(
   driver: StorageDriver,
@@ -441,12 +451,12 @@ export async function entityRange(
 ): Promise<EntityRange> {
   const db = assertIdentifier('database', driver.database);
   const scope = entityScope(orgIds, ip, since, until);
-  const result: EntityRange = { timeline: [], peers: { candidates: [], others: [] }, ports: { candidates: [], others: [] } };
+  const result: EntityRange = { timeline: [], peers: { candidates: [], others: [] }, ports: { candidates: [], others: [] }, seenHours: undefined };
   if (scope === undefined) return result;
   const rows = await driver.query(
     `SELECT 0 AS kind, toUnixTimestamp(hour) * 1000 AS hour_ms, '' AS key, toUInt16(0) AS port, '' AS protocol, toUInt8(0) AS candidate,
        sum(conns_as_src) AS a, sum(conns_as_dst) AS b, sum(bytes_sent) AS c, sum(bytes_received) AS d, uniqMerge(peers) AS e, uniqMerge(ports) AS f
-FROM ${db}.entity_hourly WHERE ${scope.sql}
+FROM ${db}.entity_hourly WHERE ${scope.sinceSql}
 GROUP BY hour
 UNION ALL
 SELECT 1, 0, key, 0, '', candidate, total, total_bytes, 0, 0, 0, 0 FROM (
@@ -467,12 +477,18 @@ ${ENTITY_READ}`,
     { ...scope.params, n1: totalsLimit(n + 1), ...candidateParams('peer', peers), ...candidateParams('port', ports) },
     options,
   );
+  const hourToMs = (scope.params['hourTo'] as number) * 1000;
   for (const r of rows) {
     const kind = toNumber(r['kind']);
     const candidate = toNumber(r['candidate']) === 1;
     if (kind === 0) {
+      const hour = toNumber(r['hour_ms']);
+      const seen = result.seenHours;
+      result.seenHours = seen === undefined ? { first: hour, last: hour } : { first: Math.min(seen.first, hour), last: Math.max(seen.last, hour) };
+      // The timeline: the hours overlapping [since, until), as the scope's `hour < hourTo` bounds them.
+      if (hour >= hourToMs) continue;
       result.timeline.push({
-        hour: toNumber(r['hour_ms']),
+        hour,
         connsAsSrc: toNumber(r['a']),
         connsAsDst: toNumber(r['b']),
         bytesSent: toNumber(r['c']),

@@ -134,10 +134,11 @@ export async function readEntityRollups(
     orWhole(mergeTop(settled.peers, live.peers, topN, peerKey, comparePeers), () => entityPeerTotals(storage, orgs, ip, since, until, topN, options)),
     orWhole(mergeTop(settled.ports, live.ports, topN, portKey, comparePorts), () => entityPortTotals(storage, orgs, ip, since, until, topN, options)),
   ]);
+  // First/last seen, all time: the settled entry's (read all time when it was filled), and the live
+  // hours from the settled ones on, also those after `until` (late rows in settled hours drop the entry).
   let seen = settled.seen;
-  const lastLive = liveTimeline.at(-1);
-  if (lastLive !== undefined) {
-    seen = { first: seen?.first ?? liveTimeline[0]!.hour, last: Math.max(seen?.last ?? 0, lastLive.hour + HOUR_MS) };
+  if (live.seenHours !== undefined) {
+    seen = { first: seen?.first ?? live.seenHours.first, last: Math.max(seen?.last ?? 0, live.seenHours.last + HOUR_MS) };
   }
   return { timeline: [...settled.timeline, ...liveTimeline], peers: peers.map(asPeer), ports, seen };
 }
