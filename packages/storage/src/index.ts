@@ -142,6 +142,7 @@ export {
   type SettledEntityRollups,
   type TopCandidates,
 } from './repositories/entity-cache.ts';
+export { AddressHeadsCache, compareUtf8, pickHeads, type AddressHead, type AddressHeadsCacheStats, type AddressHeadsReader } from './repositories/address-heads-cache.ts';
 export { ipRange, type IpRange } from './repositories/ip-range.ts';
 export { applyEventRetention, eventTtlExpression, type EventRetention } from './retention.ts';
 export { DEFAULT_LIMIT, MAX_LIMIT } from './repositories/filters.ts';

@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '@mamori/core';
 import { Counter, Gauge, Histogram, type Registry } from '@mamori/metrics';
-import { DetectionRowCache, EntityRollupCache, StorageError, TriageStateCache, type StorageDriver } from '@mamori/storage';
+import { AddressHeadsCache, DetectionRowCache, EntityRollupCache, StorageError, TriageStateCache, type StorageDriver } from '@mamori/storage';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from './config.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -186,7 +186,30 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
       },
     });
   }
-  const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache, stateCache, entityCache };
+  // The detection heads of the addresses whose pages were read, kept up to date from the same hook
+  // (the ids of inserted detections are read again before the next use).
+  const headsCache = entityCache !== undefined ? new AddressHeadsCache(config.entityCacheMb * 1024 * 1024) : undefined;
+  if (headsCache !== undefined) {
+    const cache = headsCache;
+    const stop = deps.storage.onInsert!((table, rows) => cache.observeInsert(table, rows));
+    app.addHook('onClose', async () => stop());
+    lookupsCounter(
+      deps.registry,
+      'mamori_api_address_heads_cache_lookups_total',
+      "Entity pages that picked their detections from the address's cached heads (embedded chDB only), by result: hit (nothing read), miss (every head read and kept), refresh (only the detections inserted since read by id), oversized (too many heads to keep: picked in ClickHouse).",
+      cache.stats,
+      { hits: 'hit', misses: 'miss', refreshes: 'refresh', oversized: 'oversized' },
+    );
+    new Gauge({
+      name: 'mamori_api_address_heads_cache_bytes',
+      help: 'Approximate heap bytes of the detection heads the address heads cache holds.',
+      registers: [deps.registry],
+      collect() {
+        this.set(cache.bytes);
+      },
+    });
+  }
+  const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache, stateCache, entityCache, headsCache };
   for (const register of ROUTES) await app.register(async (scope) => register(scope, routeDeps));
 
   await app.ready();
@@ -209,17 +232,26 @@ function statCounter(registry: Registry, name: string, help: string, read: () =>
   });
 }
 
-function lookupsCounter(registry: Registry, name: string, help: string, stats: { readonly hits: number; readonly misses: number }): void {
-  let reported = { hits: 0, misses: 0 };
+/** A counter of a cache's lookups by result: each stat (`hits`, `misses`, ...) under its `result` label. */
+function lookupsCounter<K extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  stats: Readonly<Record<K, number>>,
+  results: Readonly<Record<K, string>> = { hits: 'hit', misses: 'miss' } as Record<K, string>,
+): void {
+  const keys = Object.keys(results) as K[];
+  const reported = new Map<K, number>(keys.map((k) => [k, 0]));
   new Counter({
     name,
     help,
     labelNames: ['result'],
     registers: [registry],
     collect() {
-      this.inc({ result: 'hit' }, stats.hits - reported.hits);
-      this.inc({ result: 'miss' }, stats.misses - reported.misses);
-      reported = { hits: stats.hits, misses: stats.misses };
+      for (const k of keys) {
+        this.inc({ result: results[k] }, stats[k] - reported.get(k)!);
+        reported.set(k, stats[k]);
+      }
     },
   });
 }

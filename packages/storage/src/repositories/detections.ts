@@ -11,6 +11,7 @@ import {
 } from '../rows/detection-row.ts';
 import { assertIdentifier, toNumber } from '../sql.ts';
 import type { InsertOptions, QueryOptions, StorageDriver } from '../types.ts';
+import { pickHeads, type AddressHeadsCache, type AddressHeadsReader } from './address-heads-cache.ts';
 import { DETECTION_STATUSES, getDetectionStates, type DetectionState, type DetectionStatus } from './detection-state.ts';
 import type { DetectionRowCache, TriageStateCache } from './detection-cache.ts';
 import { boundedLimit, optionalTime } from './filters.ts';
@@ -286,6 +287,9 @@ const SMALL_READ = 'SETTINGS max_threads = 1, use_uncompressed_cache = 1';
  * address (`entityIp`) picks on `detections_by_ip` instead (whose key starts with the address) and
  * reads missing rows there. Every value is bound; the organization scope applies to each statement.
  * `cache`: rows of picked versions held from earlier calls, so only the others are read.
+ * `headsCache`: with it, the first page of one address's list in the default order and without
+ * other filters (the entity page's) is picked from the address's heads held there
+ * ({@link AddressHeadsCache}) instead of `detections_by_ip FINAL`.
  */
 export async function listDetections(
   driver: StorageDriver,
@@ -293,15 +297,17 @@ export async function listDetections(
   options: QueryOptions = {},
   cache?: DetectionRowCache,
   stateCache?: TriageStateCache,
+  headsCache?: AddressHeadsCache,
 ): Promise<DetectionPage> {
   const db = assertIdentifier('database', driver.database);
   const byIp = query.entityIp !== undefined;
   const plan = listPlan(db, query, byIp);
   if (plan === undefined) return { detections: [] };
   const { where, params, orderBy, limit } = plan;
+  const fromHeads = headsCache !== undefined && byIp ? await pickFromHeads(driver, db, query, plan, headsCache, options) : undefined;
   // An address's detections come from `detections_by_ip`, where a detection whose source and entity
   // addresses both fall in the range is stored twice (same versions): `LIMIT 1 BY` keeps one.
-  const picked = await driver.query(
+  const picked = fromHeads ?? await driver.query(
     `SELECT org_id, detection_id, version, toUnixTimestamp64Milli(last_seen) AS last_seen_ms
 FROM ${db}.${byIp ? 'detections_by_ip' : headsFor(query.since)} FINAL
 ${whereSql(where)}
@@ -349,6 +355,52 @@ ${SMALL_READ}`,
   const page = pageOf(plan, ordered);
   if (states !== undefined) page.states = states;
   return page;
+}
+
+/**
+ * The pick of `listDetections` from the address's heads in `headsCache`, in the rows' shape of the
+ * pick statement; undefined when the query is not one it can answer (a range of addresses, another
+ * order, a filter, a later page) or the address has more heads than an entry holds.
+ */
+async function pickFromHeads(
+  driver: StorageDriver,
+  db: string,
+  query: ListDetectionsQuery,
+  plan: ListPlan,
+  headsCache: AddressHeadsCache,
+  options: QueryOptions,
+): Promise<Record<string, unknown>[] | undefined> {
+  const { params } = plan;
+  const filtered =
+    query.minSeverity !== undefined || query.ruleId !== undefined || query.srcIp !== undefined || query.status !== undefined ||
+    query.assignee !== undefined || query.technique !== undefined || query.text !== undefined || query.cursor !== undefined;
+  if (filtered || plan.sort !== 'last_seen' || plan.order !== 'desc' || params['ipLo'] !== params['ipHi']) return undefined;
+  const ip = String(params['ipLo']);
+  const read: AddressHeadsReader = async (ids, max) => {
+    const where: string[] = [];
+    const bound: Record<string, unknown> = { ipLo: ip, max: max + 1 };
+    orgFilter(query.orgIds, where, bound);
+    where.push('ip = toIPv6({ipLo:String})');
+    if (ids !== undefined) {
+      where.push('detection_id IN {ids:Array(String)}');
+      bound['ids'] = [...ids];
+    }
+    const rows = await driver.query(
+      `SELECT org_id, detection_id, version, toUnixTimestamp64Milli(last_seen) AS last_seen_ms
+FROM ${db}.detections_by_ip FINAL
+${whereSql(where)}
+LIMIT {max:UInt32}
+${SMALL_READ}`,
+      bound,
+      options,
+    );
+    return rows.map((r) => ({ orgId: String(r['org_id']), detectionId: String(r['detection_id']), version: toNumber(r['version']), lastSeen: toNumber(r['last_seen_ms']) }));
+  };
+  const heads = await headsCache.heads(query.orgIds, ip, read);
+  if (heads === undefined) return undefined;
+  const since = params['since'] as number | undefined;
+  const until = params['until'] as number | undefined;
+  return pickHeads(heads, since, until, plan.limit + 1).map((h) => ({ org_id: h.orgId, detection_id: h.detectionId, version: h.version, last_seen_ms: h.lastSeen }));
 }
 
 /**

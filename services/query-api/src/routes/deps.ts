@@ -1,6 +1,6 @@
 import type { Logger } from '@mamori/core';
 import type { Registry } from '@mamori/metrics';
-import type { DetectionRowCache, EntityRollupCache, StorageDriver, TriageStateCache } from '@mamori/storage';
+import type { AddressHeadsCache, DetectionRowCache, EntityRollupCache, StorageDriver, TriageStateCache } from '@mamori/storage';
 import type { FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from '../config.ts';
 
@@ -34,6 +34,8 @@ export interface RouteDeps {
    * process's driver (`storage.onInsert`: embedded chDB) and API_ENTITY_CACHE_MB is not 0.
    */
   entityCache: EntityRollupCache | undefined;
+  /** The detection heads of addresses whose pages were read: present with `entityCache`. */
+  headsCache: AddressHeadsCache | undefined;
 }
 
 export type RegisterRoutes = (app: FastifyInstance, deps: RouteDeps) => Promise<void>;

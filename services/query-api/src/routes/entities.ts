@@ -32,7 +32,7 @@ export function riskScore(detections: readonly { row: DetectionRow; state?: Dete
 }
 
 /** `GET /v1/entities/:ip`: the investigation page of one address. */
-export const registerEntityRoutes: RegisterRoutes = async (app, { config, storage, detectionCache, stateCache, entityCache }) => {
+export const registerEntityRoutes: RegisterRoutes = async (app, { config, storage, detectionCache, stateCache, entityCache, headsCache }) => {
   app.get<{ Params: { ip: string }; Querystring: { since?: string; until?: string } }>(
     '/v1/entities/:ip',
     {
@@ -98,6 +98,7 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
           options,
           detectionCache,
           stateCache,
+          headsCache,
         ),
       ]);
       const { timeline, seen } = rollups;
