@@ -134,10 +134,12 @@ const PEER_PREFIXES = ['198.51.100.', '203.0.113.', '192.0.2.', '100.64.7.', '10
  * sources; times lag the clock as a sensor's do (most by seconds to minutes, a tenth by up to 100
  * minutes, all within the entity cache's 2-hour settling).
  */
-function liveIngest(storage: StorageDriver, perSecond: number): { stop: () => Promise<{ events: number; seconds: number }> } {
+function liveIngest(storage: StorageDriver, perSecond: number): { stop: () => Promise<{ events: number; detections: number; seconds: number }> } {
   const r = rng(23);
   let stopped = false;
   let events = 0;
+  let detections = 0;
+  const recent: DetectionRow[] = [];
   const t0 = performance.now();
   const loop = (async () => {
     while (!stopped) {
@@ -168,6 +170,35 @@ function liveIngest(storage: StorageDriver, perSecond: number): { stop: () => Pr
       }
       await insertEvents(storage, rows);
       events += rows.length;
+      // A detector's output: a detection a second from one of these events, every fifth second a
+      // new version (later last_seen, higher count) of an earlier one instead.
+      const second = detections;
+      const earlier = second % 5 === 4 && recent.length > 0 ? recent[Math.floor(r() * recent.length)]! : undefined;
+      const found = rows[Math.floor(r() * rows.length)]!;
+      const row =
+        earlier !== undefined
+          ? { ...earlier, version: earlier.version + 1, lastSeen: Math.max(earlier.lastSeen, now), detectedAt: now, count: earlier.count + 1 }
+          : toDetectionRow({
+              detectionId: `live-det-${second}`,
+              orgId: found.orgId,
+              ruleId: `rule.${second % 40}`,
+              title: `Live finding ${second % 40} from ${found.srcIp}`,
+              severity: SEVERITIES[second % SEVERITIES.length]!,
+              techniques: [`T10${40 + (second % 50)}`],
+              entityType: 'ip',
+              entityValue: found.srcIp,
+              srcIp: found.srcIp,
+              firstSeen: now - 60_000,
+              lastSeen: now,
+              detectedAt: now,
+              count: 1,
+              evidenceEventIds: [found.eventId],
+              version: 1,
+            });
+      await insertDetections(storage, [row]);
+      if (earlier !== undefined) recent[recent.indexOf(earlier)] = row;
+      else recent.push(row);
+      detections++;
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - (performance.now() - started))));
     }
   })();
@@ -175,7 +206,7 @@ function liveIngest(storage: StorageDriver, perSecond: number): { stop: () => Pr
     stop: async () => {
       stopped = true;
       await loop;
-      return { events, seconds: (performance.now() - t0) / 1000 };
+      return { events, detections, seconds: (performance.now() - t0) / 1000 };
     },
   };
 }
@@ -323,7 +354,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
     const lines: string[] = [];
     const verdicts: string[] = [];
     const ingest = liveIngest(storage, LIVE_PER_SECOND);
-    let ingested = { events: 0, seconds: 0 };
+    let ingested = { events: 0, detections: 0, seconds: 0 };
     let firstView = { cpuMs: 0, wallMs: 0 };
     let repeatView = { cpuMs: 0, wallMs: 0 };
     let uncachedView = { cpuMs: 0, wallMs: 0 };
@@ -361,6 +392,9 @@ export async function benchApi(options: { events?: number; detections?: number; 
       fallbacks: metricValue(metrics, 'mamori_api_entity_cache_fallbacks_total', {}),
       invalidations: metricValue(metrics, 'mamori_api_entity_cache_invalidations_total', {}),
     };
+    const headsCache = Object.fromEntries(
+      ['hit', 'miss', 'refresh', 'oversized'].map((result) => [result, metricValue(metrics, 'mamori_api_address_heads_cache_lookups_total', { result })]),
+    );
     const per50k = (m: { cpuS: number; rows: number }) => ((m.cpuS / m.rows) * 50_000).toFixed(2);
     return [
       `Scale: ${Number(c.events).toLocaleString('en-US')} events (7 days arriving in time order, ${SOURCES.toLocaleString('en-US')} sources with skewed activity, ${ORGS.length} organizations, ${c.parts} active parts) and ${Number(c.detections).toLocaleString('en-US')} detections (${Number(c.versions).toLocaleString('en-US')} versions) in embedded chDB. Bulk rows generated inside the engine (${(totalEvents - writerSample).toLocaleString('en-US')} events in ${genEventsS.toFixed(0)} s, detections in ${genDetectionsS.toFixed(0)} s, ${((gen.user + gen.system) / 1e6).toFixed(0)} CPU-s; the materialized roll-ups fill as on real inserts). The API and chDB run in the benchmark's process, autocannon in a child process, all on the same ${cpus().length} cores (1 connection, then ${connections}, ${durationS} s each, rate limit off; chDB with ${storage.sessions} connections).`,
@@ -369,7 +403,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
       '',
       `Measured once the bulk's background merges had ${settle.settled ? `stopped (no merge for 10 s; waited ${settle.waitedS.toFixed(0)} s after the generation)` : `not stopped after ${settle.waitedS.toFixed(0)} s (measured with merges running)`}; the merged-rows column counts rows that background merges wrote during each run.`,
       '',
-      `Live ingest during every run, as in a running deployment: ${fmtRate(ingested.events / ingested.seconds)} events/s (${ingested.events.toLocaleString('en-US')} events in 1-second batches through the writer's repository path, a twentieth from the busiest source, times lagging the clock by up to 100 minutes). Entity cache (settled hours, embedded chDB) over the whole section: ${entityCache.hits.toLocaleString('en-US')} hits, ${entityCache.misses.toLocaleString('en-US')} misses, ${entityCache.fallbacks} top lists read whole, ${entityCache.invalidations} entries dropped by late rows. One request at a time, same run: 20 entity pages of the busiest source (starting 1 to 20 hours after the default start, so each is a new cache key): first views (misses) ${firstView.cpuMs.toFixed(1)} ms of CPU and ${firstView.wallMs.toFixed(0)} ms a page, the same pages again (hits) ${repeatView.cpuMs.toFixed(1)} ms of CPU and ${repeatView.wallMs.toFixed(0)} ms, with both caches off ${uncachedView.cpuMs.toFixed(1)} ms of CPU and ${uncachedView.wallMs.toFixed(0)} ms.`,
+      `Live ingest during every run, as in a running deployment: ${fmtRate(ingested.events / ingested.seconds)} events/s (${ingested.events.toLocaleString('en-US')} events in 1-second batches through the writer's repository path, a twentieth from the busiest source, times lagging the clock by up to 100 minutes; and ${ingested.detections.toLocaleString('en-US')} detections, one a second, every fifth a new version of an earlier one). Entity cache (settled hours, embedded chDB) over the whole section: ${entityCache.hits.toLocaleString('en-US')} hits, ${entityCache.misses.toLocaleString('en-US')} misses, ${entityCache.fallbacks} top lists read whole, ${entityCache.invalidations} entries dropped by late rows. Address heads cache (the entity page's detections): ${headsCache['hit']!.toLocaleString('en-US')} hits, ${headsCache['miss']!.toLocaleString('en-US')} misses, ${headsCache['refresh']!.toLocaleString('en-US')} refreshes (inserted detections read by id), ${headsCache['oversized']} oversized. One request at a time, same run: 20 entity pages of the busiest source (starting 1 to 20 hours after the default start, so each is a new cache key): first views (misses) ${firstView.cpuMs.toFixed(1)} ms of CPU and ${firstView.wallMs.toFixed(0)} ms a page, the same pages again (hits) ${repeatView.cpuMs.toFixed(1)} ms of CPU and ${repeatView.wallMs.toFixed(0)} ms, with both caches off ${uncachedView.cpuMs.toFixed(1)} ms of CPU and ${uncachedView.wallMs.toFixed(0)} ms.`,
       '',
       '| route | connections | p50 ms | p99 ms | req/s | non-2xx | merged rows | p99 target |',
       '|---|---|---|---|---|---|---|---|',
