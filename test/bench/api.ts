@@ -21,6 +21,8 @@
  *   BENCH_API_WRITER_SAMPLE (default 200,000 events), BENCH_API_DURATION_S (default 10 s per run),
  *   BENCH_API_SETTLE_MAX_S (default 600: longest wait for the bulk's background merges to stop before the
  *   routes are measured; the report says whether they stopped and counts rows merged during each run).
+ * - BENCH_API_DETECTION_BATCH_S (default 1): the live detector makes a detection a second and inserts
+ *   them this often.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -86,6 +88,8 @@ const HOUR = 3_600_000;
 const BATCH = 50_000;
 /** Events a second of the live sensor during the runs: four times the bulk's average rate (~17/s). */
 const LIVE_PER_SECOND = 60;
+/** Seconds between the live detector's inserts (BENCH_API_DETECTION_BATCH_S): the writer flushes every second by default. */
+const DETECTION_BATCH_S = Math.max(1, Math.floor(Number(process.env['BENCH_API_DETECTION_BATCH_S'] ?? 1)));
 
 /**
  * Writer-path sample: `count` events like the writer's (distinct ids from the generated ones). They
@@ -140,6 +144,7 @@ function liveIngest(storage: StorageDriver, perSecond: number): { stop: () => Pr
   let events = 0;
   let detections = 0;
   const recent: DetectionRow[] = [];
+  let detectionBatch: DetectionRow[] = [];
   const t0 = performance.now();
   const loop = (async () => {
     while (!stopped) {
@@ -195,10 +200,15 @@ function liveIngest(storage: StorageDriver, perSecond: number): { stop: () => Pr
               evidenceEventIds: [found.eventId],
               version: 1,
             });
-      await insertDetections(storage, [row]);
       if (earlier !== undefined) recent[recent.indexOf(earlier)] = row;
       else recent.push(row);
+      detectionBatch.push(row);
       detections++;
+      // Inserted every DETECTION_BATCH_S seconds, as a writer flushing its detections that often would.
+      if (detections % DETECTION_BATCH_S === 0) {
+        await insertDetections(storage, detectionBatch);
+        detectionBatch = [];
+      }
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - (performance.now() - started))));
     }
   })();
@@ -403,7 +413,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
       '',
       `Measured once the bulk's background merges had ${settle.settled ? `stopped (no merge for 10 s; waited ${settle.waitedS.toFixed(0)} s after the generation)` : `not stopped after ${settle.waitedS.toFixed(0)} s (measured with merges running)`}; the merged-rows column counts rows that background merges wrote during each run.`,
       '',
-      `Live ingest during every run, as in a running deployment: ${fmtRate(ingested.events / ingested.seconds)} events/s (${ingested.events.toLocaleString('en-US')} events in 1-second batches through the writer's repository path, a twentieth from the busiest source, times lagging the clock by up to 100 minutes; and ${ingested.detections.toLocaleString('en-US')} detections, one a second, every fifth a new version of an earlier one). Entity cache (settled hours, embedded chDB) over the whole section: ${entityCache.hits.toLocaleString('en-US')} hits, ${entityCache.misses.toLocaleString('en-US')} misses, ${entityCache.fallbacks} top lists read whole, ${entityCache.invalidations} entries dropped by late rows. Address heads cache (the entity page's detections): ${headsCache['hit']!.toLocaleString('en-US')} hits, ${headsCache['miss']!.toLocaleString('en-US')} misses, ${headsCache['refresh']!.toLocaleString('en-US')} refreshes (inserted detections read by id), ${headsCache['oversized']} oversized. One request at a time, same run: 20 entity pages of the busiest source (starting 1 to 20 hours after the default start, so each is a new cache key): first views (misses) ${firstView.cpuMs.toFixed(1)} ms of CPU and ${firstView.wallMs.toFixed(0)} ms a page, the same pages again (hits) ${repeatView.cpuMs.toFixed(1)} ms of CPU and ${repeatView.wallMs.toFixed(0)} ms, with both caches off ${uncachedView.cpuMs.toFixed(1)} ms of CPU and ${uncachedView.wallMs.toFixed(0)} ms.`,
+      `Live ingest during every run, as in a running deployment: ${fmtRate(ingested.events / ingested.seconds)} events/s (${ingested.events.toLocaleString('en-US')} events in 1-second batches through the writer's repository path, a twentieth from the busiest source, times lagging the clock by up to 100 minutes; and ${ingested.detections.toLocaleString('en-US')} detections, one a second, every fifth a new version of an earlier one, inserted ${DETECTION_BATCH_S === 1 ? 'every second' : `every ${DETECTION_BATCH_S} seconds`}). Entity cache (settled hours, embedded chDB) over the whole section: ${entityCache.hits.toLocaleString('en-US')} hits, ${entityCache.misses.toLocaleString('en-US')} misses, ${entityCache.fallbacks} top lists read whole, ${entityCache.invalidations} entries dropped by late rows. Address heads cache (the entity page's detections): ${headsCache['hit']!.toLocaleString('en-US')} hits, ${headsCache['miss']!.toLocaleString('en-US')} misses, ${headsCache['refresh']!.toLocaleString('en-US')} refreshes (inserted detections read by id), ${headsCache['oversized']} oversized. One request at a time, same run: 20 entity pages of the busiest source (starting 1 to 20 hours after the default start, so each is a new cache key): first views (misses) ${firstView.cpuMs.toFixed(1)} ms of CPU and ${firstView.wallMs.toFixed(0)} ms a page, the same pages again (hits) ${repeatView.cpuMs.toFixed(1)} ms of CPU and ${repeatView.wallMs.toFixed(0)} ms, with both caches off ${uncachedView.cpuMs.toFixed(1)} ms of CPU and ${uncachedView.wallMs.toFixed(0)} ms.`,
       '',
       '| route | connections | p50 ms | p99 ms | req/s | non-2xx | merged rows | p99 target |',
       '|---|---|---|---|---|---|---|---|',
