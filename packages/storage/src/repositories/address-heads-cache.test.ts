@@ -103,6 +103,14 @@ describe('AddressHeadsCache', () => {
     expect(ids(await cache.heads(undefined, '10.0.0.9', other))).toEqual(['org-a/e1@1']);
     expect(t.calls.slice(before)).toEqual([undefined]);
 
+    // An entry that grows past maxHeads through inserts is given up as if found so at the fill.
+    const grows = t.reader('10.0.0.7');
+    t.versions.push(v('org-a', 'g1', 1, 1, '10.0.0.7'));
+    expect(ids(await cache.heads(undefined, '10.0.0.7', grows))).toEqual(['org-a/g1@1']);
+    t.insert(cache, v('org-a', 'g2', 1, 2, '10.0.0.7'), v('org-a', 'g3', 1, 3, '10.0.0.7'));
+    expect(await cache.heads(undefined, '10.0.0.7', grows)).toBeUndefined();
+    expect(await cache.heads(undefined, '10.0.0.7', grows)).toBeUndefined();
+
     const failing: AddressHeadsReader = async () => {
       throw new Error('engine down');
     };

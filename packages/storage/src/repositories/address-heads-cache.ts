@@ -125,7 +125,7 @@ export class AddressHeadsCache {
       } else if (entry.reading === undefined && entry.pending.size > 0 && !entry.oversized) {
         this.stats.refreshes++;
         entry.readFrom = this.notes;
-        mine = entry.reading = this.refresh(entry, read);
+        mine = entry.reading = this.refresh(key, entry, read);
       }
       const reading = entry.reading;
       if (reading !== undefined) {
@@ -166,12 +166,20 @@ export class AddressHeadsCache {
     }
   }
 
-  private async refresh(entry: Entry, read: AddressHeadsReader): Promise<void> {
+  private async refresh(key: string, entry: Entry, read: AddressHeadsReader): Promise<void> {
     const ids = [...entry.pending];
     entry.pending = new Set();
     try {
       const rows = await read(ids, ids.length);
       for (const row of rows) upsert(entry.heads, row);
+      // Grown past what an entry holds: picked in ClickHouse from now on, as if found at the fill.
+      if (entry.heads.size > this.maxHeads) {
+        entry.oversized = true;
+        entry.heads.clear();
+        entry.pending.clear();
+      }
+      // Its size again, for the cache's bound.
+      if (!entry.dropped) this.entries.set(key, entry);
     } catch (error) {
       for (const id of ids) entry.pending.add(id);
       throw error;
