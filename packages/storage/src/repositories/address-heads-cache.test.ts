@@ -45,6 +45,9 @@ describe('AddressHeadsCache', () => {
     t.versions.push(v('org-a', 'd1', 1, 100), v('org-a', 'd2', 1, 200), v('org-b', 'd3', 1, 300));
     const read = t.reader('10.0.0.1', ['org-a']);
     expect(ids(await cache.heads(['org-a'], '10.0.0.1', read))).toEqual(['org-a/d1@1', 'org-a/d2@1']);
+    // Sized with its heads once filled, not as the empty entry first set.
+    const filled = cache.bytes;
+    expect(filled).toBeGreaterThan(2 * 100);
     expect(ids(await cache.heads(['org-a'], '10.0.0.1', read))).toEqual(['org-a/d1@1', 'org-a/d2@1']);
     expect(t.calls).toEqual([undefined]);
     expect(cache.stats).toMatchObject({ misses: 1, hits: 1, refreshes: 0 });
@@ -57,10 +60,14 @@ describe('AddressHeadsCache', () => {
     expect(ids(await cache.heads(['org-a'], '10.0.0.1', read))).toEqual(['org-a/d1@2', 'org-a/d2@1']);
     expect(t.calls.at(-1)).toEqual(['d1', 'd5']);
     expect(cache.stats).toMatchObject({ misses: 1, refreshes: 1 });
+    // Sized again after a refresh that added heads.
+    t.insert(cache, v('org-a', 'd6', 1, 700));
+    await cache.heads(['org-a'], '10.0.0.1', read);
+    expect(cache.bytes).toBeGreaterThan(filled);
     // A refresh takes the latest stored version of each noted id, whichever version the note was for.
     t.versions.push(v('org-a', 'd2', 3, 50));
     t.insert(cache, v('org-a', 'd2', 2, 40));
-    expect(ids(await cache.heads(['org-a'], '10.0.0.1', read))).toEqual(['org-a/d1@2', 'org-a/d2@3']);
+    expect(ids(await cache.heads(['org-a'], '10.0.0.1', read))).toEqual(['org-a/d1@2', 'org-a/d2@3', 'org-a/d6@1']);
   });
 
   it('keeps what was inserted during a read for the next use, and shares one read between callers', async () => {

@@ -58,7 +58,9 @@ const HEAD_BYTES = 160;
  * than `maxHeads` heads is not held (a note says so, and its lists are picked in ClickHouse).
  */
 export class AddressHeadsCache {
-  private readonly entries: LRUCache<string, Entry>;
+  // Each entry sits in a box of its own: setting a new box is what makes the cache size the entry
+  // again (setting the same object keeps its old size).
+  private readonly entries: LRUCache<string, { entry: Entry }>;
   /** Inserts of detections noted so far. */
   private notes = 0;
   /** Heads an entry holds at most (bounded by maxBytes too). */
@@ -76,15 +78,16 @@ export class AddressHeadsCache {
     if (!Number.isSafeInteger(maxHeads) || maxHeads < 1) throw new RangeError('maxHeads must be a positive integer');
     // A filled entry always fits, so that setting it never drops it.
     this.maxHeads = Math.max(1, Math.min(maxHeads, Math.floor((maxBytes - 64) / HEAD_BYTES)));
-    this.entries = new LRUCache<string, Entry>({
+    this.entries = new LRUCache<string, { entry: Entry }>({
       maxSize: maxBytes,
       maxEntrySize: maxBytes,
       // The size is taken when an entry is set: an empty entry is set first (so that inserts during
-      // its fill are noted), then set again once filled.
-      sizeCalculation: (e) => 64 + e.heads.size * HEAD_BYTES,
+      // its fill are noted), then set again, in a new box, once filled and after each refresh.
+      sizeCalculation: ({ entry }) => 64 + entry.heads.size * HEAD_BYTES,
       ttl: ttlMs,
-      dispose: (e) => {
-        e.dropped = true;
+      dispose: ({ entry }, _key, reason) => {
+        // A box replaced by the same entry's new box ('set') leaves the entry in place.
+        if (reason !== 'set') entry.dropped = true;
       },
     });
   }
@@ -107,7 +110,7 @@ export class AddressHeadsCache {
     let readHere = false;
     // Other entries' fills can evict this one while it is read; after a few tries the caller reads it.
     for (let attempt = 0; attempt < 4; attempt++) {
-      let entry = this.entries.get(key);
+      let entry = this.entries.get(key)?.entry;
       let mine: Promise<void> | undefined;
       if (entry === undefined) {
         entry = {
@@ -119,7 +122,7 @@ export class AddressHeadsCache {
           oversized: false,
           dropped: false,
         };
-        this.entries.set(key, entry);
+        this.entries.set(key, { entry });
         this.stats.misses++;
         mine = entry.reading = this.fill(key, entry, read);
       } else if (entry.reading === undefined && entry.pending.size > 0 && !entry.oversized) {
@@ -156,10 +159,10 @@ export class AddressHeadsCache {
       } else {
         for (const row of rows) upsert(entry.heads, row);
       }
-      if (!entry.dropped) this.entries.set(key, entry);
+      if (!entry.dropped) this.entries.set(key, { entry });
     } catch (error) {
       entry.dropped = true;
-      if (this.entries.peek(key) === entry) this.entries.delete(key);
+      if (this.entries.peek(key)?.entry === entry) this.entries.delete(key);
       throw error;
     } finally {
       entry.reading = undefined;
@@ -179,7 +182,7 @@ export class AddressHeadsCache {
         entry.pending.clear();
       }
       // Its size again, for the cache's bound.
-      if (!entry.dropped) this.entries.set(key, entry);
+      if (!entry.dropped) this.entries.set(key, { entry });
     } catch (error) {
       for (const id of ids) entry.pending.add(id);
       throw error;
@@ -210,7 +213,7 @@ export class AddressHeadsCache {
       ids.add(id);
     }
     const tooMany: string[] = [];
-    for (const [key, entry] of this.entries.entries()) {
+    for (const [key, { entry }] of this.entries.entries()) {
       if (entry.oversized) continue;
       for (const [org, ids] of byOrg) {
         if (entry.orgs !== undefined && !entry.orgs.has(org)) continue;
