@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '@mamori/core';
 import { Counter, Gauge, Histogram, type Registry } from '@mamori/metrics';
-import { AddressHeadsCache, DetectionRowCache, EntityRollupCache, StorageError, TriageStateCache, type StorageDriver } from '@mamori/storage';
+import { AddressHeadsCache, DetectionRowCache, EntityRollupCache, StorageError, TriageStateCache, type InsertListener, type StorageDriver } from '@mamori/storage';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from './config.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -132,14 +132,7 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
       'Detection rows the list looked up in its row cache (API_DETECTION_CACHE_MB), by result: hit (no read) or miss (read from ClickHouse).',
       cache.stats,
     );
-    new Gauge({
-      name: 'mamori_api_detection_cache_bytes',
-      help: 'Approximate heap bytes of the detection rows the list cache holds.',
-      registers: [deps.registry],
-      collect() {
-        this.set(cache.bytes);
-      },
-    });
+    bytesGauge(deps.registry, 'mamori_api_detection_cache_bytes', 'Approximate heap bytes of the detection rows the list cache holds.', cache);
   }
   // Triage state is cached only where this process is its only writer: embedded chDB, whose data
   // directory one process owns. A ClickHouse server may be written by other API processes.
@@ -157,8 +150,7 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
   const entityCache = config.entityCacheMb > 0 && deps.storage.onInsert !== undefined ? new EntityRollupCache(config.entityCacheMb * 1024 * 1024, config.entityCacheSettleMinutes * 60_000) : undefined;
   if (entityCache !== undefined) {
     const cache = entityCache;
-    const stop = deps.storage.onInsert!((table, rows) => cache.observeInsert(table, rows));
-    app.addHook('onClose', async () => stop());
+    observeInserts(app, deps.storage, cache);
     lookupsCounter(
       deps.registry,
       'mamori_api_entity_cache_lookups_total',
@@ -177,22 +169,14 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
       'Top peer or port lists of an entity page that the cached candidates could not decide, so read over the whole range.',
       () => cache.stats.fallbacks,
     );
-    new Gauge({
-      name: 'mamori_api_entity_cache_bytes',
-      help: 'Approximate heap bytes of the settled roll-ups the entity cache holds.',
-      registers: [deps.registry],
-      collect() {
-        this.set(cache.bytes);
-      },
-    });
+    bytesGauge(deps.registry, 'mamori_api_entity_cache_bytes', 'Approximate heap bytes of the settled roll-ups the entity cache holds.', cache);
   }
   // The detection heads of the addresses whose pages were read, kept up to date from the same hook
   // (the ids of inserted detections are read again before the next use).
   const headsCache = entityCache !== undefined ? new AddressHeadsCache(config.entityCacheMb * 1024 * 1024) : undefined;
   if (headsCache !== undefined) {
     const cache = headsCache;
-    const stop = deps.storage.onInsert!((table, rows) => cache.observeInsert(table, rows));
-    app.addHook('onClose', async () => stop());
+    observeInserts(app, deps.storage, cache);
     lookupsCounter(
       deps.registry,
       'mamori_api_address_heads_cache_lookups_total',
@@ -200,14 +184,7 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
       cache.stats,
       { hits: 'hit', misses: 'miss', refreshes: 'refresh', oversized: 'oversized' },
     );
-    new Gauge({
-      name: 'mamori_api_address_heads_cache_bytes',
-      help: 'Approximate heap bytes of the detection heads the address heads cache holds.',
-      registers: [deps.registry],
-      collect() {
-        this.set(cache.bytes);
-      },
-    });
+    bytesGauge(deps.registry, 'mamori_api_address_heads_cache_bytes', 'Approximate heap bytes of the detection heads the address heads cache holds.', cache);
   }
   const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache, stateCache, entityCache, headsCache };
   for (const register of ROUTES) await app.register(async (scope) => register(scope, routeDeps));
@@ -216,7 +193,24 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
   return app;
 }
 
-/** A counter of a cache's lookups by result (`hit`, `miss`), read from its running totals at each scrape. */
+/** Tells `cache` of every insert through the driver (embedded chDB's `onInsert`) until the app closes. */
+function observeInserts(app: FastifyInstance, storage: StorageDriver, cache: { observeInsert: InsertListener }): void {
+  const stop = storage.onInsert!((table, rows) => cache.observeInsert(table, rows));
+  app.addHook('onClose', async () => stop());
+}
+
+/** A gauge of the approximate heap bytes a cache holds, read at each scrape. */
+function bytesGauge(registry: Registry, name: string, help: string, cache: { readonly bytes: number }): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(cache.bytes);
+    },
+  });
+}
+
 /** A counter that reports a running total kept elsewhere. */
 function statCounter(registry: Registry, name: string, help: string, read: () => number): void {
   let reported = 0;

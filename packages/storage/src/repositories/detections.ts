@@ -357,6 +357,9 @@ ${SMALL_READ}`,
   return page;
 }
 
+/** The parameters of a list plan with no filter but organizations, window and one address. */
+const HEADS_PICK_PARAMS: ReadonlySet<string> = new Set(['limit', 'orgIds', 'since', 'until', 'ipLo', 'ipHi']);
+
 /**
  * The pick of `listDetections` from the address's heads in `headsCache`, in the rows' shape of the
  * pick statement; undefined when the query is not one it can answer (a range of addresses, another
@@ -371,9 +374,8 @@ async function pickFromHeads(
   options: QueryOptions,
 ): Promise<Record<string, unknown>[] | undefined> {
   const { params } = plan;
-  const filtered =
-    query.minSeverity !== undefined || query.ruleId !== undefined || query.srcIp !== undefined || query.status !== undefined ||
-    query.assignee !== undefined || query.technique !== undefined || query.text !== undefined || query.cursor !== undefined;
+  // Every other filter (and a cursor) binds a parameter of its own: any but these means a filter.
+  const filtered = Object.keys(params).some((name) => !HEADS_PICK_PARAMS.has(name));
   if (filtered || plan.sort !== 'last_seen' || plan.order !== 'desc' || params['ipLo'] !== params['ipHi']) return undefined;
   const ip = String(params['ipLo']);
   const read: AddressHeadsReader = async (ids, max) => {
