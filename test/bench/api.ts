@@ -351,12 +351,20 @@ export async function benchApi(options: { events?: number; detections?: number; 
     const app = await buildQueryApi(loadQueryApiConfig(env), { storage, logger: silentLogger(), registry });
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
     // The same API with its caches off: the list and entity page as a first visit costs.
-    const uncached = await buildQueryApi(loadQueryApiConfig({ ...env, API_DETECTION_CACHE_MB: '0', API_ENTITY_CACHE_MB: '0' }), { storage, logger: silentLogger(), registry: createRegistry() });
+    const uncached = await buildQueryApi(loadQueryApiConfig({ ...env, API_DETECTION_CACHE_MB: '0', API_ENTITY_CACHE_MB: '0', API_LIST_HEADS_CACHE_MB: '0' }), {
+      storage,
+      logger: silentLogger(),
+      registry: createRegistry(),
+    });
     const uncachedBase = await uncached.listen({ host: '127.0.0.1', port: 0 });
+    // Only the list heads cache off: the list's page picked in ClickHouse on every request.
+    const headsOff = await buildQueryApi(loadQueryApiConfig({ ...env, API_LIST_HEADS_CACHE_MB: '0' }), { storage, logger: silentLogger(), registry: createRegistry() });
+    const headsOffBase = await headsOff.listen({ host: '127.0.0.1', port: 0 });
     const headers = { authorization: `Bearer bench.${secret}` };
     const routes: [string, string, number][] = [
       ['default detection list (`GET /v1/detections`, 100 rows, org-a)', base + '/v1/detections', 100],
-      ['default detection list, row cache off (`API_DETECTION_CACHE_MB=0`)', uncachedBase + '/v1/detections', 100],
+      ['default detection list, list heads cache off (`API_LIST_HEADS_CACHE_MB=0`)', headsOffBase + '/v1/detections', 100],
+      ['default detection list, caches off (`API_DETECTION_CACHE_MB=0`, `API_LIST_HEADS_CACHE_MB=0`)', uncachedBase + '/v1/detections', 100],
       ['detection detail (`GET /v1/detections/:id`, evidence and ±15 min context)', base + `/v1/detections/${sampleId}`, 300],
       ['entity page (`GET /v1/entities/:ip`, 7 days, the busiest source)', base + `/v1/entities/${srcIp(0)}`, 300],
       ['entity page, caches off (`API_DETECTION_CACHE_MB=0`, `API_ENTITY_CACHE_MB=0`)', uncachedBase + `/v1/entities/${srcIp(0)}`, 300],
@@ -394,6 +402,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
       ingested = await ingest.stop();
       await app.close();
       await uncached.close();
+      await headsOff.close();
     }
     const metrics = await registry.getMetricsAsJSON();
     const entityCache = {
@@ -402,9 +411,10 @@ export async function benchApi(options: { events?: number; detections?: number; 
       fallbacks: metricValue(metrics, 'mamori_api_entity_cache_fallbacks_total', {}),
       invalidations: metricValue(metrics, 'mamori_api_entity_cache_invalidations_total', {}),
     };
-    const headsCache = Object.fromEntries(
-      ['hit', 'miss', 'refresh', 'oversized'].map((result) => [result, metricValue(metrics, 'mamori_api_address_heads_cache_lookups_total', { result })]),
-    );
+    const headsLookups = (name: string) =>
+      Object.fromEntries(['hit', 'miss', 'refresh', 'fallback'].map((result) => [result, metricValue(metrics, `mamori_api_${name}_heads_cache_lookups_total`, { result })]));
+    const headsCache = headsLookups('address');
+    const listHeads = headsLookups('list');
     const per50k = (m: { cpuS: number; rows: number }) => ((m.cpuS / m.rows) * 50_000).toFixed(2);
     return [
       `Scale: ${Number(c.events).toLocaleString('en-US')} events (7 days arriving in time order, ${SOURCES.toLocaleString('en-US')} sources with skewed activity, ${ORGS.length} organizations, ${c.parts} active parts) and ${Number(c.detections).toLocaleString('en-US')} detections (${Number(c.versions).toLocaleString('en-US')} versions) in embedded chDB. Bulk rows generated inside the engine (${(totalEvents - writerSample).toLocaleString('en-US')} events in ${genEventsS.toFixed(0)} s, detections in ${genDetectionsS.toFixed(0)} s, ${((gen.user + gen.system) / 1e6).toFixed(0)} CPU-s; the materialized roll-ups fill as on real inserts). The API and chDB run in the benchmark's process, autocannon in a child process, all on the same ${cpus().length} cores (1 connection, then ${connections}, ${durationS} s each, rate limit off; chDB with ${storage.sessions} connections).`,
@@ -413,7 +423,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
       '',
       `Measured once the bulk's background merges had ${settle.settled ? `stopped (no merge for 10 s; waited ${settle.waitedS.toFixed(0)} s after the generation)` : `not stopped after ${settle.waitedS.toFixed(0)} s (measured with merges running)`}; the merged-rows column counts rows that background merges wrote during each run.`,
       '',
-      `Live ingest during every run, as in a running deployment: ${fmtRate(ingested.events / ingested.seconds)} events/s (${ingested.events.toLocaleString('en-US')} events in 1-second batches through the writer's repository path, a twentieth from the busiest source, times lagging the clock by up to 100 minutes; and ${ingested.detections.toLocaleString('en-US')} detections, one a second, every fifth a new version of an earlier one, inserted ${DETECTION_BATCH_S === 1 ? 'every second' : `every ${DETECTION_BATCH_S} seconds`}). Entity cache (settled hours, embedded chDB) over the whole section: ${entityCache.hits.toLocaleString('en-US')} hits, ${entityCache.misses.toLocaleString('en-US')} misses, ${entityCache.fallbacks} top lists read whole, ${entityCache.invalidations} entries dropped by late rows. Address heads cache (the entity page's detections): ${headsCache['hit']!.toLocaleString('en-US')} hits, ${headsCache['miss']!.toLocaleString('en-US')} misses, ${headsCache['refresh']!.toLocaleString('en-US')} refreshes (inserted detections read by id), ${headsCache['oversized']} oversized. One request at a time, same run: 20 entity pages of the busiest source (starting 1 to 20 hours after the default start, so each is a new cache key): first views (misses) ${firstView.cpuMs.toFixed(1)} ms of CPU and ${firstView.wallMs.toFixed(0)} ms a page, the same pages again (hits) ${repeatView.cpuMs.toFixed(1)} ms of CPU and ${repeatView.wallMs.toFixed(0)} ms, with both caches off ${uncachedView.cpuMs.toFixed(1)} ms of CPU and ${uncachedView.wallMs.toFixed(0)} ms.`,
+      `Live ingest during every run, as in a running deployment: ${fmtRate(ingested.events / ingested.seconds)} events/s (${ingested.events.toLocaleString('en-US')} events in 1-second batches through the writer's repository path, a twentieth from the busiest source, times lagging the clock by up to 100 minutes; and ${ingested.detections.toLocaleString('en-US')} detections, one a second, every fifth a new version of an earlier one, inserted ${DETECTION_BATCH_S === 1 ? 'every second' : `every ${DETECTION_BATCH_S} seconds`}). Entity cache (settled hours, embedded chDB) over the whole section: ${entityCache.hits.toLocaleString('en-US')} hits, ${entityCache.misses.toLocaleString('en-US')} misses, ${entityCache.fallbacks} top lists read whole, ${entityCache.invalidations} entries dropped by late rows. Address heads cache (the entity page's detections): ${headsCache['hit']!.toLocaleString('en-US')} hits, ${headsCache['miss']!.toLocaleString('en-US')} misses, ${headsCache['refresh']!.toLocaleString('en-US')} refreshes (inserted detections read by id), ${headsCache['fallback']} fallbacks. List heads cache (the default list's page): ${listHeads['hit']!.toLocaleString('en-US')} hits, ${listHeads['miss']!.toLocaleString('en-US')} misses, ${listHeads['refresh']!.toLocaleString('en-US')} refreshes, ${listHeads['fallback']} fallbacks. One request at a time, same run: 20 entity pages of the busiest source (starting 1 to 20 hours after the default start, so each is a new cache key): first views (misses) ${firstView.cpuMs.toFixed(1)} ms of CPU and ${firstView.wallMs.toFixed(0)} ms a page, the same pages again (hits) ${repeatView.cpuMs.toFixed(1)} ms of CPU and ${repeatView.wallMs.toFixed(0)} ms, with both caches off ${uncachedView.cpuMs.toFixed(1)} ms of CPU and ${uncachedView.wallMs.toFixed(0)} ms.`,
       '',
       '| route | connections | p50 ms | p99 ms | req/s | non-2xx | merged rows | p99 target |',
       '|---|---|---|---|---|---|---|---|',

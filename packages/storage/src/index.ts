@@ -57,6 +57,7 @@ export {
   DETECTION_SORTS,
   type DetectionPage,
   type DetectionSort,
+  type HeadsCaches,
   type ListDetectionsQuery,
 } from './repositories/detections.ts';
 export {
@@ -142,7 +143,16 @@ export {
   type SettledEntityRollups,
   type TopCandidates,
 } from './repositories/entity-cache.ts';
-export { AddressHeadsCache, compareUtf8, pickHeads, type AddressHead, type AddressHeadsCacheStats, type AddressHeadsReader } from './repositories/address-heads-cache.ts';
+export {
+  DetectionHeadsCache,
+  compareUtf8,
+  pickHeads,
+  type DetectionHead,
+  type DetectionHeadsCacheStats,
+  type DetectionHeadsReader,
+  type HeadsWindow,
+  type HeldHeads,
+} from './repositories/detection-heads-cache.ts';
 export { ipRange, type IpRange } from './repositories/ip-range.ts';
 export { applyEventRetention, eventTtlExpression, type EventRetention } from './retention.ts';
 export { DEFAULT_LIMIT, MAX_LIMIT } from './repositories/filters.ts';

@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '@mamori/core';
 import { Counter, Gauge, Histogram, type Registry } from '@mamori/metrics';
-import { AddressHeadsCache, DetectionRowCache, EntityRollupCache, StorageError, TriageStateCache, type InsertListener, type StorageDriver } from '@mamori/storage';
+import { DetectionHeadsCache, DetectionRowCache, EntityRollupCache, StorageError, TriageStateCache, type InsertListener, type StorageDriver } from '@mamori/storage';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from './config.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -171,26 +171,44 @@ export async function buildQueryApi(config: Readonly<QueryApiConfig>, deps: Quer
     );
     bytesGauge(deps.registry, 'mamori_api_entity_cache_bytes', 'Approximate heap bytes of the settled roll-ups the entity cache holds.', cache);
   }
-  // The detection heads of the addresses whose pages were read, kept up to date from the same hook
-  // (the ids of inserted detections are read again before the next use).
-  const headsCache = entityCache !== undefined ? new AddressHeadsCache(config.entityCacheMb * 1024 * 1024) : undefined;
-  if (headsCache !== undefined) {
-    const cache = headsCache;
-    observeInserts(app, deps.storage, cache);
-    lookupsCounter(
-      deps.registry,
-      'mamori_api_address_heads_cache_lookups_total',
-      "Entity pages that picked their detections from the address's cached heads (embedded chDB only), by result: hit (nothing read), miss (every head read and kept), refresh (only the detections inserted since read by id), oversized (too many heads to keep: picked in ClickHouse).",
-      cache.stats,
-      { hits: 'hit', misses: 'miss', refreshes: 'refresh', oversized: 'oversized' },
-    );
-    bytesGauge(deps.registry, 'mamori_api_address_heads_cache_bytes', 'Approximate heap bytes of the detection heads the address heads cache holds.', cache);
+  // The newest detection heads of the lists read, kept up to date from the same hook (the ids of
+  // inserted detections are read again before the next use): per address of the entity pages read,
+  // and per organizations scope of the detection list.
+  const addressHeads = entityCache !== undefined ? new DetectionHeadsCache(config.entityCacheMb * 1024 * 1024) : undefined;
+  if (addressHeads !== undefined) {
+    observeInserts(app, deps.storage, addressHeads);
+    headsMetrics(deps.registry, ['mamori_api_address_heads_cache_lookups_total', 'mamori_api_address_heads_cache_bytes'], "Entity pages that picked their detections from the address's cached heads", addressHeads);
   }
-  const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache, stateCache, entityCache, headsCache };
+  const listHeads =
+    config.listHeadsCacheMb > 0 && deps.storage.onInsert !== undefined ? new DetectionHeadsCache(config.listHeadsCacheMb * 1024 * 1024, LIST_HEADS_PER_SCOPE) : undefined;
+  if (listHeads !== undefined) {
+    observeInserts(app, deps.storage, listHeads);
+    headsMetrics(deps.registry, ['mamori_api_list_heads_cache_lookups_total', 'mamori_api_list_heads_cache_bytes'], "Detection lists in the default order that picked their page from the organizations' cached newest heads", listHeads);
+  }
+  const headsCaches = { address: addressHeads, list: listHeads };
+  const routeDeps: RouteDeps = { config, storage: deps.storage, logger: deps.logger, registry: deps.registry, detectionCache, stateCache, entityCache, headsCaches };
   for (const register of ROUTES) await app.register(async (scope) => register(scope, routeDeps));
 
   await app.ready();
   return app;
+}
+
+/**
+ * Newest heads an organizations scope's list entry holds: two pages of the largest page size deep
+ * (320 KB). Later pages are picked in ClickHouse.
+ */
+const LIST_HEADS_PER_SCOPE = 2_000;
+
+/** The lookups counter and bytes gauge of a heads cache (named in full, as the metrics documentation test reads them). */
+function headsMetrics(registry: Registry, [lookups, bytes]: [string, string], what: string, cache: DetectionHeadsCache): void {
+  lookupsCounter(
+    registry,
+    lookups,
+    `${what} (embedded chDB only), by result: hit (nothing read), miss (the newest heads read and kept), refresh (only the detections inserted since read by id), fallback (the page reaches below the heads held: picked in ClickHouse).`,
+    cache.stats,
+    { hits: 'hit', misses: 'miss', refreshes: 'refresh', fallbacks: 'fallback' },
+  );
+  bytesGauge(registry, bytes, 'Approximate heap bytes of the detection heads the cache holds.', cache);
 }
 
 /** Tells `cache` of every insert through the driver (embedded chDB's `onInsert`) until the app closes. */

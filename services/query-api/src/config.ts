@@ -41,6 +41,12 @@ export interface QueryApiConfig {
    */
   entityCacheMb: number;
   /**
+   * API_LIST_HEADS_CACHE_MB: memory for the newest detection heads of each organizations scope's
+   * detection list, from which its first pages in the default order are picked (embedded chDB only,
+   * where every insert passes through this process); 0 = off. @default 16
+   */
+  listHeadsCacheMb: number;
+  /**
    * API_ENTITY_CACHE_SETTLE_MINUTES: an hour is settled, and its roll-ups cached, this long after it
    * ends; rows that still arrive for it drop the entries that hold it. @default 120
    */
@@ -115,6 +121,7 @@ export function loadQueryApiConfig(env: Env): Readonly<QueryApiConfig> {
     entityContextMinutes: r.integer('API_ENTITY_CONTEXT_MINUTES', 15, { min: 1, max: 1440 }),
     detectionCacheMb: r.integer('API_DETECTION_CACHE_MB', 64, { min: 0, max: 65_536 }),
     entityCacheMb: r.integer('API_ENTITY_CACHE_MB', 16, { min: 0, max: 65_536 }),
+    listHeadsCacheMb: r.integer('API_LIST_HEADS_CACHE_MB', 16, { min: 0, max: 65_536 }),
     entityCacheSettleMinutes: r.integer('API_ENTITY_CACHE_SETTLE_MINUTES', 120, { min: 0, max: 7 * 1440 }),
     docsEnabled: r.boolean('API_DOCS_ENABLED', true),
     response: {

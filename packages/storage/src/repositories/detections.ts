@@ -11,7 +11,7 @@ import {
 } from '../rows/detection-row.ts';
 import { assertIdentifier, toNumber } from '../sql.ts';
 import type { InsertOptions, QueryOptions, StorageDriver } from '../types.ts';
-import { pickHeads, type AddressHeadsCache, type AddressHeadsReader } from './address-heads-cache.ts';
+import type { DetectionHeadsCache, DetectionHeadsReader } from './detection-heads-cache.ts';
 import { DETECTION_STATUSES, getDetectionStates, type DetectionState, type DetectionStatus } from './detection-state.ts';
 import type { DetectionRowCache, TriageStateCache } from './detection-cache.ts';
 import { boundedLimit, optionalTime } from './filters.ts';
@@ -287,9 +287,11 @@ const SMALL_READ = 'SETTINGS max_threads = 1, use_uncompressed_cache = 1';
  * address (`entityIp`) picks on `detections_by_ip` instead (whose key starts with the address) and
  * reads missing rows there. Every value is bound; the organization scope applies to each statement.
  * `cache`: rows of picked versions held from earlier calls, so only the others are read.
- * `headsCache`: with it, the first page of one address's list in the default order and without
- * other filters (the entity page's) is picked from the address's heads held there
- * ({@link AddressHeadsCache}) instead of `detections_by_ip FINAL`.
+ * `heads`: with them, a page in the default order without filters other than the window (and one
+ * address) is picked from the newest heads held there ({@link DetectionHeadsCache}) where they
+ * decide it: `list` for the organizations' list within {@link RECENT_HEADS_DAYS} (instead of
+ * `detection_heads_recent FINAL`), `address` for one address's (the entity page's; instead of
+ * `detections_by_ip FINAL`).
  */
 export async function listDetections(
   driver: StorageDriver,
@@ -297,14 +299,15 @@ export async function listDetections(
   options: QueryOptions = {},
   cache?: DetectionRowCache,
   stateCache?: TriageStateCache,
-  headsCache?: AddressHeadsCache,
+  heads?: HeadsCaches,
 ): Promise<DetectionPage> {
   const db = assertIdentifier('database', driver.database);
   const byIp = query.entityIp !== undefined;
   const plan = listPlan(db, query, byIp);
   if (plan === undefined) return { detections: [] };
   const { where, params, orderBy, limit } = plan;
-  const fromHeads = headsCache !== undefined && byIp ? await pickFromHeads(driver, db, query, plan, headsCache, options) : undefined;
+  const headsCache = byIp ? heads?.address : headsFor(query.since) === 'detection_heads_recent' ? heads?.list : undefined;
+  const fromHeads = headsCache === undefined ? undefined : await pickFromHeads(driver, db, query, plan, byIp, headsCache, options);
   // An address's detections come from `detections_by_ip`, where a detection whose source and entity
   // addresses both fall in the range is stored twice (same versions): `LIMIT 1 BY` keeps one.
   const picked = fromHeads ?? await driver.query(
@@ -357,52 +360,65 @@ ${SMALL_READ}`,
   return page;
 }
 
-/** The parameters of a list plan with no filter but organizations, window and one address. */
-const HEADS_PICK_PARAMS: ReadonlySet<string> = new Set(['limit', 'orgIds', 'since', 'until', 'ipLo', 'ipHi']);
+/** The caches of newest heads {@link listDetections} picks from where they decide a page. */
+export interface HeadsCaches {
+  /** The organizations' list (default window), from `detection_heads_recent`. */
+  list?: DetectionHeadsCache | undefined;
+  /** One address's list (the entity page), from `detections_by_ip`. */
+  address?: DetectionHeadsCache | undefined;
+}
+
+/** The parameters of a list plan with no filter but organizations, window, one address and a cursor. */
+const HEADS_PICK_PARAMS: ReadonlySet<string> = new Set(['limit', 'orgIds', 'since', 'until', 'ipLo', 'ipHi', 'c0', 'c1']);
 
 /**
- * The pick of `listDetections` from the address's heads in `headsCache`, in the rows' shape of the
- * pick statement; undefined when the query is not one it can answer (a range of addresses, another
- * order, a filter, a later page) or the address has more heads than an entry holds.
+ * The pick of `listDetections` from the newest heads in `headsCache` (the address's when `byIp`,
+ * else the organizations' recent list), in the rows' shape of the pick statement; undefined when the
+ * query is not one it can answer (a range of addresses, another order, a filter) or the held heads
+ * cannot decide the page.
  */
 async function pickFromHeads(
   driver: StorageDriver,
   db: string,
   query: ListDetectionsQuery,
   plan: ListPlan,
-  headsCache: AddressHeadsCache,
+  byIp: boolean,
+  headsCache: DetectionHeadsCache,
   options: QueryOptions,
 ): Promise<Record<string, unknown>[] | undefined> {
   const { params } = plan;
-  // Every other filter (and a cursor) binds a parameter of its own: any but these means a filter.
+  // Every other filter binds a parameter of its own: any but these means a filter.
   const filtered = Object.keys(params).some((name) => !HEADS_PICK_PARAMS.has(name));
   if (filtered || plan.sort !== 'last_seen' || plan.order !== 'desc' || params['ipLo'] !== params['ipHi']) return undefined;
-  const ip = String(params['ipLo']);
-  const read: AddressHeadsReader = async (ids, max) => {
+  const ip = byIp ? String(params['ipLo']) : undefined;
+  const read: DetectionHeadsReader = async (ids, max) => {
     const where: string[] = [];
-    const bound: Record<string, unknown> = { ipLo: ip, max: max + 1 };
+    const bound: Record<string, unknown> = { max: max + 1 };
     orgFilter(query.orgIds, where, bound);
-    where.push('ip = toIPv6({ipLo:String})');
+    if (ip !== undefined) {
+      where.push('ip = toIPv6({ip:String})');
+      bound['ip'] = ip;
+    }
     if (ids !== undefined) {
       where.push('detection_id IN {ids:Array(String)}');
       bound['ids'] = [...ids];
     }
     const rows = await driver.query(
       `SELECT org_id, detection_id, version, toUnixTimestamp64Milli(last_seen) AS last_seen_ms
-FROM ${db}.detections_by_ip FINAL
+FROM ${db}.${ip !== undefined ? 'detections_by_ip' : 'detection_heads_recent'} FINAL
 ${whereSql(where)}
-LIMIT {max:UInt32}
+${ids === undefined ? 'ORDER BY last_seen DESC\n' : ''}LIMIT {max:UInt32}
 ${SMALL_READ}`,
       bound,
       options,
     );
     return rows.map((r) => ({ orgId: String(r['org_id']), detectionId: String(r['detection_id']), version: toNumber(r['version']), lastSeen: toNumber(r['last_seen_ms']) }));
   };
-  const heads = await headsCache.heads(query.orgIds, ip, read);
-  if (heads === undefined) return undefined;
-  const since = params['since'] as number | undefined;
-  const until = params['until'] as number | undefined;
-  return pickHeads(heads, since, until, plan.limit + 1).map((h) => ({ org_id: h.orgId, detection_id: h.detectionId, version: h.version, last_seen_ms: h.lastSeen }));
+  const after = params['c0'] === undefined ? undefined : { lastSeen: Number(params['c0']), detectionId: String(params['c1']) };
+  const window = { since: params['since'] as number | undefined, until: params['until'] as number | undefined, after };
+  // An address's detections are listed once per id (`LIMIT 1 BY detection_id` in the statement).
+  const page = await headsCache.pick(query.orgIds, ip ?? 'recent', read, window, plan.limit + 1, byIp);
+  return page?.map((h) => ({ org_id: h.orgId, detection_id: h.detectionId, version: h.version, last_seen_ms: h.lastSeen }));
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from '@mamori/core';
 import type { Registry } from '@mamori/metrics';
-import type { AddressHeadsCache, DetectionRowCache, EntityRollupCache, StorageDriver, TriageStateCache } from '@mamori/storage';
+import type { DetectionRowCache, EntityRollupCache, HeadsCaches, StorageDriver, TriageStateCache } from '@mamori/storage';
 import type { FastifyInstance } from 'fastify';
 import type { QueryApiConfig } from '../config.ts';
 
@@ -34,8 +34,11 @@ export interface RouteDeps {
    * process's driver (`storage.onInsert`: embedded chDB) and API_ENTITY_CACHE_MB is not 0.
    */
   entityCache: EntityRollupCache | undefined;
-  /** The detection heads of addresses whose pages were read: present with `entityCache`. */
-  headsCache: AddressHeadsCache | undefined;
+  /**
+   * The newest detection heads of the lists read: `list` per organizations scope (API_LIST_HEADS_CACHE_MB
+   * not 0), `address` per address of the entity pages read (with `entityCache`); embedded chDB only.
+   */
+  headsCaches: HeadsCaches;
 }
 
 export type RegisterRoutes = (app: FastifyInstance, deps: RouteDeps) => Promise<void>;

@@ -72,7 +72,7 @@ export const DETECTION_ID_PARAMS = {
 } as const;
 
 /** `GET /v1/detections`, `GET /v1/detections/:id`. */
-export const registerDetectionRoutes: RegisterRoutes = async (app, { config, storage, logger, detectionCache, stateCache }) => {
+export const registerDetectionRoutes: RegisterRoutes = async (app, { config, storage, logger, detectionCache, stateCache, headsCaches }) => {
   app.get<{ Querystring: ListQuery }>(
     '/v1/detections',
     {
@@ -136,6 +136,7 @@ export const registerDetectionRoutes: RegisterRoutes = async (app, { config, sto
         queryOptions(config),
         detectionCache,
         stateCache,
+        headsCaches,
       );
       return { detections: page.detections.map((d) => detectionJson(d, page.states?.[d.detectionId])), next_cursor: page.nextCursor ?? null };
     },

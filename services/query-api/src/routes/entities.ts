@@ -32,7 +32,7 @@ export function riskScore(detections: readonly { row: DetectionRow; state?: Dete
 }
 
 /** `GET /v1/entities/:ip`: the investigation page of one address. */
-export const registerEntityRoutes: RegisterRoutes = async (app, { config, storage, detectionCache, stateCache, entityCache, headsCache }) => {
+export const registerEntityRoutes: RegisterRoutes = async (app, { config, storage, detectionCache, stateCache, entityCache, headsCaches }) => {
   app.get<{ Params: { ip: string }; Querystring: { since?: string; until?: string } }>(
     '/v1/entities/:ip',
     {
@@ -98,7 +98,7 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
           options,
           detectionCache,
           stateCache,
-          headsCache,
+          { address: headsCaches.address },
         ),
       ]);
       const { timeline, seen } = rollups;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { AddressHeadsCache, compareUtf8, pickHeads, type AddressHead, type AddressHeadsReader } from './address-heads-cache.ts';
+import { DetectionHeadsCache, compareUtf8, pickHeads, type DetectionHead, type DetectionHeadsReader, type HeldHeads } from './detection-heads-cache.ts';
 
 // The cache's bookkeeping against a reader over an in-memory table of versions (what
 // `detections_by_ip FINAL` answers for one address); the answers against real chDB are checked in
 // test/integration/api-address-heads.test.ts.
-interface Version extends AddressHead {
+interface Version extends DetectionHead {
   ip: string;
 }
 
@@ -12,7 +12,7 @@ function table() {
   const versions: Version[] = [];
   const calls: (readonly string[] | undefined)[] = [];
   const reader =
-    (ip: string, orgs?: readonly string[]): AddressHeadsReader =>
+    (ip: string, orgs?: readonly string[]): DetectionHeadsReader =>
     async (ids, max) => {
       calls.push(ids);
       await Promise.resolve();
@@ -23,9 +23,10 @@ function table() {
         const held = latest.get(key);
         if (held === undefined || v.version > held.version) latest.set(key, v);
       }
-      return [...latest.values()].slice(0, max + 1).map(({ orgId, detectionId, version, lastSeen }) => ({ orgId, detectionId, version, lastSeen }));
+      // The newest first, as the fill's statement orders them (a refresh reads few: any order).
+      return [...latest.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, max + 1).map(({ orgId, detectionId, version, lastSeen }) => ({ orgId, detectionId, version, lastSeen }));
     };
-  const insert = (cache: AddressHeadsCache, ...rows: Version[]) => {
+  const insert = (cache: DetectionHeadsCache, ...rows: Version[]) => {
     versions.push(...rows);
     cache.observeInsert(
       'detections',
@@ -36,12 +37,12 @@ function table() {
 }
 
 const v = (orgId: string, detectionId: string, version: number, lastSeen: number, ip = '10.0.0.1'): Version => ({ orgId, detectionId, version, lastSeen, ip });
-const ids = (heads: readonly AddressHead[] | undefined) => heads?.map((h) => `${h.orgId}/${h.detectionId}@${h.version}`).sort();
+const ids = (held: HeldHeads | undefined) => held?.heads.map((h) => `${h.orgId}/${h.detectionId}@${h.version}`).sort();
 
-describe('AddressHeadsCache', () => {
+describe('DetectionHeadsCache', () => {
   it('fills once, then reads only the ids of detections inserted for its organizations', async () => {
     const t = table();
-    const cache = new AddressHeadsCache(1 << 20);
+    const cache = new DetectionHeadsCache(1 << 20);
     t.versions.push(v('org-a', 'd1', 1, 100), v('org-a', 'd2', 1, 200), v('org-b', 'd3', 1, 300));
     const read = t.reader('10.0.0.1', ['org-a']);
     expect(ids(await cache.heads(['org-a'], '10.0.0.1', read))).toEqual(['org-a/d1@1', 'org-a/d2@1']);
@@ -72,11 +73,11 @@ describe('AddressHeadsCache', () => {
 
   it('keeps what was inserted during a read for the next use, and shares one read between callers', async () => {
     const t = table();
-    const cache = new AddressHeadsCache(1 << 20);
+    const cache = new DetectionHeadsCache(1 << 20);
     t.versions.push(v('org-a', 'd1', 1, 100));
     const inner = t.reader('10.0.0.1');
     let insertDuringRead = true;
-    const read: AddressHeadsReader = async (list, max) => {
+    const read: DetectionHeadsReader = async (list, max) => {
       const rows = await inner(list, max);
       if (insertDuringRead) {
         insertDuringRead = false;
@@ -93,15 +94,42 @@ describe('AddressHeadsCache', () => {
     expect(t.calls).toEqual([undefined, ['d2']]);
   });
 
-  it('gives up addresses with too many heads, drops entries with too many notes, and forgets a failed fill', async () => {
+  it('holds the newest maxHeads heads above a floor, keeps the floor through new versions and growth, drops entries with too many notes, and forgets a failed fill', async () => {
     const t = table();
-    const cache = new AddressHeadsCache(1 << 20, 2, 3_600_000, 3);
+    const cache = new DetectionHeadsCache(1 << 20, 2, 3_600_000, 3);
     t.versions.push(v('org-a', 'd1', 1, 1), v('org-a', 'd2', 1, 2), v('org-a', 'd3', 1, 3), v('org-a', 'e1', 1, 1, '10.0.0.9'));
     const read = t.reader('10.0.0.1');
-    expect(await cache.heads(undefined, '10.0.0.1', read)).toBeUndefined();
-    expect(await cache.heads(undefined, '10.0.0.1', read)).toBeUndefined();
-    expect(t.calls).toHaveLength(1);
-    expect(cache.stats.oversized).toBe(2);
+    // The fill reads the 3 newest: d1 may have peers at last_seen 1 that were not read, so 1 is the floor.
+    expect(await cache.heads(undefined, '10.0.0.1', read)).toMatchObject({ floor: 1 });
+    expect(ids(await cache.heads(undefined, '10.0.0.1', read))).toEqual(['org-a/d2@1', 'org-a/d3@1']);
+    expect(t.calls).toEqual([undefined]);
+    const page = async (window: Parameters<DetectionHeadsCache['pick']>[3], limit: number) =>
+      (await cache.pick(undefined, '10.0.0.1', read, window, limit, true))?.map((h) => h.detectionId);
+    expect(await page({}, 2)).toEqual(['d3', 'd2']);
+    // A third row would come from below the floor: picked in ClickHouse, unless the window stops above it.
+    expect(await page({}, 3)).toBeUndefined();
+    expect(cache.stats.fallbacks).toBe(1);
+    expect(await page({ since: 2 }, 3)).toEqual(['d3', 'd2']);
+    expect(await page({ since: 1 }, 3)).toBeUndefined();
+    // A new version at or below the floor leaves the entry; one above it comes in.
+    t.insert(cache, v('org-a', 'd3', 2, 1));
+    expect(await page({}, 1)).toEqual(['d2']);
+    expect(await page({}, 2)).toBeUndefined();
+    t.insert(cache, v('org-a', 'd1', 2, 4));
+    expect(await page({}, 2)).toEqual(['d1', 'd2']);
+    // Grown past maxHeads through inserts: the floor rises to the newest head let go.
+    t.insert(cache, v('org-a', 'g1', 1, 5));
+    expect(await cache.heads(undefined, '10.0.0.1', read)).toMatchObject({ floor: 2 });
+    expect(ids(await cache.heads(undefined, '10.0.0.1', read))).toEqual(['org-a/d1@2', 'org-a/g1@1']);
+    expect(await page({ since: 3 }, 5)).toEqual(['g1', 'd1']);
+    expect(t.calls.filter((c) => c === undefined)).toHaveLength(1);
+
+    // A tie at the cut: none of the tied heads is held.
+    const tied = t.reader('10.0.0.5');
+    t.versions.push(v('org-a', 't1', 1, 7, '10.0.0.5'), v('org-a', 't2', 1, 7, '10.0.0.5'), v('org-a', 't3', 1, 7, '10.0.0.5'));
+    expect(await cache.heads(undefined, '10.0.0.5', tied)).toEqual({ heads: [], floor: 7 });
+    expect(await cache.pick(undefined, '10.0.0.5', tied, {}, 1, true)).toBeUndefined();
+    expect(await cache.pick(undefined, '10.0.0.5', tied, { since: 8 }, 1, true)).toEqual([]);
 
     const other = t.reader('10.0.0.9');
     expect(ids(await cache.heads(undefined, '10.0.0.9', other))).toEqual(['org-a/e1@1']);
@@ -110,24 +138,16 @@ describe('AddressHeadsCache', () => {
     expect(ids(await cache.heads(undefined, '10.0.0.9', other))).toEqual(['org-a/e1@1']);
     expect(t.calls.slice(before)).toEqual([undefined]);
 
-    // An entry that grows past maxHeads through inserts is given up as if found so at the fill.
-    const grows = t.reader('10.0.0.7');
-    t.versions.push(v('org-a', 'g1', 1, 1, '10.0.0.7'));
-    expect(ids(await cache.heads(undefined, '10.0.0.7', grows))).toEqual(['org-a/g1@1']);
-    t.insert(cache, v('org-a', 'g2', 1, 2, '10.0.0.7'), v('org-a', 'g3', 1, 3, '10.0.0.7'));
-    expect(await cache.heads(undefined, '10.0.0.7', grows)).toBeUndefined();
-    expect(await cache.heads(undefined, '10.0.0.7', grows)).toBeUndefined();
-
-    const failing: AddressHeadsReader = async () => {
+    const failing: DetectionHeadsReader = async () => {
       throw new Error('engine down');
     };
     await expect(cache.heads(['org-c'], '10.0.0.1', failing)).rejects.toThrow('engine down');
-    expect(await cache.heads(['org-c'], '10.0.0.1', t.reader('10.0.0.1', ['org-c']))).toEqual([]);
+    expect(await cache.heads(['org-c'], '10.0.0.1', t.reader('10.0.0.1', ['org-c']))).toEqual({ heads: [], floor: -Infinity });
   });
 
   it('restores the ids of a failed refresh, and clears everything on a row it cannot place', async () => {
     const t = table();
-    const cache = new AddressHeadsCache(1 << 20);
+    const cache = new DetectionHeadsCache(1 << 20);
     const read = t.reader('10.0.0.1');
     await cache.heads(undefined, '10.0.0.1', read);
     t.insert(cache, v('org-a', 'd1', 1, 100));
@@ -142,15 +162,31 @@ describe('AddressHeadsCache', () => {
 });
 
 describe('pickHeads', () => {
-  it("orders as ClickHouse does: last_seen newest first, then id descending in UTF-8 bytes, one row per id, in [since, until)", () => {
+  const all = (heads: DetectionHead[]): HeldHeads => ({ heads, floor: -Infinity });
+  const names = (page: DetectionHead[] | undefined) => page?.map((h) => `${h.orgId}/${h.detectionId}`);
+  it("orders as ClickHouse does: last_seen newest first, then id descending in UTF-8 bytes, in [since, until), after a cursor's key", () => {
     const heads = [v('org-a', 'b', 1, 10), v('org-a', 'a', 1, 10), v('org-a', 'c', 2, 5), v('org-b', 'b', 4, 7), v('org-a', 'z', 1, 20), v('org-a', 'y', 1, 1)];
-    expect(pickHeads(heads, 5, 20, 10).map((h) => `${h.orgId}/${h.detectionId}`)).toEqual(['org-a/b', 'org-a/a', 'org-a/c']);
-    expect(pickHeads(heads, undefined, undefined, 2).map((h) => h.detectionId)).toEqual(['z', 'b']);
-    expect(pickHeads(heads, 8, undefined, 10).map((h) => h.detectionId)).toEqual(['z', 'b', 'a']);
+    expect(names(pickHeads(all(heads), { since: 5, until: 20 }, 10, true))).toEqual(['org-a/b', 'org-a/a', 'org-a/c']);
+    // Without one row per id (the organizations' list), the same id in two organizations is listed twice.
+    expect(names(pickHeads(all(heads), { since: 5, until: 20 }, 10, false))).toEqual(['org-a/b', 'org-a/a', 'org-b/b', 'org-a/c']);
+    expect(pickHeads(all(heads), {}, 2, true)?.map((h) => h.detectionId)).toEqual(['z', 'b']);
+    expect(pickHeads(all(heads), { since: 8 }, 10, true)?.map((h) => h.detectionId)).toEqual(['z', 'b', 'a']);
+    // A cursor at (10, 'b'): the rows after it in this order, ties on last_seen by id.
+    expect(names(pickHeads(all(heads), { after: { lastSeen: 10, detectionId: 'b' } }, 3, false))).toEqual(['org-a/a', 'org-b/b', 'org-a/c']);
     // U+FF5E sorts before U+1F600 in UTF-8 (EF BD.. < F0 9F..), after it in UTF-16 code units.
     expect(compareUtf8('\uff5e', '\u{1f600}')).toBeLessThan(0);
     expect('\uff5e' < '\u{1f600}').toBe(false);
     expect(compareUtf8('a', 'b')).toBe(-1);
     expect(compareUtf8('b', 'b')).toBe(0);
+  });
+
+  it('decides a page only from heads above the floor, or a window that stops above it', () => {
+    const held: HeldHeads = { heads: [v('org-a', 'a', 1, 10), v('org-a', 'b', 1, 8)], floor: 5 };
+    expect(names(pickHeads(held, {}, 2, false))).toEqual(['org-a/a', 'org-a/b']);
+    expect(pickHeads(held, {}, 3, false)).toBeUndefined();
+    expect(pickHeads(held, { since: 5 }, 3, false)).toBeUndefined();
+    expect(names(pickHeads(held, { since: 6 }, 3, false))).toEqual(['org-a/a', 'org-a/b']);
+    expect(pickHeads(held, { after: { lastSeen: 10, detectionId: 'a' } }, 2, false)).toBeUndefined();
+    expect(names(pickHeads(held, { until: 9 }, 1, false))).toEqual(['org-a/b']);
   });
 });
