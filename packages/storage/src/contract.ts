@@ -4,7 +4,18 @@ import { StorageError } from './errors.ts';
 import { toDateTime64 } from './sql.ts';
 import { migrate, migrationChecksum, migrationStatus } from './migrate.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import { detectionCountsHourly, entityHourly, entityPeerTotals, entityPeersSplit, entityPortTotals, entityPortsSplit, entityRange, entityTop, topEntities } from './repositories/aggregates.ts';
+import {
+  RANGE_WHOLE_MAX,
+  detectionCountsHourly,
+  entityHourly,
+  entityPeerTotals,
+  entityPeersSplit,
+  entityPortTotals,
+  entityPortsSplit,
+  entityRange,
+  entityTop,
+  topEntities,
+} from './repositories/aggregates.ts';
 import { appendAudit, listAudit } from './repositories/audit.ts';
 import { DetectionRowCache } from './repositories/detection-cache.ts';
 import { changeDecision, createDecision, decisionHistory, getDecision, listDecisions, type NewDecision } from './repositories/decisions.ts';
@@ -797,26 +808,31 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         { port: 8080, protocol: 'udp', connections: 1 },
       ]);
       await expect(entityPeersSplit(driver, ['org-p'], '10.70.0.1', hour, hour + 1, hour + 1, 10, 5)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
-      // The timeline and both lists ranked against candidates, in one statement (the entity cache's live read):
-      // a candidate found gets its given totals added; n + 1 candidates and n + 1 others at most.
+      // The timeline and both lists ranked against candidates (the entity cache's live read): a candidate
+      // found gets its given totals added; n + 1 candidates and n + 1 others at most. Ranked here from
+      // the rows read whole, and (wholeMax 0: more rows than it reads whole) ranked in the engine.
       const rangeArgs = [driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000] as const;
-      const ranked = await entityRange(...rangeArgs, 1, { keys: ['::ffff:10.80.0.1', '::ffff:10.9.9.9'], connections: [100, 50], bytes: [5, 5] }, { keys: ['22/tcp'], connections: [7] });
-      expect(ranked.timeline).toEqual(await entityHourly(...rangeArgs));
-      expect(ranked.peers).toEqual({
-        candidates: [{ ip: '10.80.0.1', sortKey: '::ffff:10.80.0.1', connections: 101, bytes: 115 }],
-        others: [{ ip: '10.80.0.2', sortKey: '::ffff:10.80.0.2', connections: 3, bytes: 236 }],
-      });
-      expect(ranked.ports).toEqual({
-        candidates: [{ port: 22, protocol: 'tcp', connections: 8 }],
-        others: [
-          { port: 443, protocol: 'tcp', connections: 2 },
-          { port: 8080, protocol: 'udp', connections: 1 },
-        ],
-      });
       const none = { keys: [], connections: [] };
-      expect((await entityRange(...rangeArgs, 10, none, none)).peers.others).toEqual(await entityPeerTotals(...rangeArgs, 10));
-      // First/last seen count the hours from `since` on, those after `until` too; the timeline stops at `until`.
-      expect(ranked.seenHours).toEqual({ first: hour, last: hour + 3_600_000 });
+      for (const wholeMax of [RANGE_WHOLE_MAX, 0]) {
+        const ranked = await entityRange(...rangeArgs, 1, { keys: ['::ffff:10.80.0.1', '::ffff:10.9.9.9'], connections: [100, 50], bytes: [5, 5] }, { keys: ['22/tcp'], connections: [7] }, {}, wholeMax);
+        expect(ranked.timeline).toEqual(await entityHourly(...rangeArgs));
+        expect(ranked.peers).toEqual({
+          candidates: [{ ip: '10.80.0.1', sortKey: '::ffff:10.80.0.1', connections: 101, bytes: 115 }],
+          others: [{ ip: '10.80.0.2', sortKey: '::ffff:10.80.0.2', connections: 3, bytes: 236 }],
+        });
+        expect(ranked.ports).toEqual({
+          candidates: [{ port: 22, protocol: 'tcp', connections: 8 }],
+          others: [
+            { port: 443, protocol: 'tcp', connections: 2 },
+            { port: 8080, protocol: 'udp', connections: 1 },
+          ],
+        });
+        expect((await entityRange(...rangeArgs, 0, none, none, {}, wholeMax)).ports.others).toEqual([{ port: 443, protocol: 'tcp', connections: 2 }]);
+        expect((await entityRange(...rangeArgs, 10, none, none, {}, wholeMax)).peers.others).toEqual(await entityPeerTotals(...rangeArgs, 10));
+        expect((await entityRange(...rangeArgs, 10, none, none, {}, wholeMax)).ports.others).toEqual(await entityPortTotals(...rangeArgs, 10));
+        // First/last seen count the hours from `since` on, those after `until` too; the timeline stops at `until`.
+        expect(ranked.seenHours).toEqual({ first: hour, last: hour + 3_600_000 });
+      }
       const firstHourOnly = await entityRange(driver, ['org-p'], '10.70.0.1', hour, hour + 1, 1, none, none);
       expect(firstHourOnly.timeline).toEqual(await entityHourly(driver, ['org-p'], '10.70.0.1', hour, hour + 1));
       expect(firstHourOnly.timeline.map((h) => h.hour)).toEqual([hour]);
