@@ -432,7 +432,7 @@ function candidateParams(prefix: string, c: RangeCandidates): Record<string, unk
  * Most peers (and ports) of the range {@link entityRange} reads whole and ranks here; an address with
  * more in the range is ranked in the engine.
  */
-export const RANGE_WHOLE_MAX = 1_000;
+export const RANGE_WHOLE_MAX = 5_000;
 
 /**
  * {@link entityHourly} over [since, until), and the peers and ports of those hours ranked against
@@ -442,11 +442,11 @@ export const RANGE_WHOLE_MAX = 1_000;
  * their counts in the range (mergeTop in entity-cache.ts decides from them).
  *
  * One statement (`UNION ALL`) reads the timeline and every peer and port of the range, up to
- * `wholeMax` each (a few hours of one address: usually tens), and they are ranked here. Only an
- * address with more runs a second statement that ranks them in the engine against the candidates'
- * arrays (`LIMIT BY`), so it reads a few dozen rows whatever their number; with the arrays in the
- * first statement, binding and looking up 300 candidates per list cost more than the read (measured:
- * 16 ms of CPU against 26). The timeline's read has no upper bound (hours after `until` only count in
+ * `wholeMax` each, and they are ranked here. Only an address with more runs a second statement that
+ * ranks them in the engine against the candidates' arrays (`LIMIT BY`), so it reads a few dozen rows
+ * whatever their number. Binding the candidates' arrays and ranking in the engine cost more than
+ * returning the rows (measured, 300 candidates per list: 16 ms of CPU against 26 for an address with
+ * 50 peers in its live hours, 29 against 36 for the benchmark's busiest source with 1,900). The timeline's read has no upper bound (hours after `until` only count in
  * `seenHours`): in use `until` is now, so it reads the same rows.
  */
 export async function entityRange(
@@ -543,10 +543,11 @@ ${ENTITY_READ}`,
     } else if (!whole) {
       continue;
     } else if (kind === 1) {
-      const row = peerRow(r, 'a', 'b');
-      const given = settledPeers.get(row.sortKey);
-      if (given === undefined) result.peers.others.push(row);
-      else result.peers.candidates.push({ ...row, connections: row.connections + given.connections, bytes: row.bytes + given.bytes });
+      // The address text is made only for the rows kept (below): there may be thousands.
+      const sortKey = String(r['key']);
+      const given = settledPeers.get(sortKey);
+      const row = { ip: '', sortKey, connections: toNumber(r['a']) + (given?.connections ?? 0), bytes: toNumber(r['b']) + (given?.bytes ?? 0) };
+      (given === undefined ? result.peers.others : result.peers.candidates).push(row);
     } else {
       const row = portRow(r, 'a');
       const given = settledPorts.get(`${row.port}/${row.protocol}`);
@@ -565,10 +566,13 @@ ${ENTITY_READ}`,
   result.peers.others.sort(comparePeers);
   result.ports.candidates.sort(comparePorts);
   result.ports.others.sort(comparePorts);
-  // Read whole: the first n + 1 of each, as `LIMIT BY` keeps them.
-  for (const list of [result.peers, result.ports]) {
-    list.candidates.length = Math.min(list.candidates.length, n1);
-    list.others.length = Math.min(list.others.length, n1);
+  if (whole) {
+    // The first n + 1 of each, as `LIMIT BY` keeps them.
+    for (const list of [result.peers, result.ports]) {
+      list.candidates.length = Math.min(list.candidates.length, n1);
+      list.others.length = Math.min(list.others.length, n1);
+    }
+    for (const p of [...result.peers.candidates, ...result.peers.others]) p.ip = fromStoredIp(p.sortKey);
   }
   return result;
 }
