@@ -147,6 +147,7 @@ export {
   DetectionHeadsCache,
   compareUtf8,
   pickHeads,
+  sortHeads,
   type DetectionHead,
   type DetectionHeadsCacheStats,
   type DetectionHeadsReader,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DetectionHeadsCache, compareUtf8, pickHeads, type DetectionHead, type DetectionHeadsReader, type HeldHeads } from './detection-heads-cache.ts';
+import { DetectionHeadsCache, compareUtf8, pickHeads, sortHeads, type DetectionHead, type DetectionHeadsReader, type HeldHeads } from './detection-heads-cache.ts';
 
 // The cache's bookkeeping against a reader over an in-memory table of versions (what
 // `detections_by_ip FINAL` answers for one address); the answers against real chDB are checked in
@@ -162,7 +162,7 @@ describe('DetectionHeadsCache', () => {
 });
 
 describe('pickHeads', () => {
-  const all = (heads: DetectionHead[]): HeldHeads => ({ heads, floor: -Infinity });
+  const all = (heads: DetectionHead[]): HeldHeads => ({ heads: sortHeads([...heads]), floor: -Infinity });
   const names = (page: DetectionHead[] | undefined) => page?.map((h) => `${h.orgId}/${h.detectionId}`);
   it("orders as ClickHouse does: last_seen newest first, then id descending in UTF-8 bytes, in [since, until), after a cursor's key", () => {
     const heads = [v('org-a', 'b', 1, 10), v('org-a', 'a', 1, 10), v('org-a', 'c', 2, 5), v('org-b', 'b', 4, 7), v('org-a', 'z', 1, 20), v('org-a', 'y', 1, 1)];

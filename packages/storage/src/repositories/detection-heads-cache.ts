@@ -13,10 +13,10 @@ export interface DetectionHead {
 
 /**
  * What an entry knows of its subject: every head whose `lastSeen` is above `floor`, and none other
- * (`-Infinity`: every head the subject has).
+ * (`-Infinity`: every head the subject has), in the list's order ({@link sortHeads}).
  */
 export interface HeldHeads {
-  heads: DetectionHead[];
+  heads: readonly DetectionHead[];
   floor: number;
 }
 
@@ -35,6 +35,8 @@ interface Entry {
   /** The organizations of the entry's scope; undefined: every organization. */
   orgs: ReadonlySet<string> | undefined;
   heads: Map<string, DetectionHead>;
+  /** `heads` in the list's order, made on first use after each change. */
+  sorted: readonly DetectionHead[] | undefined;
   /** Heads with `lastSeen` at or below it are not held (some may exist). */
   floor: number;
   /** Ids of detections of the scope inserted since the entry's last read: read again before the next use. */
@@ -161,6 +163,7 @@ export class DetectionHeadsCache {
         entry = {
           orgs: orgIds === undefined ? undefined : new Set(orgIds),
           heads: new Map(),
+          sorted: undefined,
           floor: -Infinity,
           pending: new Set(),
           reading: undefined,
@@ -185,7 +188,9 @@ export class DetectionHeadsCache {
       }
       if (entry.dropped && !readHere) continue;
       if (!readHere) this.stats.hits++;
-      return { heads: [...entry.heads.values()], floor: entry.floor };
+      // Sorted once per change, not per page: an entry holds up to thousands of heads.
+      entry.sorted ??= sortHeads([...entry.heads.values()]);
+      return { heads: entry.sorted, floor: entry.floor };
     }
     return undefined;
   }
@@ -202,6 +207,7 @@ export class DetectionHeadsCache {
         entry.floor = floor;
       }
       for (const row of rows) place(entry, row);
+      entry.sorted = undefined;
       if (!entry.dropped) this.entries.set(key, { entry });
     } catch (error) {
       entry.dropped = true;
@@ -219,6 +225,7 @@ export class DetectionHeadsCache {
       const rows = await read(ids, ids.length);
       for (const row of rows) place(entry, row);
       if (entry.heads.size > this.maxHeads) trim(entry, this.maxHeads);
+      entry.sorted = undefined;
       // Its size again, for the cache's bound.
       if (!entry.dropped) this.entries.set(key, { entry });
     } catch (error) {
@@ -288,6 +295,11 @@ export function compareUtf8(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Heads in the list's default order, as ClickHouse sorts them: newest `last_seen` first, then detection id descending (sorted in place). */
+export function sortHeads(heads: DetectionHead[]): DetectionHead[] {
+  return heads.sort((a, b) => b.lastSeen - a.lastSeen || compareUtf8(b.detectionId, a.detectionId));
+}
+
 /**
  * The page a heads table's `FINAL` picks in the default order: the heads with `last_seen` in
  * [since, until) and after the cursor's key, newest first, then detection id descending (`onePerId`:
@@ -296,16 +308,13 @@ export function compareUtf8(a: string, b: string): number {
  */
 export function pickHeads(held: HeldHeads, window: HeadsWindow, limit: number, onePerId: boolean): DetectionHead[] | undefined {
   const { since, until, after } = window;
-  const inRange = held.heads.filter(
-    (h) =>
-      (since === undefined || h.lastSeen >= since) &&
-      (until === undefined || h.lastSeen < until) &&
-      (after === undefined || h.lastSeen < after.lastSeen || (h.lastSeen === after.lastSeen && compareUtf8(h.detectionId, after.detectionId) < 0)),
-  );
-  inRange.sort((a, b) => b.lastSeen - a.lastSeen || compareUtf8(b.detectionId, a.detectionId));
   const seen = new Set<string>();
   const out: DetectionHead[] = [];
-  for (const h of inRange) {
+  // `held.heads` is in the list's order: skip those before the window and cursor, stop below `since`.
+  for (const h of held.heads) {
+    if (since !== undefined && h.lastSeen < since) break;
+    if (until !== undefined && h.lastSeen >= until) continue;
+    if (after !== undefined && (h.lastSeen > after.lastSeen || (h.lastSeen === after.lastSeen && compareUtf8(h.detectionId, after.detectionId) >= 0))) continue;
     if (onePerId) {
       if (seen.has(h.detectionId)) continue;
       seen.add(h.detectionId);
