@@ -116,6 +116,7 @@ export {
   entityPeersSplit,
   entityPortsSplit,
   entityRange,
+  rangePortKey,
   MAX_ENTITY_TOTALS,
   topEntities,
   type DetectionCountGroup,

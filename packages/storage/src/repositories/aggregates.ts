@@ -403,7 +403,7 @@ export interface EntityRange {
   seenHours: { first: number; last: number } | undefined;
 }
 
-/** Candidates of {@link entityRange}: their keys (a peer's stored text, `port/protocol`) and totals so far. */
+/** Candidates of {@link entityRange}: their keys (a peer's stored text, {@link rangePortKey}) and totals so far. */
 export interface RangeCandidates {
   keys: readonly string[];
   connections: readonly number[];
@@ -428,6 +428,9 @@ function candidateParams(prefix: string, c: RangeCandidates): Record<string, unk
   };
 }
 
+/** A port's key among {@link entityRange}'s candidates (`port/protocol`, as its ranked statement builds it). */
+export const rangePortKey = (p: EntityPort): string => `${p.port}/${p.protocol}`;
+
 /**
  * Most peers (and ports) of the range {@link entityRange} reads whole and ranks here; an address with
  * more in the range is ranked in the engine.
@@ -446,8 +449,10 @@ export const RANGE_WHOLE_MAX = 5_000;
  * ranks them in the engine against the candidates' arrays (`LIMIT BY`), so it reads a few dozen rows
  * whatever their number. Binding the candidates' arrays and ranking in the engine cost more than
  * returning the rows (measured, 300 candidates per list: 16 ms of CPU against 26 for an address with
- * 50 peers in its live hours, 29 against 36 for the benchmark's busiest source with 1,900). The timeline's read has no upper bound (hours after `until` only count in
- * `seenHours`): in use `until` is now, so it reads the same rows.
+ * 50 peers in its live hours, 29 against 36 for the benchmark's busiest source with 1,900).
+ *
+ * The timeline's read has no upper bound (hours after `until` only count in `seenHours`): in use
+ * `until` is now, so it reads the same rows.
  */
 export async function entityRange(
   driver: StorageDriver,
@@ -490,14 +495,11 @@ ${ENTITY_READ}`,
     { ...scope.params, whole: wholeMax + 1 },
     options,
   );
-  let peerCount = 0;
-  let portCount = 0;
-  for (const r of rows) {
-    const kind = toNumber(r['kind']);
-    if (kind === 1) peerCount++;
-    else if (kind === 2) portCount++;
-  }
-  const whole = peerCount <= wholeMax && portCount <= wholeMax;
+  // The rows of each part (0: timeline, 1: peers, 2: ports).
+  const parts: Record<string, unknown>[][] = [[], [], []];
+  for (const r of rows) parts[toNumber(r['kind'])]!.push(r);
+  const [hourRows, peerRows, portRows] = parts as [Record<string, unknown>[], Record<string, unknown>[], Record<string, unknown>[]];
+  const whole = peerRows.length <= wholeMax && portRows.length <= wholeMax;
   const ranked = whole
     ? []
     : await driver.query(
@@ -523,34 +525,33 @@ ${ENTITY_READ}`,
   // The candidates' given totals, for the rows read whole.
   const settledPeers = new Map(peers.keys.map((key, i) => [key, { connections: peers.connections[i]!, bytes: peers.bytes?.[i] ?? 0 }]));
   const settledPorts = new Map(ports.keys.map((key, i) => [key, ports.connections[i]!]));
-  for (const r of rows) {
-    const kind = toNumber(r['kind']);
-    if (kind === 0) {
-      const hour = toNumber(r['hour_ms']);
-      const seen = result.seenHours;
-      result.seenHours = seen === undefined ? { first: hour, last: hour } : { first: Math.min(seen.first, hour), last: Math.max(seen.last, hour) };
-      // The timeline: the hours overlapping [since, until), as the scope's `hour < hourTo` bounds them.
-      if (hour >= hourToMs) continue;
-      result.timeline.push({
-        hour,
-        connsAsSrc: toNumber(r['a']),
-        connsAsDst: toNumber(r['b']),
-        bytesSent: toNumber(r['c']),
-        bytesReceived: toNumber(r['d']),
-        peers: toNumber(r['e']),
-        ports: toNumber(r['f']),
-      });
-    } else if (!whole) {
-      continue;
-    } else if (kind === 1) {
+  for (const r of hourRows) {
+    const hour = toNumber(r['hour_ms']);
+    const seen = result.seenHours;
+    result.seenHours = seen === undefined ? { first: hour, last: hour } : { first: Math.min(seen.first, hour), last: Math.max(seen.last, hour) };
+    // The timeline: the hours overlapping [since, until), as the scope's `hour < hourTo` bounds them.
+    if (hour >= hourToMs) continue;
+    result.timeline.push({
+      hour,
+      connsAsSrc: toNumber(r['a']),
+      connsAsDst: toNumber(r['b']),
+      bytesSent: toNumber(r['c']),
+      bytesReceived: toNumber(r['d']),
+      peers: toNumber(r['e']),
+      ports: toNumber(r['f']),
+    });
+  }
+  if (whole) {
+    for (const r of peerRows) {
       // The address text is made only for the rows kept (below): there may be thousands.
       const sortKey = String(r['key']);
       const given = settledPeers.get(sortKey);
       const row = { ip: '', sortKey, connections: toNumber(r['a']) + (given?.connections ?? 0), bytes: toNumber(r['b']) + (given?.bytes ?? 0) };
       (given === undefined ? result.peers.others : result.peers.candidates).push(row);
-    } else {
+    }
+    for (const r of portRows) {
       const row = portRow(r, 'a');
-      const given = settledPorts.get(`${row.port}/${row.protocol}`);
+      const given = settledPorts.get(rangePortKey(row));
       if (given === undefined) result.ports.others.push(row);
       else result.ports.candidates.push({ ...row, connections: row.connections + given });
     }

@@ -306,13 +306,14 @@ export async function listDetections(
   const plan = listPlan(db, query, byIp);
   if (plan === undefined) return { detections: [] };
   const { where, params, orderBy, limit } = plan;
-  const headsCache = byIp ? heads?.address : headsFor(query.since) === 'detection_heads_recent' ? heads?.list : undefined;
+  const table = byIp ? 'detections_by_ip' : headsFor(query.since);
+  const headsCache = byIp ? heads?.address : table === 'detection_heads_recent' ? heads?.list : undefined;
   const fromHeads = headsCache === undefined ? undefined : await pickFromHeads(driver, db, query, plan, byIp, headsCache, options);
   // An address's detections come from `detections_by_ip`, where a detection whose source and entity
   // addresses both fall in the range is stored twice (same versions): `LIMIT 1 BY` keeps one.
   const picked = fromHeads ?? await driver.query(
     `SELECT org_id, detection_id, version, toUnixTimestamp64Milli(last_seen) AS last_seen_ms
-FROM ${db}.${byIp ? 'detections_by_ip' : headsFor(query.since)} FINAL
+FROM ${db}.${table} FINAL
 ${whereSql(where)}
 ORDER BY ${orderBy}
 ${byIp ? 'LIMIT 1 BY detection_id\n' : ''}LIMIT {limit:UInt32}

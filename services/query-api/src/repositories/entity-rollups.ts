@@ -10,6 +10,7 @@ import {
   entityRange,
   entityTop,
   mergeTop,
+  rangePortKey,
   topCandidates,
   type EntityHour,
   type EntityPeer,
@@ -35,7 +36,6 @@ export interface EntityRollups {
 }
 
 const peerKey = (p: EntityPeerTotal) => p.sortKey;
-const portKey = (p: EntityPort) => `${p.port}/${p.protocol}`;
 const asPeer = ({ ip, connections, bytes }: EntityPeerTotal): EntityPeer => ({ ip, connections, bytes });
 
 /** Every part read over the whole range: four statements side by side (entityTop runs two). */
@@ -121,7 +121,7 @@ export async function readEntityRollups(
     until,
     topN,
     { keys: settled.peers.rows.map(peerKey), connections: settled.peers.rows.map((p) => p.connections), bytes: settled.peers.rows.map((p) => p.bytes) },
-    { keys: settled.ports.rows.map(portKey), connections: settled.ports.rows.map((p) => p.connections) },
+    { keys: settled.ports.rows.map(rangePortKey), connections: settled.ports.rows.map((p) => p.connections) },
     options,
   );
   const liveTimeline = live.timeline;
@@ -132,7 +132,7 @@ export async function readEntityRollups(
   };
   const [peers, ports] = await Promise.all([
     orWhole(mergeTop(settled.peers, live.peers, topN, peerKey, comparePeers), () => entityPeerTotals(storage, orgs, ip, since, until, topN, options)),
-    orWhole(mergeTop(settled.ports, live.ports, topN, portKey, comparePorts), () => entityPortTotals(storage, orgs, ip, since, until, topN, options)),
+    orWhole(mergeTop(settled.ports, live.ports, topN, rangePortKey, comparePorts), () => entityPortTotals(storage, orgs, ip, since, until, topN, options)),
   ]);
   // First/last seen, all time: the settled entry's (read all time when it was filled), and the live
   // hours from the settled ones on, also those after `until` (late rows in settled hours drop the entry).

@@ -98,7 +98,7 @@ export const registerEntityRoutes: RegisterRoutes = async (app, { config, storag
           options,
           detectionCache,
           stateCache,
-          { address: headsCaches.address },
+          headsCaches,
         ),
       ]);
       const { timeline, seen } = rollups;
