@@ -174,6 +174,8 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         'entity_peer_hourly_mv',
         'entity_port_hourly',
         'entity_port_hourly_mv',
+        'entity_recent',
+        'entity_recent_mv',
         'events',
         'indicators',
         'schema_migrations',
@@ -209,6 +211,42 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
           expect(listed.detections.length, entityIp).toBeGreaterThan(0);
         }
         expect((await listDetections(read, { orgIds: ['org-w'], entityIp: '10.8.0.50' })).detections.map((d) => [d.detectionId, d.version])).toEqual([['det-050', 2]]);
+      } finally {
+        await read?.close();
+        await driver.exec(`DROP DATABASE IF EXISTS ${earlier}`);
+      }
+    });
+
+    it('migration 0011 back-fills entity_recent from the last two days of events stored before it, once', async () => {
+      const earlier = `${database}_pre0011`;
+      let read: StorageDriver | undefined;
+      try {
+        await migrate(driver, { database: earlier, migrations: MIGRATIONS.filter((m) => m.id < 11) });
+        read = await makeDriver(earlier);
+        await read.connect();
+        const hour = Math.floor(base / 3_600_000) * 3_600_000 - 2 * 3_600_000;
+        const old = hour - 3 * 86_400_000;
+        // ingest_time as the writer sets it (the broker's timestamp): before the migration runs.
+        const at = { ingestTime: Date.now() - 60_000 };
+        await insertEvents(read, [
+          event(700, { ...at, orgId: 'org-b11', time: hour + 10, srcIp: '10.71.0.1', dstIp: '10.81.0.1', dstPort: 22, bytesOut: 100, bytesIn: 10 }),
+          event(701, { ...at, orgId: 'org-b11', time: hour + 3_600_000, srcIp: '10.81.0.2', dstIp: '10.71.0.1', dstPort: 443, bytesOut: 5, bytesIn: 1 }),
+          event(702, { ...at, orgId: 'org-b11', time: old, srcIp: '10.71.0.1', dstIp: '10.81.0.3', dstPort: 25, bytesOut: 1, bytesIn: 1 }),
+        ]);
+        expect((await migrate(driver, { database: earlier })).applied.map((m) => m.id)).toEqual([11]);
+        // After the migration the view adds what arrives; ingest_time now.
+        await insertEvents(read, [event(703, { orgId: 'org-b11', time: hour + 20, srcIp: '10.71.0.1', dstIp: '10.81.0.1', dstPort: 22, bytesOut: 1, bytesIn: 1 })]);
+        const none = { keys: [], connections: [] };
+        const args = [read, ['org-b11'], '10.71.0.1', hour, hour + 2 * 3_600_000, 10, none, none, {}, RANGE_WHOLE_MAX] as const;
+        const recent = await entityRange(...args, 'recent');
+        expect(recent).toEqual(await entityRange(...args, 'hourly'));
+        expect(recent.timeline.map((h) => [h.hour, h.connsAsSrc, h.connsAsDst, h.bytesSent, h.bytesReceived, h.peers, h.ports])).toEqual([
+          [hour, 2, 0, 101, 11, 1, 1],
+          [hour + 3_600_000, 0, 1, 1, 5, 1, 1],
+        ]);
+        // The event older than two days is not copied.
+        const rows = await read.query<{ n: unknown }>(`SELECT count() AS n FROM ${earlier}.entity_recent WHERE hour < toDateTime({h:UInt32}, 'UTC')`, { h: hour / 1000 });
+        expect(Number(rows[0]?.n)).toBe(0);
       } finally {
         await read?.close();
         await driver.exec(`DROP DATABASE IF EXISTS ${earlier}`);
@@ -813,8 +851,9 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       // the rows read whole, and (wholeMax 0: more rows than it reads whole) ranked in the engine.
       const rangeArgs = [driver, ['org-p'], '10.70.0.1', hour, hour + 2 * 3_600_000] as const;
       const none = { keys: [], connections: [] };
-      for (const wholeMax of [RANGE_WHOLE_MAX, 0]) {
-        const ranked = await entityRange(...rangeArgs, 1, { keys: ['::ffff:10.80.0.1', '::ffff:10.9.9.9'], connections: [100, 50], bytes: [5, 5] }, { keys: ['22/tcp'], connections: [7] }, {}, wholeMax);
+      // Both sources: entity_recent (migration 0011) and the three hourly roll-ups.
+      for (const [wholeMax, source] of [[RANGE_WHOLE_MAX, 'recent'], [RANGE_WHOLE_MAX, 'hourly'], [0, 'recent'], [0, 'hourly']] as const) {
+        const ranked = await entityRange(...rangeArgs, 1, { keys: ['::ffff:10.80.0.1', '::ffff:10.9.9.9'], connections: [100, 50], bytes: [5, 5] }, { keys: ['22/tcp'], connections: [7] }, {}, wholeMax, source);
         expect(ranked.timeline).toEqual(await entityHourly(...rangeArgs));
         expect(ranked.peers).toEqual({
           candidates: [{ ip: '10.80.0.1', sortKey: '::ffff:10.80.0.1', connections: 101, bytes: 115 }],
@@ -827,18 +866,33 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
             { port: 8080, protocol: 'udp', connections: 1 },
           ],
         });
-        expect((await entityRange(...rangeArgs, 0, none, none, {}, wholeMax)).ports.others).toEqual([{ port: 443, protocol: 'tcp', connections: 2 }]);
-        expect((await entityRange(...rangeArgs, 10, none, none, {}, wholeMax)).peers.others).toEqual(await entityPeerTotals(...rangeArgs, 10));
-        expect((await entityRange(...rangeArgs, 10, none, none, {}, wholeMax)).ports.others).toEqual(await entityPortTotals(...rangeArgs, 10));
+        expect((await entityRange(...rangeArgs, 0, none, none, {}, wholeMax, source)).ports.others).toEqual([{ port: 443, protocol: 'tcp', connections: 2 }]);
+        expect((await entityRange(...rangeArgs, 10, none, none, {}, wholeMax, source)).peers.others).toEqual(await entityPeerTotals(...rangeArgs, 10));
+        expect((await entityRange(...rangeArgs, 10, none, none, {}, wholeMax, source)).ports.others).toEqual(await entityPortTotals(...rangeArgs, 10));
         // First/last seen count the hours from `since` on, those after `until` too; the timeline stops at `until`.
         expect(ranked.seenHours).toEqual({ first: hour, last: hour + 3_600_000 });
       }
-      const firstHourOnly = await entityRange(driver, ['org-p'], '10.70.0.1', hour, hour + 1, 1, none, none);
-      expect(firstHourOnly.timeline).toEqual(await entityHourly(driver, ['org-p'], '10.70.0.1', hour, hour + 1));
-      expect(firstHourOnly.timeline.map((h) => h.hour)).toEqual([hour]);
-      expect(firstHourOnly.seenHours).toEqual({ first: hour, last: hour + 3_600_000 });
-      expect((await entityRange(driver, ['org-p'], '10.70.0.1', hour + 3_600_000, hour + 3_600_000 + 1, 1, none, none)).seenHours).toEqual({ first: hour + 3_600_000, last: hour + 3_600_000 });
-      expect((await entityRange(driver, ['org-p'], '10.70.0.1', hour + 2 * 3_600_000, hour + 3 * 3_600_000, 1, none, none)).seenHours).toBeUndefined();
+      for (const source of ['recent', 'hourly'] as const) {
+        // The first hour only: the second hour counts in seenHours, not in the timeline or the lists.
+        const firstHourOnly = await entityRange(driver, ['org-p'], '10.70.0.1', hour, hour + 1, 10, none, none, {}, RANGE_WHOLE_MAX, source);
+        expect(firstHourOnly.timeline).toEqual(await entityHourly(driver, ['org-p'], '10.70.0.1', hour, hour + 1));
+        expect(firstHourOnly.timeline.map((h) => h.hour)).toEqual([hour]);
+        expect(firstHourOnly.seenHours).toEqual({ first: hour, last: hour + 3_600_000 });
+        expect(firstHourOnly.peers.others).toEqual(await entityPeerTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 1, 10));
+        expect(firstHourOnly.ports.others).toEqual(await entityPortTotals(driver, ['org-p'], '10.70.0.1', hour, hour + 1, 10));
+        expect(firstHourOnly.peers.others.map((p) => [p.ip, p.connections, p.bytes])).toEqual([['10.80.0.2', 2, 230], ['10.80.0.1', 1, 110]]);
+        expect((await entityRange(driver, ['org-p'], '10.70.0.1', hour + 3_600_000, hour + 3_600_000 + 1, 1, none, none, {}, RANGE_WHOLE_MAX, source)).seenHours).toEqual({ first: hour + 3_600_000, last: hour + 3_600_000 });
+        expect((await entityRange(driver, ['org-p'], '10.70.0.1', hour + 2 * 3_600_000, hour + 3 * 3_600_000, 1, none, none, {}, RANGE_WHOLE_MAX, source)).seenHours).toBeUndefined();
+        // Another organization's rows stay out.
+        expect((await entityRange(driver, ['org-q'], '10.70.0.1', hour, hour + 2 * 3_600_000, 10, none, none, {}, RANGE_WHOLE_MAX, source)).peers.others.map((p) => p.ip)).toEqual(['10.99.0.9']);
+      }
+      // entity_recent keeps the last two days: a range starting earlier is read from the hourly roll-ups.
+      const old = Math.floor(base / 3_600_000) * 3_600_000 - 3 * 86_400_000;
+      await insertEvents(driver, [event(655, { orgId: 'org-p', time: old + 10, srcIp: '10.70.0.7', dstIp: '10.80.0.7', dstPort: 22, bytesOut: 1, bytesIn: 1 })]);
+      expect((await entityRange(driver, ['org-p'], '10.70.0.7', old, old + 3_600_000, 1, none, none, {}, RANGE_WHOLE_MAX, 'recent')).timeline).toEqual([]);
+      const oldRange = await entityRange(driver, ['org-p'], '10.70.0.7', old, old + 3_600_000, 1, none, none);
+      expect(oldRange.timeline.map((h) => [h.hour, h.connsAsSrc, h.peers])).toEqual([[old, 1, 1]]);
+      expect(oldRange.peers.others.map((p) => p.ip)).toEqual(['10.80.0.7']);
       expect(await entityRange(driver, [], '10.70.0.1', hour, hour + 1, 1, none, none)).toEqual({ timeline: [], peers: { candidates: [], others: [] }, ports: { candidates: [], others: [] } });
       await expect(entityRange(...rangeArgs, 1, { keys: ['a'], connections: [] }, none)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });
       await expect(entityRange(...rangeArgs, 1, { keys: ['x'.repeat(65)], connections: [1] }, none)).rejects.toMatchObject({ code: 'STORAGE_INVALID_ARGUMENT' });

@@ -106,6 +106,7 @@ export {
 export {
   DETECTION_COUNT_GROUPS,
   ENTITY_READ,
+  ENTITY_RECENT_READ_MS,
   MAX_AGGREGATE_RANGE_MS,
   TOP_ENTITY_METRICS,
   detectionCountsHourly,
@@ -126,6 +127,7 @@ export {
   type EntityPeerTotal,
   type EntityPort,
   type EntityRange,
+  type EntityRangeSource,
   type RangeCandidates,
   type RankedRange,
   type SplitTop,

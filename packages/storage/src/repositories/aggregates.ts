@@ -438,18 +438,70 @@ export const rangePortKey = (p: EntityPort): string => `${p.port}/${p.protocol}`
 export const RANGE_WHOLE_MAX = 5_000;
 
 /**
+ * {@link entityRange}'s read over `entity_recent`: rows of kind 0 (an hour of the timeline, from
+ * `since` on without an upper bound; every one), 1 (a peer) and 2 (a port and protocol), up to
+ * `{whole}` of each.
+ * Peers and ports count the hours before `hourTo` only; one with none there is left out.
+ */
+function recentRangeSql(db: string, scope: { sql: string; sinceSql: string }): string {
+  const before = "hour < toDateTime({hourTo:UInt32}, 'UTC')";
+  return `SELECT multiIf(grouping(hour) = 0, 0, grouping(peer) = 0, 1, 2) AS kind, toUnixTimestamp(hour) * 1000 AS hour_ms, toString(peer) AS key, port, protocol,
+       if(kind = 0, sum(conns_as_src), sumIf(conns_as_src + conns_as_dst, ${before})) AS a,
+       if(kind = 0, sum(conns_as_dst), sumIf(bytes_sent + bytes_received, ${before})) AS b,
+       sum(bytes_sent) AS c, sum(bytes_received) AS d, uniq(peer) AS e, uniq(port) AS f
+FROM ${db}.entity_recent WHERE ${scope.sinceSql}
+GROUP BY GROUPING SETS ((hour), (peer), (port, protocol))
+HAVING kind = 0 OR a > 0
+LIMIT {whole:UInt32} BY kind, if(kind = 0, hour_ms, 0)
+${ENTITY_READ}`;
+}
+
+/** {@link entityRange}'s read over the three hourly roll-ups: the same rows as {@link recentRangeSql}. */
+function hourlyRangeSql(db: string, scope: { sql: string; sinceSql: string }): string {
+  return `SELECT 0 AS kind, toUnixTimestamp(hour) * 1000 AS hour_ms, '' AS key, toUInt16(0) AS port, '' AS protocol,
+       sum(conns_as_src) AS a, sum(conns_as_dst) AS b, sum(bytes_sent) AS c, sum(bytes_received) AS d, uniqMerge(peers) AS e, uniqMerge(ports) AS f
+FROM ${db}.entity_hourly WHERE ${scope.sinceSql}
+GROUP BY hour
+UNION ALL
+SELECT 1, 0, key, 0, '', connections, bytes, 0, 0, 0, 0 FROM (
+  SELECT toString(peer) AS key, sum(connections) AS connections, sum(bytes) AS bytes
+  FROM ${db}.entity_peer_hourly WHERE ${scope.sql}
+  GROUP BY peer LIMIT {whole:UInt32}
+)
+UNION ALL
+SELECT 2, 0, '', port, protocol, connections, 0, 0, 0, 0, 0 FROM (
+  SELECT port, protocol, sum(connections) AS connections
+  FROM ${db}.entity_port_hourly WHERE ${scope.sql}
+  GROUP BY port, protocol LIMIT {whole:UInt32}
+)
+${ENTITY_READ}`;
+}
+
+/**
+ * `entity_recent` (migration 0011) keeps two days; {@link entityRange} reads it for ranges starting
+ * at most this long ago, and the three hourly roll-ups for older ones.
+ */
+export const ENTITY_RECENT_READ_MS = 86_400_000;
+
+/** Where {@link entityRange} reads the range's rows: `recent` (`entity_recent`) or `hourly` (the three hourly roll-ups). */
+export type EntityRangeSource = 'recent' | 'hourly';
+
+/**
  * {@link entityHourly} over [since, until), and the peers and ports of those hours ranked against
  * candidates: the entity cache's read of the hours after the settled ones, where each statement's
  * fixed cost is a good part of the work. Each candidate found in the range gets its given totals
  * added; the result holds the first `n + 1` candidates by total and the first `n + 1` other rows by
  * their counts in the range (mergeTop in entity-cache.ts decides from them).
  *
- * One statement (`UNION ALL`) reads the timeline and every peer and port of the range, up to
- * `wholeMax` each, and they are ranked here. Only an address with more runs a second statement that
- * ranks them in the engine against the candidates' arrays (`LIMIT BY`), so it reads a few dozen rows
- * whatever their number. Binding the candidates' arrays and ranking in the engine cost more than
- * returning the rows (measured, 300 candidates per list: 16 ms of CPU against 26 for an address with
- * 50 peers in its live hours, 29 against 36 for the benchmark's busiest source with 1,900).
+ * One statement reads the timeline and every peer and port of the range, up to `wholeMax` each, and
+ * they are ranked here. For a range starting within {@link ENTITY_RECENT_READ_MS} (`source`
+ * `recent`, the default then) that is one `GROUP BY GROUPING SETS` over `entity_recent`; otherwise a
+ * `UNION ALL` over `entity_hourly`, `entity_peer_hourly` and `entity_port_hourly` (`hourly`). Only an
+ * address with more peers or ports runs a second statement that ranks them in the engine against the
+ * candidates' arrays (`LIMIT BY`), so it reads a few dozen rows whatever their number. Binding the
+ * candidates' arrays and ranking in the engine cost more than returning the rows (measured, 300
+ * candidates per list: 16 ms of CPU against 26 for an address with 50 peers in its live hours, 29
+ * against 36 for the benchmark's busiest source with 1,900).
  *
  * The timeline's read has no upper bound (hours after `until` only count in `seenHours`): in use
  * `until` is now, so it reads the same rows.
@@ -465,6 +517,7 @@ export async function entityRange(
   ports: RangeCandidates,
   options: QueryOptions = {},
   wholeMax: number = RANGE_WHOLE_MAX,
+  source: EntityRangeSource = since >= Date.now() - ENTITY_RECENT_READ_MS ? 'recent' : 'hourly',
 ): Promise<EntityRange> {
   const db = assertIdentifier('database', driver.database);
   const scope = entityScope(orgIds, ip, since, until);
@@ -473,28 +526,7 @@ export async function entityRange(
   const n1 = totalsLimit(n + 1);
   const peerParams = candidateParams('peer', peers);
   const portParams = candidateParams('port', ports);
-  const timelineSql = `SELECT 0 AS kind, toUnixTimestamp(hour) * 1000 AS hour_ms, '' AS key, toUInt16(0) AS port, '' AS protocol, toUInt8(0) AS candidate,
-       sum(conns_as_src) AS a, sum(conns_as_dst) AS b, sum(bytes_sent) AS c, sum(bytes_received) AS d, uniqMerge(peers) AS e, uniqMerge(ports) AS f
-FROM ${db}.entity_hourly WHERE ${scope.sinceSql}
-GROUP BY hour`;
-  const rows = await driver.query(
-    `${timelineSql}
-UNION ALL
-SELECT 1, 0, key, 0, '', 0, connections, bytes, 0, 0, 0, 0 FROM (
-  SELECT toString(peer) AS key, sum(connections) AS connections, sum(bytes) AS bytes
-  FROM ${db}.entity_peer_hourly WHERE ${scope.sql}
-  GROUP BY peer LIMIT {whole:UInt32}
-)
-UNION ALL
-SELECT 2, 0, '', port, protocol, 0, connections, 0, 0, 0, 0, 0 FROM (
-  SELECT port, protocol, sum(connections) AS connections
-  FROM ${db}.entity_port_hourly WHERE ${scope.sql}
-  GROUP BY port, protocol LIMIT {whole:UInt32}
-)
-${ENTITY_READ}`,
-    { ...scope.params, whole: wholeMax + 1 },
-    options,
-  );
+  const rows = await driver.query(source === 'recent' ? recentRangeSql(db, scope) : hourlyRangeSql(db, scope), { ...scope.params, whole: wholeMax + 1 }, options);
   // The rows of each part (0: timeline, 1: peers, 2: ports).
   const parts: Record<string, unknown>[][] = [[], [], []];
   for (const r of rows) parts[toNumber(r['kind'])]!.push(r);
