@@ -45,7 +45,7 @@ interface AutocannonResult {
   errors: number;
 }
 /** autocannon in a child process (load-generator.ts), so it does not share the API's event loop. */
-function autocannon(opts: { url: string; connections: number; duration: number; headers: Record<string, string> }): Promise<AutocannonResult> {
+export function autocannon(opts: { url: string; connections: number; duration: number; headers: Record<string, string> }): Promise<AutocannonResult> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(new URL('./load-generator.ts', import.meta.url)), [JSON.stringify(opts)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result: AutocannonResult | undefined;
@@ -66,7 +66,7 @@ async function mergedRows(storage: StorageDriver): Promise<number> {
  * leaves many fresh parts that the engine merges for minutes afterwards; measured during those merges,
  * the routes share the 2 cores with them, which is not the steady state of 10M stored events.
  */
-async function settleMerges(storage: StorageDriver, quietS: number, maxS: number): Promise<{ waitedS: number; settled: boolean }> {
+export async function settleMerges(storage: StorageDriver, quietS: number, maxS: number): Promise<{ waitedS: number; settled: boolean }> {
   const t0 = performance.now();
   let quietSince = performance.now();
   for (;;) {
@@ -138,7 +138,7 @@ const PEER_PREFIXES = ['198.51.100.', '203.0.113.', '192.0.2.', '100.64.7.', '10
  * sources; times lag the clock as a sensor's do (most by seconds to minutes, a tenth by up to 100
  * minutes, all within the entity cache's 2-hour settling).
  */
-function liveIngest(storage: StorageDriver, perSecond: number): { stop: () => Promise<{ events: number; detections: number; seconds: number }> } {
+export function liveIngest(storage: StorageDriver, perSecond: number): { stop: () => Promise<{ events: number; detections: number; seconds: number }> } {
   const r = rng(23);
   let stopped = false;
   let events = 0;
