@@ -14,9 +14,10 @@
  *   hold what real inserts would put there.
  * - The writer's path (rows built in JS, JSON through the storage repositories, 50,000-row batches) is
  *   measured on a separate sample: rows/s and process CPU-seconds per 50,000 rows (chDB runs in this
- *   process, so that is the engine's parse, sort, compression and view work too). The same sample goes
- *   once into a database without migration 0006, so the cost of its two roll-up views is measured in
- *   the same run.
+ *   process, so that is the engine's parse, sort, compression and view work too), on events of the
+ *   last hours as a writer keeping up inserts them. The same sample goes into a database without
+ *   migration 0011 and one without 0006 and later, so the cost of their views is measured in the
+ *   same run.
  * - Scale: BENCH_API_EVENTS (default 10,000,000), BENCH_API_DETECTIONS (default 100,000),
  *   BENCH_API_WRITER_SAMPLE (default 200,000 events), BENCH_API_DURATION_S (default 10 s per run),
  *   BENCH_API_SETTLE_MAX_S (default 600: longest wait for the bulk's background merges to stop before the
@@ -93,11 +94,13 @@ const DETECTION_BATCH_S = Math.max(1, Math.floor(Number(process.env['BENCH_API_D
 
 /**
  * Writer-path sample: `count` events like the writer's (distinct ids from the generated ones). They
- * are the week's first `count` of `total` events, in time order as the bulk is (api-data.ts).
+ * are the week's first `count` of `total` events, in time order as the bulk is (api-data.ts); with
+ * `last`, the same rows over the same span ending at `now`, as a writer keeping up inserts them (the
+ * view of migration 0011 keeps only the last two days' events, so its cost shows only on these).
  */
-function sampleEvents(count: number, total: number, now: number): EventRow[][] {
-  const weekStart = now - 7 * 24 * HOUR;
+function sampleEvents(count: number, total: number, now: number, last = false): EventRow[][] {
   const span = (7 * 24 * HOUR * count) / total;
+  const weekStart = last ? now - span : now - 7 * 24 * HOUR;
   const r = rng(7);
   const batches: EventRow[][] = [];
   for (let start = 0; start < count; start += BATCH) {
@@ -289,22 +292,32 @@ export async function benchApi(options: { events?: number; detections?: number; 
   const dir = mkdtempSync(join(tmpdir(), 'mamori-bench-api-'));
   const database = 'mamori_bench_api';
   const storage = createChdbStorage({ path: dir, database });
-  // Same engine, a second database without migration 0006: the writer's cost before its views.
+  // Same engine, databases without the newest views on events: the writer's cost before them
+  // (migration 0011's entity_recent; and from 0006 on: peer and port roll-ups, ingest per sensor too).
+  const withAll = createChdbStorage({ path: dir, database: 'mamori_bench_api_writer' });
+  const without0011 = createChdbStorage({ path: dir, database: 'mamori_bench_api_0010' });
   const without0006 = createChdbStorage({ path: dir, database: 'mamori_bench_api_0005' });
   try {
     await storage.connect();
+    await withAll.connect();
+    await without0011.connect();
     await without0006.connect();
     await migrate(storage, { database });
+    await migrate(withAll, { database: withAll.database });
+    await migrate(without0011, { database: without0011.database, migrations: MIGRATIONS.filter((m) => m.id < 11) });
     await migrate(without0006, { database: without0006.database, migrations: MIGRATIONS.filter((m) => m.id < 6) });
     const now = Date.now();
 
-    // 1. The writer's path on a sample, into both schemas (alternating batches share the load).
-    const batches = sampleEvents(writerSample, totalEvents, now);
+    // 1. The writer's path on a sample of current events, into each schema (alternating batches share
+    // the load); then the same rows as the week's first stretch into the benchmark's database.
+    const batches = sampleEvents(writerSample, totalEvents, now, true);
     const writer = { wallS: 0, cpuS: 0, rows: 0 };
+    const writerNo11 = { wallS: 0, cpuS: 0, rows: 0 };
     const writerOld = { wallS: 0, cpuS: 0, rows: 0 };
     for (const batch of batches) {
       for (const [target, acc] of [
-        [storage, writer],
+        [withAll, writer],
+        [without0011, writerNo11],
         [without0006, writerOld],
       ] as const) {
         const m = await timedInsert(target, [batch]);
@@ -313,7 +326,8 @@ export async function benchApi(options: { events?: number; detections?: number; 
         acc.rows += m.rows;
       }
     }
-    await without0006.exec(`DROP DATABASE IF EXISTS ${without0006.database}`);
+    for (const d of [withAll, without0011, without0006]) await d.exec(`DROP DATABASE IF EXISTS ${d.database}`);
+    for (const batch of sampleEvents(writerSample, totalEvents, now)) await insertEvents(storage, batch);
     const detSample = sampleDetections(Math.min(10_000, wantDetections), now);
     let cpu = process.cpuUsage();
     let t = performance.now();
@@ -419,7 +433,7 @@ export async function benchApi(options: { events?: number; detections?: number; 
     return [
       `Scale: ${Number(c.events).toLocaleString('en-US')} events (7 days arriving in time order, ${SOURCES.toLocaleString('en-US')} sources with skewed activity, ${ORGS.length} organizations, ${c.parts} active parts) and ${Number(c.detections).toLocaleString('en-US')} detections (${Number(c.versions).toLocaleString('en-US')} versions) in embedded chDB. Bulk rows generated inside the engine (${(totalEvents - writerSample).toLocaleString('en-US')} events in ${genEventsS.toFixed(0)} s, detections in ${genDetectionsS.toFixed(0)} s, ${((gen.user + gen.system) / 1e6).toFixed(0)} CPU-s; the materialized roll-ups fill as on real inserts). The API and chDB run in the benchmark's process, autocannon in a child process, all on the same ${cpus().length} cores (1 connection, then ${connections}, ${durationS} s each, rate limit off; chDB with ${storage.sessions} connections).`,
       '',
-      `Writer path (rows built in JS, JSON through the storage repositories, ${BATCH.toLocaleString('en-US')}-row batches, ${writer.rows.toLocaleString('en-US')}-event sample): ${fmtRate(writer.rows / writer.wallS)} events/s, ${per50k(writer)} CPU-s per 50,000 rows, so 50k rows/s needs about ${per50k(writer)} cores. Same batches without migration 0006's two roll-up views: ${fmtRate(writerOld.rows / writerOld.wallS)} events/s, ${per50k(writerOld)} CPU-s per 50,000 rows. Detections: ${fmtRate(detSample.length / detWallS)} rows/s, ${((detCpuS / detSample.length) * 50_000).toFixed(2)} CPU-s per 50,000 rows (one ${detSample.length.toLocaleString('en-US')}-row batch).`,
+      `Writer path (rows built in JS, JSON through the storage repositories, ${BATCH.toLocaleString('en-US')}-row batches, ${writer.rows.toLocaleString('en-US')}-event sample): ${fmtRate(writer.rows / writer.wallS)} events/s, ${per50k(writer)} CPU-s per 50,000 rows, so 50k rows/s needs about ${per50k(writer)} cores. Same batches without migration 0011's view (\`entity_recent\`): ${fmtRate(writerNo11.rows / writerNo11.wallS)} events/s, ${per50k(writerNo11)} CPU-s per 50,000 rows; without the views of migrations 0006 on (also the peer and port roll-ups and ingest per sensor): ${fmtRate(writerOld.rows / writerOld.wallS)} events/s, ${per50k(writerOld)} CPU-s per 50,000 rows. Detections: ${fmtRate(detSample.length / detWallS)} rows/s, ${((detCpuS / detSample.length) * 50_000).toFixed(2)} CPU-s per 50,000 rows (one ${detSample.length.toLocaleString('en-US')}-row batch).`,
       '',
       `Measured once the bulk's background merges had ${settle.settled ? `stopped (no merge for 10 s; waited ${settle.waitedS.toFixed(0)} s after the generation)` : `not stopped after ${settle.waitedS.toFixed(0)} s (measured with merges running)`}; the merged-rows column counts rows that background merges wrote during each run.`,
       '',
@@ -432,6 +446,8 @@ export async function benchApi(options: { events?: number; detections?: number; 
       verdicts.length === 0 ? 'Every p99 target met in this run.' : `p99 target missed in this run: ${verdicts.join('; ')}.`,
     ].join('\n');
   } finally {
+    await withAll.close();
+    await without0011.close();
     await without0006.close();
     await storage.close();
     rmSync(dir, { recursive: true, force: true });
