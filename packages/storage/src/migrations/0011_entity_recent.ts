@@ -20,7 +20,9 @@ import type { Migration } from './migration.ts';
  *   duplicate is dropped here too.
  * - Back-filled by the last statement from the events of the last two days inserted before the view
  *   existed (`ingest_time` up to a second after its creation): an event inserted in that second, while
- *   the migration runs, may be counted twice here, until its day is dropped.
+ *   the migration runs, may be counted twice here, until its day is dropped. Sums cannot be
+ *   collapsed, so a re-run of the statements after the back-fill failed midway may count some of those
+ *   events twice as well (the entity page's live hours, for two days at most).
  */
 export const migration0011: Migration = {
   id: 11,
