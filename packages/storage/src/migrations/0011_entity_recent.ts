@@ -24,6 +24,15 @@ import type { Migration } from './migration.ts';
  *   collapsed, so a re-run of the statements after the back-fill failed midway may count some of those
  *   events twice as well (the entity page's live hours, for two days at most).
  */
+/** Both sides of each event of the last two days; the view's and the back-fill's rows (GROUP BY {@link RECENT_GROUPS}). */
+const RECENT_ROWS = `SELECT org_id, side.1 AS ip, toStartOfHour(toDateTime(time, 'UTC')) AS hour, side.2 AS peer, dst_port AS port, protocol,
+       toUInt64(countIf(side.3 = 1)) AS conns_as_src, toUInt64(countIf(side.3 = 0)) AS conns_as_dst,
+       sum(if(side.3 = 1, bytes_out, bytes_in)) AS bytes_sent, sum(if(side.3 = 1, bytes_in, bytes_out)) AS bytes_received
+FROM {db}.events
+ARRAY JOIN [(src_ip, dst_ip, toUInt8(1)), (dst_ip, src_ip, toUInt8(0))] AS side
+WHERE time >= now() - INTERVAL 2 DAY`;
+const RECENT_GROUPS = 'GROUP BY org_id, ip, hour, peer, port, protocol';
+
 export const migration0011: Migration = {
   id: 11,
   name: 'entity_recent',
@@ -47,21 +56,11 @@ ORDER BY (org_id, ip, hour, peer, port, protocol)
 TTL hour + INTERVAL 2 DAY DELETE
 SETTINGS non_replicated_deduplication_window = 1000, ttl_only_drop_parts = 1`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.entity_recent_mv TO {db}.entity_recent AS
-SELECT org_id, side.1 AS ip, toStartOfHour(toDateTime(time, 'UTC')) AS hour, side.2 AS peer, dst_port AS port, protocol,
-       toUInt64(countIf(side.3 = 1)) AS conns_as_src, toUInt64(countIf(side.3 = 0)) AS conns_as_dst,
-       sum(if(side.3 = 1, bytes_out, bytes_in)) AS bytes_sent, sum(if(side.3 = 1, bytes_in, bytes_out)) AS bytes_received
-FROM {db}.events
-ARRAY JOIN [(src_ip, dst_ip, toUInt8(1)), (dst_ip, src_ip, toUInt8(0))] AS side
-WHERE time >= now() - INTERVAL 2 DAY
-GROUP BY org_id, ip, hour, peer, port, protocol`,
+${RECENT_ROWS}
+${RECENT_GROUPS}`,
     `INSERT INTO {db}.entity_recent
-SELECT org_id, side.1 AS ip, toStartOfHour(toDateTime(time, 'UTC')) AS hour, side.2 AS peer, dst_port AS port, protocol,
-       toUInt64(countIf(side.3 = 1)) AS conns_as_src, toUInt64(countIf(side.3 = 0)) AS conns_as_dst,
-       sum(if(side.3 = 1, bytes_out, bytes_in)) AS bytes_sent, sum(if(side.3 = 1, bytes_in, bytes_out)) AS bytes_received
-FROM {db}.events
-ARRAY JOIN [(src_ip, dst_ip, toUInt8(1)), (dst_ip, src_ip, toUInt8(0))] AS side
-WHERE time >= now() - INTERVAL 2 DAY
+${RECENT_ROWS}
   AND ingest_time < (SELECT max(metadata_modification_time) + 1 FROM system.tables WHERE database = '{db}' AND name = 'entity_recent_mv')
-GROUP BY org_id, ip, hour, peer, port, protocol`,
+${RECENT_GROUPS}`,
   ],
 };
