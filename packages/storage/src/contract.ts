@@ -82,6 +82,24 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
       await driver.close();
     });
 
+    /**
+     * `body` with a driver on a database of its own migrated up to (not including) migration `id`,
+     * dropped afterwards: for tests of what a migration does to data stored before it.
+     */
+    const beforeMigration = async (id: number, body: (read: StorageDriver, earlier: string) => Promise<void>): Promise<void> => {
+      const earlier = `${database}_pre${String(id).padStart(4, '0')}`;
+      let read: StorageDriver | undefined;
+      try {
+        await migrate(driver, { database: earlier, migrations: MIGRATIONS.filter((m) => m.id < id) });
+        read = await makeDriver(earlier);
+        await read.connect();
+        await body(read, earlier);
+      } finally {
+        await read?.close();
+        await driver.exec(`DROP DATABASE IF EXISTS ${earlier}`);
+      }
+    };
+
     const event = (i: number, overrides: Partial<EventRow> = {}): EventRow =>
       toEventRow({
         eventId: `ev-${i}`,
@@ -193,12 +211,7 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
     });
 
     it('migration 0008 back-fills detections_by_ip from the detections stored before it, and a re-run duplicates nothing', async () => {
-      const earlier = `${database}_pre0008`;
-      let read: StorageDriver | undefined;
-      try {
-        await migrate(driver, { database: earlier, migrations: MIGRATIONS.filter((m) => m.id < 8) });
-        read = await makeDriver(earlier);
-        await read.connect();
+      await beforeMigration(8, async (read, earlier) => {
         await insertDetections(read, [detection(50, { orgId: 'org-w', srcIp: '192.0.2.50', entityValue: '10.8.0.50' }), detection(51, { orgId: 'org-w' })]);
         await insertDetections(read, [detection(50, { orgId: 'org-w', srcIp: '192.0.2.50', entityValue: '10.8.0.50', version: 2, lastSeen: base + 99_000 })]);
         expect((await migrate(driver, { database: earlier, migrations: MIGRATIONS.filter((m) => m.id <= 8) })).applied.map((m) => m.id)).toEqual([8]);
@@ -211,19 +224,11 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
           expect(listed.detections.length, entityIp).toBeGreaterThan(0);
         }
         expect((await listDetections(read, { orgIds: ['org-w'], entityIp: '10.8.0.50' })).detections.map((d) => [d.detectionId, d.version])).toEqual([['det-050', 2]]);
-      } finally {
-        await read?.close();
-        await driver.exec(`DROP DATABASE IF EXISTS ${earlier}`);
-      }
+      });
     });
 
     it('migration 0011 back-fills entity_recent from the last two days of events stored before it, once', async () => {
-      const earlier = `${database}_pre0011`;
-      let read: StorageDriver | undefined;
-      try {
-        await migrate(driver, { database: earlier, migrations: MIGRATIONS.filter((m) => m.id < 11) });
-        read = await makeDriver(earlier);
-        await read.connect();
+      await beforeMigration(11, async (read, earlier) => {
         const hour = Math.floor(base / 3_600_000) * 3_600_000 - 2 * 3_600_000;
         const old = hour - 3 * 86_400_000;
         // ingest_time as the writer sets it (the broker's timestamp): before the migration runs.
@@ -247,10 +252,7 @@ export function runStorageContract(name: string, makeDriver: (database: string) 
         // The event older than two days is not copied.
         const rows = await read.query<{ n: unknown }>(`SELECT count() AS n FROM ${earlier}.entity_recent WHERE hour < toDateTime({h:UInt32}, 'UTC')`, { h: hour / 1000 });
         expect(Number(rows[0]?.n)).toBe(0);
-      } finally {
-        await read?.close();
-        await driver.exec(`DROP DATABASE IF EXISTS ${earlier}`);
-      }
+      });
     });
 
     it('migration 0005 moves decisions of the api_decisions table (earlier query-api releases) into decision_versions, once', async () => {

@@ -622,7 +622,7 @@ ${ENTITY_READ}`,
     if (toNumber(row['kind']) === 1) (candidate ? result.peers.candidates : result.peers.others).push(peerRow(row, 'a', 'b'));
     else (candidate ? result.ports.candidates : result.ports.others).push(portRow(row, 'a'));
   }
-  // UNION ALL keeps no order between or within its parts: each list in its rank order again.
+  // The engine returns the rows in no set order: each list in its rank order again.
   result.timeline.sort((x, y) => x.hour - y.hour);
   result.peers.candidates.sort(comparePeers);
   result.peers.others.sort(comparePeers);
